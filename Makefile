@@ -1,0 +1,34 @@
+# The two set-up commands of the README: `make demo` and `make test`. Both install first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+DEMO_HOME := .vmr-demo
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+# torch goes in first, pinned, so nothing later can pull a CUDA build; openai-whisper goes in
+# without its dependencies because it would pull triton (GPU-only) on Linux.
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q --no-deps openai-whisper==20250625
+	$(PIP) install -q -e '.[test,bench]'
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/vmr --home $(DEMO_HOME) index samples/
+	$(VENV)/bin/vmr --home $(DEMO_HOME) search "how does gradient descent update the weights" -k 3
+	$(VENV)/bin/vmr --home $(DEMO_HOME) search "what is overfitting" -k 3
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) -m kernels.bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME)
