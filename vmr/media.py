@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vmr.errors import MediaError
+from vmr.timecode import TimeSpan
 
 SAMPLE_RATE = 16_000  # what Whisper and every speech model here expect
 
@@ -36,3 +39,76 @@ def load_audio(path: str | Path) -> np.ndarray | None:
     if not chunks:
         return np.zeros(0, dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+VIDEO_EXTENSIONS = frozenset(
+    ".mp4 .m4v .mkv .webm .mov .avi .mpg .mpeg .ts .wmv .flv .ogv .3gp".split()
+)
+
+
+@dataclass(frozen=True)
+class VideoScan:
+    """What one decoding pass learns: times from the stream, and a keyframe time per clip."""
+
+    duration: float
+    frame_count: int
+    fps: float  # measured from timestamps, not the container's claim
+    width: int
+    height: int
+    clips: list[TimeSpan]
+    keyframe_times: list[float]  # per clip: the frame nearest its middle that is on screen
+    truncated: bool  # decoding stopped early on damaged data
+
+
+def clip_grid(duration: float, clip_seconds: float) -> list[TimeSpan]:
+    """Fixed-length clips covering [0, duration); a short tail joins the last full clip so no
+    clip is a sliver of a frame."""
+    count = max(1, math.floor(duration / clip_seconds + 0.75))
+    return [
+        TimeSpan(i * clip_seconds, duration if i == count - 1 else (i + 1) * clip_seconds)
+        for i in range(count)
+    ]
+
+
+def scan_video(path: str | Path, clip_seconds: float = 2.0) -> VideoScan:
+    """Read every frame's timestamp from the stream (variable frame rate safe) and pick a
+    keyframe per clip. Raises MediaError for what is not a decodable video."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise MediaError(path, "not a readable video (no decodable video stream)")
+    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    claimed_frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    times: list[float] = []
+    chosen: dict[int, float] = {}  # clip -> keyframe time
+    try:
+        while capture.grab():  # grab() decodes without converting: cheap, and gives the pts
+            t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if times and t <= times[-1]:
+                t = times[-1] + 1e-6  # a frame without a timestamp: keep the order
+            times.append(t)
+            clip = int(t // clip_seconds)
+            middle = (clip + 0.5) * clip_seconds
+            # The first frame of each clip, replaced by the first one at or past the middle.
+            if clip not in chosen or chosen[clip] < middle <= t:
+                chosen[clip] = t
+    finally:
+        capture.release()
+    if not times:
+        raise MediaError(path, "contains no video frames (empty or zero-length video)")
+    # grab() also stops on damaged data: well short of the container's count means truncated.
+    truncated = claimed_frames > 0 and len(times) < claimed_frames * 0.98
+    intervals = np.diff(times)
+    frame_step = float(np.median(intervals)) if len(intervals) else 0.0
+    duration = times[-1] + (frame_step if frame_step > 0 else clip_seconds)
+    clips = clip_grid(duration, clip_seconds)
+    # A clip with no frame of its own (long frame durations in variable-rate slide videos)
+    # shows the last frame before it.
+    keyframe_times: list[float] = []
+    for clip in range(len(clips)):
+        keyframe_times.append(chosen.get(clip, keyframe_times[-1] if keyframe_times else times[0]))
+    span = times[-1] - times[0]
+    fps = (len(times) - 1) / span if span > 0 else 0.0
+    return VideoScan(duration, len(times), fps, width, height, clips, keyframe_times, truncated)

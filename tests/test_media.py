@@ -1,0 +1,89 @@
+"""Decoding: stream timestamps (variable frame rate), the clip grid, audio, and broken files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from factory import make_video
+from vmr.errors import MediaError
+from vmr.media import SAMPLE_RATE, clip_grid, load_audio, scan_video
+from vmr.timecode import TimeSpan, format_clock
+
+
+def test_variable_frame_rate_times_come_from_the_stream(tmp_path):
+    # 10 fps for 2 s, then one frame every 0.5 s, then 30 fps: the container's single
+    # fps figure is wrong for two of the three parts.
+    times = [i * 0.1 for i in range(20)] + [2.0 + i * 0.5 for i in range(6)] + [5.0 + i / 30 for i in range(30)]
+    path = make_video(tmp_path / "vfr.mp4", times)
+    scan = scan_video(path, clip_seconds=2.0)
+    assert scan.frame_count == len(times)
+    assert scan.duration == pytest.approx(times[-1] + 1 / 30, abs=0.01)
+    assert [(c.start, c.end) for c in scan.clips][:2] == [(0.0, 2.0), (2.0, 4.0)]
+    assert scan.clips[-1].end == pytest.approx(scan.duration)
+    # The keyframe of each clip is the first frame at or past its middle.
+    assert scan.keyframe_times == pytest.approx([1.0, 3.0, 5.0], abs=1e-3)
+    assert scan.fps == pytest.approx((len(times) - 1) / times[-1], rel=1e-3)
+
+
+def test_sparse_frames_keep_the_slide_on_screen(tmp_path):
+    # A slide video with one frame every 5 s: clips without a frame show the previous one.
+    path = make_video(tmp_path / "slides.mp4", [0.0, 5.0, 10.0])
+    scan = scan_video(path, clip_seconds=2.0)
+    assert scan.keyframe_times[:6] == pytest.approx([0.0, 0.0, 5.0, 5.0, 5.0, 10.0], abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("duration", "expected"),
+    [(0.3, [(0.0, 0.3)]), (2.4, [(0.0, 2.4)]), (2.6, [(0.0, 2.0), (2.0, 2.6)]),
+     (6.001, [(0.0, 2.0), (2.0, 4.0), (4.0, 6.001)])],
+)
+def test_clip_grid_has_no_slivers(duration, expected):
+    assert [(c.start, c.end) for c in clip_grid(duration, 2.0)] == expected
+
+
+def test_audio_is_16k_mono_and_as_long_as_the_track(tmp_path):
+    path = make_video(tmp_path / "tone.mp4", [i * 0.1 for i in range(30)], audio_seconds=3.0)
+    audio = load_audio(path)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert len(audio) / SAMPLE_RATE == pytest.approx(3.0, abs=0.1)
+    spectrum = np.abs(np.fft.rfft(audio[:SAMPLE_RATE]))
+    assert np.argmax(spectrum) == pytest.approx(440, abs=3)  # 1 s of signal: bin = Hz
+
+
+def test_video_without_audio_has_no_audio(tmp_path):
+    path = make_video(tmp_path / "silent.mp4", [i * 0.1 for i in range(10)])
+    assert load_audio(path) is None
+
+
+def test_text_file_is_not_a_video(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("these are my lecture notes, not a video\n" * 50)
+    with pytest.raises(MediaError, match="notes.mp4: not a readable video"):
+        scan_video(path)
+
+
+def test_audio_only_file_has_no_frames(tmp_path):
+    import av
+
+    path = tmp_path / "podcast.m4a"
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=16000)
+        stream.layout = "mono"
+        samples = np.zeros((1, 16000), np.float32)
+        frame = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+        frame.sample_rate = 16000
+        for packet in list(stream.encode(frame)) + list(stream.encode()):
+            container.mux(packet)
+    with pytest.raises(MediaError, match="no video frames|not a readable video"):
+        scan_video(path)
+
+
+def test_timespan_iou_and_clock():
+    a, b = TimeSpan(0, 10), TimeSpan(5, 15)
+    assert a.iou(b) == pytest.approx(5 / 15)
+    assert TimeSpan(0, 1).iou(TimeSpan(2, 3)) == 0.0
+    assert format_clock(3725.5) == "01:02:05.500"
+    assert format_clock(61.25, ",") == "00:01:01,250"
+    with pytest.raises(ValueError):
+        TimeSpan(2, 1)

@@ -1,0 +1,5 @@
+import sys
+
+from vmr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,220 @@
+"""The `vmr` command: each subcommand is one `Library` call; `--json` for programs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from vmr.errors import VmrError
+from vmr.timecode import format_clock
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vmr", description="Find moments in lecture videos by text.")
+    parser.add_argument("--home", help="index folder (default $VMR_HOME, else the user data dir)")
+    parser.add_argument("--db", help="SQLAlchemy URL for the catalogue (default: SQLite in --home)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where models run (default: the GPU when there is one)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="index video files or folders (unchanged files are skipped)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--asr-backend", choices=("faster-whisper", "openai-whisper"))
+    p.add_argument("--asr-model", help="base (default, packaged), tiny.en (packaged), another Whisper "
+                   "name (downloads when online) or a local model path")
+    p.add_argument("--text-model", help="sentence-transformers model: name, hub id or local folder")
+    p.add_argument("--clip-seconds", type=_positive_float)
+    p.add_argument("--json", action="store_true", help="print a JSON report, no progress bars")
+
+    p = sub.add_parser("search", help="find moments matching a text query")
+    p.add_argument("query", nargs="?", help="what to look for")
+    p.add_argument("-k", type=int, default=10, help="number of moments (default 10)")
+    p.add_argument("--queries", type=Path, metavar="FILE",
+                   help="one query per line; prints a JSON list of result lists, in order")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("remove", help="forget an indexed video")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("info", help="what is indexed, with which models, and how big")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("transcript", help="print an indexed video's transcript")
+    p.add_argument("video", help="path or video id")
+    p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    return parser
+
+
+class ProgressBars:
+    """One tqdm bar per video, re-labelled as it moves through the stages."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, object] = {}
+
+    def __call__(self, path: str, stage: str, done: float, total: float) -> None:
+        from tqdm import tqdm
+
+        bar = self.bars.get(path)
+        if bar is None:
+            bar = self.bars[path] = tqdm(total=1, leave=False, file=sys.stderr, unit="",
+                                         bar_format="{desc} {bar} {percentage:3.0f}%")
+        bar.set_description_str(f"{Path(path).name[:40]} [{stage}]")
+        bar.total = max(total, 1e-9)
+        bar.n = done
+        bar.refresh()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def cmd_index(lib, args) -> int:
+    from dataclasses import replace
+
+    from vmr.asr import AsrOptions
+    from vmr.index import IndexOptions
+
+    asr = AsrOptions(device=args.device)
+    asr = replace(asr, **{k: v for k, v in (("backend", args.asr_backend), ("model", args.asr_model)) if v})
+    options = IndexOptions(asr=asr)
+    changes = {k: v for k, v in (("text_model", args.text_model), ("clip_seconds", args.clip_seconds)) if v}
+    options = replace(options, **changes)
+    bars = None if args.json or not sys.stderr.isatty() else ProgressBars()
+    try:
+        report = lib.index(args.paths, options, progress=bars)
+    finally:
+        if bars:
+            bars.close()
+    if args.json:
+        print(json.dumps({"indexed": [v.__dict__ for v in report.indexed],
+                          "failed": [f.__dict__ for f in report.failed]}, indent=2))
+    else:
+        for video in report.indexed:
+            print(f"{video.status:9}  {video.path}  ({format_clock(video.duration)}, "
+                  f"{video.clips} clips, {video.words} words)")
+            if video.warning:
+                print(f"vmr: warning: {video.path}: {video.warning}", file=sys.stderr)
+    for failure in report.failed:
+        print(f"vmr: error: {failure.path}: {failure.error}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _print_moments(found) -> None:
+    if not found:
+        print("no moments found")
+    for rank, m in enumerate(found, 1):
+        print(f"{rank:2}. {Path(m.video).name}  {format_clock(m.start)} - {format_clock(m.end)}  "
+              f"score {m.score:.3f}")
+        if m.text:
+            snippet = m.text if len(m.text) <= 160 else m.text[:157] + "..."
+            print(f"    \"{snippet}\"")
+        print(f"    {m.link}")
+
+
+def cmd_search(lib, args) -> int:
+    if (args.query is None) == (args.queries is None):
+        raise VmrError("give a QUERY or --queries FILE (one of them)")
+    if args.queries is not None:
+        try:
+            lines = args.queries.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise VmrError(f"{args.queries}: cannot read: {exc.strerror or exc}") from exc
+        queries = [line for line in lines if line.strip()]
+        results = lib.search_many(queries, args.k)
+        print(json.dumps([[m.to_json() for m in found] for found in results], indent=2))
+        return 0
+    found = lib.search(args.query, args.k)
+    if args.json:
+        print(json.dumps([m.to_json() for m in found], indent=2))
+    else:
+        _print_moments(found)
+    return 0
+
+
+def cmd_remove(lib, args) -> int:
+    results = {path: lib.remove(path) for path in args.paths}
+    if args.json:
+        print(json.dumps([{"path": p, "removed": r} for p, r in results.items()]))
+    for path, removed in results.items():
+        if removed and not args.json:
+            print(f"removed  {path}")
+        elif not removed:
+            print(f"vmr: error: {path}: not in the index", file=sys.stderr)
+    return 0 if any(results.values()) else 1
+
+
+def cmd_info(lib, args) -> int:
+    info = lib.info()
+    if args.json:
+        print(json.dumps(info.to_json(), indent=2))
+        return 0
+    print(f"home       {info.home}")
+    print(f"database   {info.database}")
+    print(f"videos     {len(info.videos)}  ({format_clock(info.total_duration)} of video, "
+          f"{info.clips} clips, {info.words} words)")
+    print(f"text model {', '.join(info.text_models) or '-'}")
+    print(f"vectors    {info.vector_storage or '-'}, {info.vector_bytes / 1e6:.1f} MB")
+    for video in info.videos:
+        print(f"  [{video.video_id}] {video.path}  {format_clock(video.duration)}  "
+              f"{video.words} words  {video.asr_model or 'no audio'}")
+    return 0
+
+
+def cmd_transcript(lib, args) -> int:
+    video, segments = lib.transcript(args.video)
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        print(json.dumps({
+            "video": video.path, "video_id": video.id, "language": video.language,
+            "segments": [{"start": s.start, "end": s.end, "text": s.text,
+                          "words": [{"start": w.start, "end": w.end, "text": w.text,
+                                     "probability": w.probability} for w in s.words]}
+                         for s in segments],
+        }, indent=2))
+    elif fmt == "txt":
+        for s in segments:
+            print(f"[{format_clock(s.start)} - {format_clock(s.end)}] {s.text}")
+    else:
+        if fmt == "vtt":
+            print("WEBVTT\n")
+        for n, s in enumerate(segments, 1):
+            sep = "," if fmt == "srt" else "."
+            if fmt == "srt":
+                print(n)
+            print(f"{format_clock(s.start, sep)} --> {format_clock(s.end, sep)}\n{s.text}\n")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "remove": cmd_remove, "info": cmd_info,
+            "transcript": cmd_transcript}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from vmr.library import Library
+
+    try:
+        lib = Library(args.home, args.db, device=args.device)
+        return COMMANDS[args.command](lib, args)
+    except VmrError as exc:
+        print(f"vmr: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("vmr: interrupted; what finished is saved, run the same command again to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

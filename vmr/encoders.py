@@ -1,0 +1,190 @@
+"""Text encoders into the joint space: transcripts, slide text and queries become unit vectors.
+
+Two backends behind one small interface:
+- `NumpyBertEncoder` runs a sentence-transformers BERT model (all-MiniLM-L6-v2, the offline
+  default) with numpy alone, so a cold `vmr search` does not pay torch's import (seconds).
+- `TorchSentenceEncoder` runs any sentence-transformers model through the library itself:
+  other architectures, hub ids, and the GPU when there is one.
+Both give the same vectors for the same model (tests compare them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from vmr.errors import ModelError
+
+DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
+
+
+class TextEncoder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """float32 [len(texts), dim], each row L2-normalised."""
+        ...
+
+
+def resolve_device(device: str) -> str:
+    """'auto' means the GPU when torch sees one; imports torch only when asked to look."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_text_encoder(name: str = DEFAULT_TEXT_MODEL, device: str = "cpu", cold_start: bool = False) -> TextEncoder:
+    """cold_start: a few texts in a fresh process (a query), where numpy beats torch's import;
+    otherwise (indexing, a server) sentence-transformers, about 3x faster on batches."""
+    from vmr.models import resolve_text_encoder
+
+    location = resolve_text_encoder(name)
+    if cold_start and device in ("cpu", "auto") and NumpyBertEncoder.supports(Path(location)):
+        return NumpyBertEncoder(Path(location), name=name)
+    return TorchSentenceEncoder(location, name=name, device=resolve_device(device))
+
+
+def _normalise_rows(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * weight + bias
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, under float32's own rounding."""
+    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return np.sign(x) * (1.0 - poly * np.exp(-x * x))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    # BERT's exact (erf) GELU; numpy has no erf and scipy is a heavy import for one function.
+    return 0.5 * x * (1.0 + _erf(x * np.float32(1 / math.sqrt(2.0))))
+
+
+class NumpyBertEncoder:
+    """A BERT sentence-transformers folder (mean pooling, normalised) evaluated in numpy."""
+
+    BATCH = 32
+
+    @staticmethod
+    def supports(folder: Path) -> bool:
+        try:
+            config = json.loads((folder / "config.json").read_text())
+            pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return (
+            config.get("model_type") == "bert"
+            and config.get("hidden_act") == "gelu"
+            and config.get("position_embedding_type", "absolute") == "absolute"
+            and pooling.get("pooling_mode_mean_tokens") is True
+            and (folder / "model.safetensors").exists()
+            and (folder / "tokenizer.json").exists()
+        )
+
+    def __init__(self, folder: Path, name: str = DEFAULT_TEXT_MODEL):
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        self.name = name
+        config = json.loads((folder / "config.json").read_text())
+        st_config_path = folder / "sentence_bert_config.json"
+        st_config = json.loads(st_config_path.read_text()) if st_config_path.exists() else {}
+        max_len = int(st_config.get("max_seq_length", config["max_position_embeddings"]))
+        self.dim = int(config["hidden_size"])
+        self.heads = int(config["num_attention_heads"])
+        self.layers = int(config["num_hidden_layers"])
+        self.eps = float(config["layer_norm_eps"])
+        weights = load_file(str(folder / "model.safetensors"))
+        # Some exports prefix every tensor with the architecture name.
+        self.w = {key.removeprefix("bert."): value for key, value in weights.items()}
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_len)
+        self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
+        normalize_module = any(
+            module.get("type", "").endswith("Normalize")
+            for module in json.loads((folder / "modules.json").read_text())
+        ) if (folder / "modules.json").exists() else True
+        self.normalize = normalize_module
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Similar lengths together: padding costs as much as real tokens.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for begin in range(0, len(order), self.BATCH):
+            batch = order[begin : begin + self.BATCH]
+            out[batch] = self._encode_batch([texts[i] for i in batch])
+        return _normalise_rows(out) if self.normalize else out
+
+    def _dense(self, x: np.ndarray, prefix: str) -> np.ndarray:
+        # One 2-D GEMM: numpy's broadcasting matmul over 3-D inputs loops in slow paths.
+        flat = x.reshape(-1, x.shape[-1]) @ self.w[f"{prefix}.weight"].T + self.w[f"{prefix}.bias"]
+        return flat.reshape(*x.shape[:-1], -1)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        w = self.w
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
+        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        batch, length = ids.shape
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][np.arange(length)][None]
+            + w["embeddings.token_type_embeddings.weight"][types]
+        )
+        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
+        head_dim = self.dim // self.heads
+        bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
+        for layer in range(self.layers):
+            p = f"encoder.layer.{layer}"
+
+            def split(t: np.ndarray) -> np.ndarray:
+                return t.reshape(batch, length, self.heads, head_dim).transpose(0, 2, 1, 3)
+
+            q = split(self._dense(x, f"{p}.attention.self.query"))
+            k = split(self._dense(x, f"{p}.attention.self.key"))
+            v = split(self._dense(x, f"{p}.attention.self.value"))
+            scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(head_dim) + bias
+            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            probs = scores / scores.sum(axis=-1, keepdims=True)
+            context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, length, self.dim)
+            attended = self._dense(context, f"{p}.attention.output.dense") + x
+            x = _layer_norm(attended, w[f"{p}.attention.output.LayerNorm.weight"],
+                            w[f"{p}.attention.output.LayerNorm.bias"], self.eps)
+            hidden = _gelu(self._dense(x, f"{p}.intermediate.dense"))
+            x = _layer_norm(self._dense(hidden, f"{p}.output.dense") + x,
+                            w[f"{p}.output.LayerNorm.weight"], w[f"{p}.output.LayerNorm.bias"], self.eps)
+        summed = (x * mask[:, :, None]).sum(axis=1)
+        return summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+
+
+class TorchSentenceEncoder:
+    """Any sentence-transformers model: a local folder or a hub id (online), CPU or GPU."""
+
+    def __init__(self, location: str, name: str, device: str = "cpu"):
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self.model = SentenceTransformer(location, device=device)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load text encoder {name!r}: {exc}".splitlines()[0]) from exc
+        self.name = name
+        self.dim = int(self.model.get_embedding_dimension())
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+        return _normalise_rows(np.asarray(vectors, dtype=np.float32))

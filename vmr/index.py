@@ -1,0 +1,246 @@
+"""The indexing pipeline: files -> clip grid, transcript and clip vectors -> the catalogue.
+
+Each video is written in one transaction after all its work is done, so an interrupted run
+leaves every video either fully indexed or absent, and the next run picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vmr.asr import AsrOptions, Transcriber, Transcript
+from vmr.encoders import DEFAULT_TEXT_MODEL, TextEncoder
+from vmr.errors import MediaError, VmrError
+from vmr.media import VIDEO_EXTENSIONS, VideoScan, load_audio, scan_video
+from vmr.store import Clip, ClipVector, Segment, Video, Word, bump_generation, utcnow
+from vmr.timecode import TimeSpan
+
+SPEECH = "speech"
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    clip_seconds: float = 2.0
+    # Words this far either side of a clip join its speech text: 2 s hold too few words.
+    context_seconds: float = 4.0
+    asr: AsrOptions = field(default_factory=AsrOptions)
+    text_model: str = DEFAULT_TEXT_MODEL
+
+
+@dataclass(frozen=True)
+class IndexedVideo:
+    path: str
+    video_id: int
+    duration: float
+    clips: int
+    words: int
+    status: str  # "indexed" | "unchanged"
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class FailedInput:
+    path: str
+    error: str
+
+
+@dataclass
+class IndexReport:
+    indexed: list[IndexedVideo] = field(default_factory=list)
+    failed: list[FailedInput] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Something could be done: not every input failed."""
+        return bool(self.indexed) or not self.failed
+
+
+# (path, stage, done, total): the CLI draws bars from it; stages: hash, frames, audio, speech, encode, save
+Progress = Callable[[str, str, float, float], None]
+
+
+def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FailedInput]]:
+    """Files named directly are taken as they are (a non-video then fails with its reason);
+    folders are searched recursively for video extensions."""
+    files: list[Path] = []
+    failed: list[FailedInput] = []
+    for raw in paths:
+        path = Path(raw).expanduser().absolute()
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
+            )
+            if not found:
+                failed.append(FailedInput(str(path), "folder holds no video files"))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        elif path.exists():
+            failed.append(FailedInput(str(path), "not a regular file"))
+        else:
+            failed.append(FailedInput(str(path), "no such file or folder"))
+    unique = list(dict.fromkeys(p.resolve() for p in files))
+    return unique, failed
+
+
+def content_hash(path: Path, progress: Callable[[int, int], None] | None = None) -> str:
+    digest = hashlib.sha256()
+    size = path.stat().st_size
+    done = 0
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, size)
+    except PermissionError as exc:
+        raise MediaError(path, "permission denied (cannot read the file)") from exc
+    except OSError as exc:
+        raise MediaError(path, f"cannot read: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
+
+
+def speech_texts(words: list, clips: list[TimeSpan], context: float) -> list[str]:
+    """Per clip, the words whose middle falls within `context` seconds of it ("" for none)."""
+    middles = np.array([(w.start + w.end) / 2 for w in words], dtype=np.float64)
+    texts = []
+    for clip in clips:
+        lo = np.searchsorted(middles, clip.start - context, side="left")
+        hi = np.searchsorted(middles, clip.end + context, side="right")
+        texts.append(" ".join(w.text.strip() for w in words[lo:hi]).strip())
+    return texts
+
+
+class Indexer:
+    """Indexes files into a catalogue; models load on first need and stay loaded."""
+
+    def __init__(self, sessions: Callable[[], Session], options: IndexOptions,
+                 progress: Progress | None = None):
+        self.sessions = sessions
+        self.options = options
+        self.progress = progress or (lambda *_: None)
+        self._transcriber: Transcriber | None = None
+        self._encoder: TextEncoder | None = None
+
+    @property
+    def transcriber(self) -> Transcriber:
+        if self._transcriber is None:
+            from vmr.asr import load_transcriber
+
+            self._transcriber = load_transcriber(self.options.asr)
+        return self._transcriber
+
+    @property
+    def encoder(self) -> TextEncoder:
+        if self._encoder is None:
+            from vmr.encoders import load_text_encoder
+
+            self._encoder = load_text_encoder(self.options.text_model, self.options.asr.device)
+        return self._encoder
+
+    def run(self, paths: Iterable[str | Path]) -> IndexReport:
+        files, failed = discover(paths)
+        report = IndexReport(failed=failed)
+        for path in files:
+            try:
+                report.indexed.append(self.index_file(path))
+            except VmrError as exc:
+                report.failed.append(FailedInput(str(path), str(exc).removeprefix(f"{path}: ")))
+        return report
+
+    def index_file(self, path: Path) -> IndexedVideo:
+        name = str(path)
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise MediaError(path, f"cannot read: {exc.strerror or exc}") from exc
+        if stat.st_size == 0:
+            raise MediaError(path, "empty file (0 bytes)")
+        with self.sessions() as session:
+            existing = session.scalar(select(Video).where(Video.path == name))
+            if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
+                return self._summary(session, existing, "unchanged")
+        digest = content_hash(path, lambda done, total: self.progress(name, "hash", done, total))
+        if existing and existing.content_hash == digest:
+            with self.sessions() as session, session.begin():
+                video = session.get(Video, existing.id)
+                video.mtime = stat.st_mtime  # touched, not changed
+                return self._summary(session, video, "unchanged")
+
+        self.progress(name, "frames", 0, 1)
+        scan = scan_video(path, self.options.clip_seconds)
+        self.progress(name, "frames", 1, 1)
+        self.progress(name, "audio", 0, 1)
+        audio = load_audio(path)
+        self.progress(name, "audio", 1, 1)
+        transcript = None
+        if audio is not None and len(audio):
+            transcript = self.transcriber.transcribe(
+                audio, progress=lambda done, total: self.progress(name, "speech", done, total)
+            )
+        words = transcript.words if transcript else []
+        texts = speech_texts(words, scan.clips, self.options.context_seconds)
+        spoken = [i for i, t in enumerate(texts) if t]
+        self.progress(name, "encode", 0, len(spoken))
+        vectors = self.encoder.encode([texts[i] for i in spoken]) if spoken else None
+        self.progress(name, "encode", len(spoken), len(spoken))
+        warning = "truncated or damaged: indexed the part that decodes" if scan.truncated else None
+        with self.sessions() as session, session.begin():
+            video = self._save(session, path, stat, digest, scan, audio is not None, transcript,
+                               dict(zip(spoken, vectors)) if vectors is not None else {})
+            return self._summary(session, video, "indexed", warning)
+
+    def _save(self, session: Session, path: Path, stat: os.stat_result, digest: str,
+              scan: VideoScan, has_audio: bool, transcript: Transcript | None,
+              speech_vectors: dict[int, np.ndarray]) -> Video:
+        old = session.scalar(select(Video).where(Video.path == str(path)))
+        if old is not None:
+            session.delete(old)
+            session.flush()
+        video = Video(
+            path=str(path), content_hash=digest, size=stat.st_size, mtime=stat.st_mtime,
+            duration=scan.duration, fps=scan.fps, width=scan.width, height=scan.height,
+            has_audio=has_audio, status="indexed",
+            asr_model=f"{transcript.backend}:{transcript.model}" if transcript else None,
+            language=transcript.language if transcript else None, indexed_at=utcnow(),
+        )
+        for i, (span, keyframe) in enumerate(zip(scan.clips, scan.keyframe_times)):
+            clip = Clip(idx=i, start=span.start, end=span.end, keyframe_time=keyframe)
+            if i in speech_vectors:
+                vector = np.asarray(speech_vectors[i], dtype=np.float32)
+                clip.vectors.append(ClipVector(
+                    channel=SPEECH, model=self.options.text_model, dim=len(vector),
+                    dtype="float32", vector=vector.tobytes(),
+                ))
+            video.clips.append(clip)
+        session.add(video)
+        session.flush()  # ids for the words' video_id
+        for s_idx, seg in enumerate(transcript.segments if transcript else []):
+            segment = Segment(idx=s_idx, start=seg.start, end=seg.end, text=seg.text.strip(),
+                              avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob)
+            segment.words = [
+                Word(idx=w_idx, video_id=video.id, start=w.start, end=w.end,
+                     text=w.text.strip(), probability=w.probability)
+                for w_idx, w in enumerate(seg.words)
+            ]
+            video.segments.append(segment)
+        bump_generation(session)
+        session.flush()
+        return video
+
+    @staticmethod
+    def _summary(session: Session, video: Video, status: str, warning: str | None = None) -> IndexedVideo:
+        from sqlalchemy import func
+
+        words = session.scalar(select(func.count(Word.id)).where(Word.video_id == video.id)) or 0
+        clips = session.scalar(select(func.count(Clip.id)).where(Clip.video_id == video.id)) or 0
+        return IndexedVideo(video.path, video.id, video.duration, clips, words, status, warning)

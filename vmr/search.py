@@ -1,0 +1,121 @@
+"""Query -> moments: encode, score every clip per channel, fuse, aggregate over temporal windows,
+keep the best non-overlapping windows, and describe each as a playable moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vmr.encoders import TextEncoder
+from vmr.errors import QueryError
+from vmr.links import moment_link
+from vmr.store import Video, Word
+from vmr.vectors import ClipMatrix
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    k: int = 10
+    # Window lengths in seconds: a quote is a sentence, a topic a passage of half a minute.
+    window_seconds: tuple[float, ...] = (4.0, 8.0, 16.0, 30.0)
+    mode: str = "mean"
+    max_overlap: float = 0.5
+    # Per-channel weights for fusion; a clip missing a channel is scored on the others.
+    channel_weights: dict[str, float] = field(default_factory=lambda: {"speech": 1.0})
+
+
+@dataclass(frozen=True)
+class Moment:
+    video: str  # absolute path
+    video_id: int
+    start: float
+    end: float
+    score: float
+    text: str
+    link: str
+
+    def to_json(self) -> dict:
+        return {
+            "video": self.video, "video_id": self.video_id, "start": round(self.start, 3),
+            "end": round(self.end, 3), "score": round(self.score, 4), "text": self.text,
+            "link": self.link,
+        }
+
+
+def validate(query: str, k: int) -> str:
+    query = query.strip()
+    if not query:
+        raise QueryError("empty query: type what you are looking for")
+    if k < 1:
+        raise QueryError(f"-k must be a positive number of results, not {k}")
+    return query
+
+
+def clip_scores(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], options: SearchOptions) -> np.ndarray:
+    """Fused per-clip scores [Q, N] for a batch of queries (one vector per query and model)."""
+    import kernels
+
+    names = [name for name in matrix.channels if options.channel_weights.get(name, 0.0) > 0]
+    n_queries = len(next(iter(query_vectors.values())))
+    fused = np.zeros((n_queries, matrix.clip_count), dtype=np.float32)
+    if not names:
+        return fused
+    present = np.stack([np.asarray(matrix.channels[n].present) for n in names])
+    weights = np.array([options.channel_weights[n] for n in names], dtype=np.float32)
+    per_channel = [
+        kernels.cosine_scores_batch(
+            matrix.channels[n].vectors, query_vectors[matrix.channels[n].model], matrix.channels[n].scales
+        )
+        for n in names
+    ]
+    for q in range(n_queries):
+        fused[q] = kernels.fuse_channels(np.stack([s[q] for s in per_channel]), present, weights)
+    return fused
+
+
+def window_lengths(matrix: ClipMatrix, seconds: tuple[float, ...]) -> np.ndarray:
+    """Window lengths in clips, from the library's clip length."""
+    clip_seconds = float(matrix.ends[0] - matrix.starts[0]) if matrix.clip_count else 2.0
+    return np.unique(np.maximum(1, np.round(np.array(seconds) / max(clip_seconds, 1e-6)))).astype(np.int64)
+
+
+def moments(session: Session, matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions) -> list[Moment]:
+    import kernels
+
+    if matrix.clip_count == 0:
+        return []
+    starts, stops, values = kernels.top_windows(
+        scores, np.asarray(matrix.video_offsets), window_lengths(matrix, options.window_seconds),
+        options.k, mode=options.mode, max_overlap=options.max_overlap,
+    )
+    found: list[Moment] = []
+    for first, stop, value in zip(starts, stops, values):
+        video_id = matrix.video_of_row(int(first))
+        video = session.get(Video, video_id)
+        if video is None:  # removed since the matrices were built
+            continue
+        start, end = float(matrix.starts[first]), float(matrix.ends[stop - 1])
+        found.append(Moment(
+            video=video.path, video_id=video_id, start=start, end=end, score=float(value),
+            text=spoken_text(session, video_id, start, end), link=moment_link(Path(video.path), start, end),
+        ))
+    return found
+
+
+def spoken_text(session: Session, video_id: int, start: float, end: float) -> str:
+    """The words whose middle lies inside [start, end)."""
+    middle = (Word.start + Word.end) / 2
+    words = session.scalars(
+        select(Word.text)
+        .where(Word.video_id == video_id, middle >= start, middle < end)
+        .order_by(Word.start)
+    ).all()
+    return " ".join(words)
+
+
+def encode_queries(encoders: dict[str, TextEncoder], queries: list[str]) -> dict[str, np.ndarray]:
+    return {model: encoder.encode(queries) for model, encoder in encoders.items()}

@@ -1,0 +1,212 @@
+"""The catalogue: SQLAlchemy 2.0 ORM over SQLite (default) or any SQLAlchemy URL.
+
+Rows hold everything needed to rebuild the search matrices (`vmr.vectors`): videos, their clip
+grid, transcript segments and words, and one vector per clip and channel. The schema is owned by
+Alembic migrations in `migrations/`, applied when a store is opened.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+# The newest migration in migrations/versions; a test keeps the two equal.
+SCHEMA_REVISION = "0001"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Video(Base):
+    __tablename__ = "videos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(4096), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float)
+    fps: Mapped[float] = mapped_column(Float)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    has_audio: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))  # "indexed"; kept open for later states
+    asr_model: Mapped[str | None] = mapped_column(String(256))
+    language: Mapped[str | None] = mapped_column(String(16))
+    indexed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    clips: Mapped[list[Clip]] = relationship(
+        back_populates="video", cascade="all, delete-orphan", passive_deletes=True, order_by="Clip.idx"
+    )
+    segments: Mapped[list[Segment]] = relationship(
+        back_populates="video", cascade="all, delete-orphan", passive_deletes=True, order_by="Segment.idx"
+    )
+
+
+class Clip(Base):
+    __tablename__ = "clips"
+    __table_args__ = (UniqueConstraint("video_id", "idx"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    keyframe_time: Mapped[float | None] = mapped_column(Float)
+
+    video: Mapped[Video] = relationship(back_populates="clips")
+    vectors: Mapped[list[ClipVector]] = relationship(
+        back_populates="clip", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    avg_logprob: Mapped[float | None] = mapped_column(Float)
+    no_speech_prob: Mapped[float | None] = mapped_column(Float)
+
+    video: Mapped[Video] = relationship(back_populates="segments")
+    words: Mapped[list[Word]] = relationship(
+        back_populates="segment", cascade="all, delete-orphan", passive_deletes=True, order_by="Word.idx"
+    )
+
+
+class Word(Base):
+    __tablename__ = "words"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"), index=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(String(256))
+    probability: Mapped[float | None] = mapped_column(Float)
+
+    segment: Mapped[Segment] = relationship(back_populates="words")
+
+
+class ClipVector(Base):
+    """One embedding per clip and channel ("speech", later "slides", "visual")."""
+
+    __tablename__ = "clip_vectors"
+
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clips.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model: Mapped[str] = mapped_column(String(256))
+    dim: Mapped[int] = mapped_column(Integer)
+    dtype: Mapped[str] = mapped_column(String(16))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+    clip: Mapped[Clip] = relationship(back_populates="vectors")
+
+
+class Setting(Base):
+    """Small library-wide values; `generation` counts changes so stale matrices are noticed."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def sqlite_url(home: Path) -> str:
+    return f"sqlite:///{home / 'vmr.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API objects)
+    cursor = dbapi_connection.cursor()
+    # WAL: a search reads while an index run writes; foreign keys: cascades on remove.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def open_engine(url: str) -> Engine:
+    """An engine whose schema is at the newest migration (upgraded in place when older)."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    if current_revision(engine) != SCHEMA_REVISION:
+        upgrade(engine)
+    return engine
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The applied migration, read with one query so that opening a store costs no Alembic import."""
+    with engine.connect() as connection:
+        try:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except Exception:  # noqa: BLE001 (no table yet: a new database)
+            connection.rollback()
+            return None
+
+
+def upgrade(engine: Engine) -> None:
+    from alembic import command
+
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def alembic_config():  # noqa: ANN201 (alembic is imported lazily)
+    from alembic.config import Config
+
+    import migrations
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    return config
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def generation(session: Session) -> int:
+    value = session.scalar(select(Setting.value).where(Setting.key == "generation"))
+    return int(value) if value is not None else 0
+
+
+def bump_generation(session: Session) -> int:
+    """Called inside the transaction that changes what search sees."""
+    setting = session.get(Setting, "generation")
+    if setting is None:
+        setting = Setting(key="generation", value="0")
+        session.add(setting)
+    setting.value = str(int(setting.value) + 1)
+    return int(setting.value)

@@ -1,0 +1,169 @@
+"""The search matrices: one contiguous, memory-mapped array per channel under `HOME/vectors`.
+
+They are derived data, rebuilt from the database whenever the catalogue's generation moves on,
+and swapped in atomically (a new folder, then the `CURRENT` pointer replaced), so a search never
+reads a half-written matrix and a killed rebuild leaves the previous one in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vmr.store import Clip, ClipVector, Video, generation
+
+STORAGE_FORMATS = ("int8", "float16", "float32")
+
+
+@dataclass(frozen=True)
+class ChannelMatrix:
+    name: str
+    model: str
+    vectors: np.ndarray  # [N, D] in the storage dtype, rows L2-normalised before quantising
+    scales: np.ndarray | None  # [N] for int8
+    present: np.ndarray  # bool [N]: the clip has this channel (speech needs words)
+
+
+@dataclass(frozen=True)
+class ClipMatrix:
+    generation: int
+    video_ids: np.ndarray  # int64 [V]
+    video_offsets: np.ndarray  # int64 [V+1]: clips of video i are rows offsets[i]:offsets[i+1]
+    starts: np.ndarray  # float64 [N]
+    ends: np.ndarray  # float64 [N]
+    channels: dict[str, ChannelMatrix]
+
+    @property
+    def clip_count(self) -> int:
+        return len(self.starts)
+
+    def video_of_row(self, row: int) -> int:
+        return int(self.video_ids[np.searchsorted(self.video_offsets, row, side="right") - 1])
+
+
+def _current_dir(root: Path) -> Path | None:
+    try:
+        name = (root / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        return None
+    return root / name
+
+
+def load(root: Path) -> ClipMatrix | None:
+    """The current matrices, memory-mapped; None when none were built yet."""
+    folder = _current_dir(root)
+    if folder is None or not folder.exists():
+        return None
+    manifest = json.loads((folder / "manifest.json").read_text())
+
+    def array(name: str) -> np.ndarray:
+        return np.load(folder / f"{name}.npy", mmap_mode="r")
+
+    channels = {
+        name: ChannelMatrix(
+            name=name,
+            model=info["model"],
+            vectors=array(f"{name}.vectors"),
+            scales=array(f"{name}.scales") if info["storage"] == "int8" else None,
+            present=array(f"{name}.present"),
+        )
+        for name, info in manifest["channels"].items()
+    }
+    return ClipMatrix(
+        generation=manifest["generation"],
+        video_ids=array("video_ids"),
+        video_offsets=array("video_offsets"),
+        starts=array("starts"),
+        ends=array("ends"),
+        channels=channels,
+    )
+
+
+def _to_storage(vectors: np.ndarray, storage: str) -> tuple[np.ndarray, np.ndarray | None]:
+    if storage == "int8":
+        import kernels
+
+        return kernels.quantize_int8(vectors)
+    return vectors.astype(storage), None
+
+
+def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
+    """Write the matrices for the catalogue as it is now and make them current."""
+    if storage not in STORAGE_FORMATS:
+        raise ValueError(f"unknown vector storage {storage!r}; one of {', '.join(STORAGE_FORMATS)}")
+    gen = generation(session)
+    rows = session.execute(
+        select(Clip.id, Clip.video_id, Clip.start, Clip.end)
+        .join(Video)
+        .where(Video.status == "indexed")
+        .order_by(Clip.video_id, Clip.idx)
+    ).all()
+    clip_ids = np.array([r[0] for r in rows], dtype=np.int64)
+    clip_videos = np.array([r[1] for r in rows], dtype=np.int64)
+    video_ids, first_rows = np.unique(clip_videos, return_index=True)
+    offsets = np.append(first_rows, len(rows)).astype(np.int64)
+    row_of_clip = {int(clip_id): row for row, clip_id in enumerate(clip_ids)}
+
+    arrays: dict[str, np.ndarray] = {
+        "video_ids": video_ids.astype(np.int64),
+        "video_offsets": offsets,
+        "starts": np.array([r[2] for r in rows], dtype=np.float64),
+        "ends": np.array([r[3] for r in rows], dtype=np.float64),
+    }
+    manifest: dict = {"generation": gen, "storage": storage, "channels": {}}
+    channel_names = session.scalars(select(ClipVector.channel).distinct()).all()
+    for channel in sorted(channel_names):
+        found = session.execute(
+            select(ClipVector.clip_id, ClipVector.model, ClipVector.dim, ClipVector.vector).where(
+                ClipVector.channel == channel
+            )
+        ).all()
+        found = [r for r in found if r[0] in row_of_clip]
+        if not found:
+            continue
+        models = {r[1] for r in found}
+        dims = {r[2] for r in found}
+        if len(models) != 1 or len(dims) != 1:
+            raise ValueError(
+                f"channel {channel!r} mixes models {sorted(models)}: re-index with one model"
+            )
+        dim = dims.pop()
+        matrix = np.zeros((len(rows), dim), dtype=np.float32)
+        present = np.zeros(len(rows), dtype=bool)
+        for clip_id, _model, _dim, blob in found:
+            row = row_of_clip[clip_id]
+            matrix[row] = np.frombuffer(blob, dtype=np.float32)
+            present[row] = True
+        vectors, scales = _to_storage(matrix, storage)
+        arrays[f"{channel}.vectors"] = vectors
+        arrays[f"{channel}.present"] = present
+        if scales is not None:
+            arrays[f"{channel}.scales"] = scales
+        manifest["channels"][channel] = {"model": models.pop(), "dim": dim, "storage": storage}
+
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".build-{uuid.uuid4().hex}"
+    staging.mkdir()
+    for name, array in arrays.items():
+        np.save(staging / f"{name}.npy", array)
+    (staging / "manifest.json").write_text(json.dumps(manifest))
+    final = root / f"g{gen:08d}-{uuid.uuid4().hex[:8]}"
+    staging.rename(final)
+    pointer = root / f".CURRENT-{uuid.uuid4().hex}"
+    pointer.write_text(final.name)
+    os.replace(pointer, root / "CURRENT")
+    # Older folders go; a search that still maps one keeps its data until it closes (POSIX).
+    for old in root.iterdir():
+        if old.is_dir() and old != final and not old.name.startswith(".build-"):
+            shutil.rmtree(old, ignore_errors=True)
+    matrix = load(root)
+    assert matrix is not None
+    return matrix
