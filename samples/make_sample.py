@@ -86,8 +86,8 @@ TOPICS = [
         "including their noise.",
         "You can spot it when the training error keeps falling, "
         "but the validation error starts rising.",
-        "Regularization fights this by penalizing large weights.",
-        "Dropout is another remedy: it randomly switches off neurons during training.",
+        "One remedy is regularization, which adds a penalty for large weights.",
+        "Another remedy is dropout, which randomly switches off neurons during training.",
     ]),
     ("nn", "Neural Networks & Backpropagation", [
         "Layers of simple units (neurons)",
@@ -137,7 +137,7 @@ QUERIES = [
     ("what is supervised learning with labeled examples", "topic", "intro.2", "intro.5"),
     ("how does gradient descent update the weights", "paraphrase", "gd.3", "gd.5"),
     ("what happens if the learning rate is too big", "paraphrase", "gd.6", "gd.6"),
-    ("what is overfitting", "topic", "overfit.1", "overfit.5"),
+    ("what is overfitting", "keyword", "overfit.1", "overfit.2"),
     ("how can I stop my model from memorizing the training set", "paraphrase",
      "overfit.4", "overfit.5"),
     ("how do neural networks and backpropagation work", "topic", "nn.1", "nn.5"),

@@ -102,7 +102,7 @@ def test_queries_reference_sentences(lecture, queries):
     ends = {round(s["end"], 3) for s in sents}
     assert 8 <= len(queries) <= 10
     assert len({q["qid"] for q in queries}) == len(queries)
-    assert {q["kind"] for q in queries} <= {"topic", "quote", "paraphrase"}
+    assert {q["kind"] for q in queries} <= {"topic", "keyword", "quote", "paraphrase"}
     assert any(q["kind"] == "quote" for q in queries)
     for q in queries:
         assert isinstance(q["qid"], int) and isinstance(q["query"], str) and q["query"]

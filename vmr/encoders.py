@@ -178,7 +178,9 @@ class TorchSentenceEncoder:
     def __init__(self, location: str, name: str, device: str = "cpu"):
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()  # "Loading weights" bars would break --json runs' stderr
             self.model = SentenceTransformer(location, device=device)
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load text encoder {name!r}: {exc}".splitlines()[0]) from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +30,8 @@ SPEECH = "speech"
 @dataclass(frozen=True)
 class IndexOptions:
     clip_seconds: float = 2.0
-    # Words this far either side of a clip join its speech text: 2 s hold too few words.
-    context_seconds: float = 4.0
+    # Sentences this close to a clip join its speech text (tuned on the sample, see README).
+    context_seconds: float = 0.0
     asr: AsrOptions = field(default_factory=AsrOptions)
     text_model: str = DEFAULT_TEXT_MODEL
 
@@ -44,6 +45,7 @@ class IndexedVideo:
     words: int
     status: str  # "indexed" | "unchanged"
     warning: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
 
 
 @dataclass(frozen=True)
@@ -109,14 +111,16 @@ def content_hash(path: Path, progress: Callable[[int, int], None] | None = None)
     return digest.hexdigest()
 
 
-def speech_texts(words: list, clips: list[TimeSpan], context: float) -> list[str]:
-    """Per clip, the words whose middle falls within `context` seconds of it ("" for none)."""
-    middles = np.array([(w.start + w.end) / 2 for w in words], dtype=np.float64)
+def speech_texts(segments: list, clips: list[TimeSpan], context: float) -> list[str]:
+    """Per clip, the whole sentences (Whisper segments) spoken within `context` seconds of it
+    ("" for none): a 2-s clip alone holds a few words, and a sentence is the unit the text
+    encoder was trained on, so a clip's vector says what its sentence is about."""
+    starts = np.array([s.start for s in segments], dtype=np.float64)
+    ends = np.array([s.end for s in segments], dtype=np.float64)
     texts = []
     for clip in clips:
-        lo = np.searchsorted(middles, clip.start - context, side="left")
-        hi = np.searchsorted(middles, clip.end + context, side="right")
-        texts.append(" ".join(w.text.strip() for w in words[lo:hi]).strip())
+        near = np.nonzero((starts < clip.end + context) & (ends > clip.start - context))[0]
+        texts.append(" ".join(segments[i].text.strip() for i in near).strip())
     return texts
 
 
@@ -169,7 +173,17 @@ class Indexer:
             existing = session.scalar(select(Video).where(Video.path == name))
             if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
                 return self._summary(session, existing, "unchanged")
+        seconds: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            seconds[stage] = round(seconds.get(stage, 0.0) + now - clock, 3)
+            clock = now
+
         digest = content_hash(path, lambda done, total: self.progress(name, "hash", done, total))
+        lap("hash")
         if existing and existing.content_hash == digest:
             with self.sessions() as session, session.begin():
                 video = session.get(Video, existing.id)
@@ -178,26 +192,35 @@ class Indexer:
 
         self.progress(name, "frames", 0, 1)
         scan = scan_video(path, self.options.clip_seconds)
-        self.progress(name, "frames", 1, 1)
+        lap("frames")
         self.progress(name, "audio", 0, 1)
         audio = load_audio(path)
-        self.progress(name, "audio", 1, 1)
+        lap("audio")
         transcript = None
         if audio is not None and len(audio):
-            transcript = self.transcriber.transcribe(
+            transcriber = self.transcriber
+            lap("load_asr")
+            transcript = transcriber.transcribe(
                 audio, progress=lambda done, total: self.progress(name, "speech", done, total)
             )
-        words = transcript.words if transcript else []
-        texts = speech_texts(words, scan.clips, self.options.context_seconds)
+            lap("speech")
+        segments = [seg for seg in transcript.segments if seg.text.strip()] if transcript else []
+        texts = speech_texts(segments, scan.clips, self.options.context_seconds)
         spoken = [i for i, t in enumerate(texts) if t]
         self.progress(name, "encode", 0, len(spoken))
-        vectors = self.encoder.encode([texts[i] for i in spoken]) if spoken else None
-        self.progress(name, "encode", len(spoken), len(spoken))
+        vectors = None
+        if spoken:
+            encoder = self.encoder
+            lap("load_encoder")
+            vectors = encoder.encode([texts[i] for i in spoken])
+            lap("encode")
         warning = "truncated or damaged: indexed the part that decodes" if scan.truncated else None
         with self.sessions() as session, session.begin():
             video = self._save(session, path, stat, digest, scan, audio is not None, transcript,
                                dict(zip(spoken, vectors)) if vectors is not None else {})
-            return self._summary(session, video, "indexed", warning)
+        lap("save")
+        with self.sessions() as session:
+            return self._summary(session, video, "indexed", warning, seconds)
 
     def _save(self, session: Session, path: Path, stat: os.stat_result, digest: str,
               scan: VideoScan, has_audio: bool, transcript: Transcript | None,
@@ -238,9 +261,10 @@ class Indexer:
         return video
 
     @staticmethod
-    def _summary(session: Session, video: Video, status: str, warning: str | None = None) -> IndexedVideo:
+    def _summary(session: Session, video: Video, status: str, warning: str | None = None,
+                 seconds: dict[str, float] | None = None) -> IndexedVideo:
         from sqlalchemy import func
 
         words = session.scalar(select(func.count(Word.id)).where(Word.video_id == video.id)) or 0
         clips = session.scalar(select(func.count(Clip.id)).where(Clip.video_id == video.id)) or 0
-        return IndexedVideo(video.path, video.id, video.duration, clips, words, status, warning)
+        return IndexedVideo(video.path, video.id, video.duration, clips, words, status, warning, seconds or {})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from vmr import vectors
 from vmr.encoders import TextEncoder
@@ -160,6 +160,7 @@ class Library:
             found = self.find_video(session, video)
             segments = session.scalars(
                 select(Segment).where(Segment.video_id == found.id).order_by(Segment.idx)
+                .options(selectinload(Segment.words))
             ).all()
             return found, list(segments)
 

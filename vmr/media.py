@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from vmr.errors import MediaError
 from vmr.timecode import TimeSpan
 
 SAMPLE_RATE = 16_000  # what Whisper and every speech model here expect
+
+# FFmpeg inside OpenCV prints its own complaints ("moov atom not found") to stderr; vmr says
+# what went wrong in one line of its own instead.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 
 def load_audio(path: str | Path) -> np.ndarray | None:

@@ -1,0 +1,122 @@
+"""The whole pipeline through the real CLI: index the sample, find its moments, link to them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SAMPLE, VMR, run_json, run_vmr
+from vmr.media import clip_grid
+from vmr.timecode import TimeSpan
+
+QUERIES = [json.loads(line) for line in (ROOT / "samples" / "queries.jsonl").read_text().splitlines() if line.strip()]
+
+
+# The one known miss: its words ("memorizing the training set") are the definition sentence's
+# words, so the whole overfitting passage ranks first (IoU 0.32 with the remedies it asks for).
+# Strict: if ranking improves (lexical channel, boundary snapping), this must be unmarked.
+KNOWN_MISSES = {"how can I stop my model from memorizing the training set"}
+
+
+@pytest.mark.parametrize("query", [
+    pytest.param(q, marks=pytest.mark.xfail(strict=True, reason="lexical trap, see KNOWN_MISSES"))
+    if q["query"] in KNOWN_MISSES else q
+    for q in QUERIES
+], ids=[q["query"] for q in QUERIES])
+def test_ground_truth_window_in_top_3(sample_home, query):
+    found = run_json("search", query["query"], "-k", "3", home=sample_home)
+    truth = [TimeSpan(*w) for w in query["relevant_windows"]]
+    ious = [max(TimeSpan(m["start"], m["end"]).iou(t) for t in truth) for m in found]
+    assert max(ious) >= 0.5, f"best IoU {max(ious):.2f}: {[(m['start'], m['end']) for m in found]}"
+
+
+def test_search_json_contract(sample_home, sample_video):
+    found = run_json("search", "gradient descent learning rate", "-k", "5", home=sample_home)
+    assert 1 <= len(found) <= 5
+    scores = [m["score"] for m in found]
+    assert scores == sorted(scores, reverse=True)
+    for m in found:
+        assert {"video", "video_id", "start", "end", "score", "link", "text"} <= m.keys()
+        assert m["video"] == str(sample_video) and Path(m["video"]).is_absolute()
+        assert 0 <= m["start"] < m["end"] <= 170
+        assert m["link"] == f"{sample_video.as_uri()}#t={m['start']:.1f},{m['end']:.1f}"
+        assert m["text"]
+    # Moments of one region do not repeat: at most half of the shorter one overlaps.
+    spans = [TimeSpan(m["start"], m["end"]) for m in found]
+    for i, a in enumerate(spans):
+        for b in spans[i + 1:]:
+            assert a.intersection(b) <= 0.5 * min(a.duration, b.duration) + 1e-6
+
+
+def test_moment_text_is_what_was_said_there(sample_home):
+    best = run_json("search", "the validation error starts rising", "-k", "1", home=sample_home)[0]
+    assert "validation" in best["text"].lower()
+
+
+def test_human_output_has_times_and_links(sample_home):
+    out = run_vmr("search", "what is overfitting", "-k", "2", home=sample_home).stdout
+    assert " 1. lecture.mp4  00:01:" in out and "#t=" in out and out.count("file://") == 2
+
+
+def test_many_queries_in_one_call(sample_home, tmp_path):
+    queries = tmp_path / "queries.txt"
+    queries.write_text("what is overfitting\n\nhow does gradient descent update the weights\n")
+    results = json.loads(run_vmr("search", "--queries", queries, "-k", "2", home=sample_home).stdout)
+    assert len(results) == 2 and all(len(r) == 2 for r in results)
+    single = run_json("search", "what is overfitting", "-k", "2", home=sample_home)
+    assert [(m["start"], m["end"]) for m in results[0]] == [(m["start"], m["end"]) for m in single]
+
+
+def test_info_reports_the_index(sample_home, sample_video):
+    info = run_json("info", home=sample_home)
+    assert len(info["videos"]) == 1
+    video = info["videos"][0]
+    assert video["path"] == str(sample_video)
+    truth = json.loads((ROOT / "samples" / "lecture.json").read_text())
+    assert video["duration"] == pytest.approx(truth["duration"], abs=0.2)
+    assert video["clips"] == len(clip_grid(video["duration"], 2.0)) and video["words"] > 300
+    assert video["asr_model"].startswith("faster-whisper:base")
+    assert info["text_models"] == ["all-MiniLM-L6-v2"] and info["vector_storage"] == "int8"
+
+
+def test_transcript_formats(sample_home, sample_video):
+    truth = json.loads((ROOT / "samples" / "lecture.json").read_text())
+    data = run_json("transcript", sample_video, home=sample_home)
+    words = [w for s in data["segments"] for w in s["words"]]
+    starts = [w["start"] for w in words]
+    assert starts == sorted(starts)
+    # Nothing is transcribed in the lecture's silent pause.
+    for silence in truth.get("silences", []):
+        assert not [w for w in words if silence["start"] + 0.5 < w["start"] < silence["end"] - 0.5]
+    srt = run_vmr("transcript", sample_video, "--format", "srt", home=sample_home).stdout
+    assert srt.startswith("1\n00:00:0") and " --> " in srt
+    vtt = run_vmr("transcript", str(data["video_id"]), "--format", "vtt", home=sample_home).stdout
+    assert vtt.startswith("WEBVTT\n") and "." in vtt.split(" --> ")[0]
+
+
+def test_reindexing_skips_unchanged_files(sample_home, sample_video):
+    report = run_json("index", sample_video.parent, home=sample_home)
+    assert [v["status"] for v in report["indexed"]] == ["unchanged"]
+
+
+def test_cold_search_imports_no_torch(sample_home):
+    code = (
+        "import sys; from vmr.library import Library; "
+        f"Library({str(sample_home)!r}).search('overfitting', 3); "
+        "print('torch' in sys.modules, 'whisper' in sys.modules, 'faster_whisper' in sys.modules)"
+    )
+    out = subprocess.run([str(VMR.with_name("python")), "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "False"]
+
+
+def test_python_api_mirrors_the_cli(sample_home):
+    from vmr import Library
+
+    moments = Library(sample_home).search("how does gradient descent update the weights", k=3)
+    cli = run_json("search", "how does gradient descent update the weights", "-k", "3", home=sample_home)
+    assert [(m.start, m.end, m.video_id) for m in moments] == [(m["start"], m["end"], m["video_id"]) for m in cli]
