@@ -27,8 +27,11 @@ demo: install
 test: install
 	$(PY) -m pytest -q
 
+# Benchmarks, not tests: each compares with a baseline in the same run; tables go to bench-results/.
 bench: install
-	$(PY) -m kernels.bench
+	$(PY) bench/kernels_bench.py
+	$(PY) bench/index_bench.py
+	$(PY) bench/asr_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME)

@@ -120,3 +120,21 @@ def test_python_api_mirrors_the_cli(sample_home):
     moments = Library(sample_home).search("how does gradient descent update the weights", k=3)
     cli = run_json("search", "how does gradient descent update the weights", "-k", "3", home=sample_home)
     assert [(m.start, m.end, m.video_id) for m in moments] == [(m["start"], m["end"], m["video_id"]) for m in cli]
+
+
+def test_binary_prefilter_path_finds_the_same_moments(sample_home, tmp_path, monkeypatch):
+    import shutil
+
+    from vmr import Library, vectors
+
+    query = "how does gradient descent update the weights"
+    exact = Library(sample_home).search(query, k=5)
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home)
+    monkeypatch.setattr(vectors, "PREFILTER_MIN_CLIPS", 1)
+    library = Library(home)
+    with library.session() as session:
+        matrix = vectors.rebuild(session, library.vectors_dir)
+    assert matrix.channels["speech"].codes is not None
+    # The sample is smaller than the rerank pool, so every clip is scored exactly.
+    assert [(m.start, m.end) for m in library.search(query, k=5)] == [(m.start, m.end) for m in exact]

@@ -25,6 +25,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from vmr.devices import DEVICES, ctranslate2_device, torch_device
 from vmr.errors import ModelError
 from vmr.media import SAMPLE_RATE
 
@@ -95,7 +96,7 @@ class AsrOptions:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ModelError(f"unknown ASR backend {self.backend!r}: use {' or '.join(BACKENDS)}")
-        if self.device not in ("auto", "cpu", "cuda"):
+        if self.device not in DEVICES:
             raise ModelError(f"unknown device {self.device!r}: use auto, cpu or cuda")
         if self.beam_size < 1:
             raise ModelError(f"beam_size must be at least 1, not {self.beam_size}")
@@ -111,20 +112,10 @@ class Transcriber(Protocol):
 
 
 def resolve_device(device: str, backend: str) -> str:
-    """"auto" -> "cuda" when the backend's runtime sees a GPU, else "cpu".
-
-    faster-whisper asks CTranslate2 (its own CUDA build is what runs, whatever torch
-    is installed); openai-whisper asks torch.
-    """
-    if device != "auto":
-        return device
+    """"auto" -> "cuda" when the backend's own runtime sees a GPU, else "cpu"."""
     if backend == "faster-whisper":
-        import ctranslate2
-
-        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        return ctranslate2_device(device)
+    return torch_device(device)
 
 
 def _cpu_threads(requested: int) -> int:

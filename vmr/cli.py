@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from vmr.devices import DEVICES
 from vmr.errors import VmrError
 from vmr.timecode import format_clock
 
@@ -22,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vmr", description="Find moments in lecture videos by text.")
     parser.add_argument("--home", help="index folder (default $VMR_HOME, else the user data dir)")
     parser.add_argument("--db", help="SQLAlchemy URL for the catalogue (default: SQLite in --home)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+    parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="where models run (default: the GPU when there is one)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

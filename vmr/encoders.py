@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from vmr.devices import torch_device
 from vmr.errors import ModelError
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
@@ -31,15 +32,6 @@ class TextEncoder(Protocol):
         ...
 
 
-def resolve_device(device: str) -> str:
-    """'auto' means the GPU when torch sees one; imports torch only when asked to look."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def load_text_encoder(name: str = DEFAULT_TEXT_MODEL, device: str = "cpu", cold_start: bool = False) -> TextEncoder:
     """cold_start: a few texts in a fresh process (a query), where numpy beats torch's import;
     otherwise (indexing, a server) sentence-transformers, about 3x faster on batches."""
@@ -48,7 +40,7 @@ def load_text_encoder(name: str = DEFAULT_TEXT_MODEL, device: str = "cpu", cold_
     location = resolve_text_encoder(name)
     if cold_start and device in ("cpu", "auto") and NumpyBertEncoder.supports(Path(location)):
         return NumpyBertEncoder(Path(location), name=name)
-    return TorchSentenceEncoder(location, name=name, device=resolve_device(device))
+    return TorchSentenceEncoder(location, name=name, device=torch_device(device))
 
 
 def _normalise_rows(x: np.ndarray) -> np.ndarray:

@@ -14,7 +14,10 @@ from vmr.encoders import TextEncoder
 from vmr.errors import QueryError
 from vmr.links import moment_link
 from vmr.store import Video, Word
-from vmr.vectors import ClipMatrix
+from vmr.vectors import ChannelMatrix, ClipMatrix
+
+# Exact rerank pool of the binary prefilter: 2% of the clips, at least this many.
+PREFILTER_CANDIDATES = 4096
 
 
 @dataclass(frozen=True)
@@ -71,15 +74,28 @@ def clip_scores(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], option
         return fused
     present = np.stack([np.asarray(matrix.channels[n].present) for n in names])
     weights = np.array([options.channel_weights[n] for n in names], dtype=np.float32)
-    per_channel = [
-        kernels.cosine_scores_batch(
-            matrix.channels[n].vectors, query_vectors[matrix.channels[n].model], matrix.channels[n].scales
-        )
-        for n in names
-    ]
+    per_channel = [channel_scores(matrix.channels[n], query_vectors[matrix.channels[n].model])
+                   for n in names]
     for q in range(n_queries):
         fused[q] = kernels.fuse_channels(np.stack([s[q] for s in per_channel]), present, weights)
     return fused
+
+
+def channel_scores(channel: ChannelMatrix, queries: np.ndarray) -> np.ndarray:
+    """Cosine of every clip [Q, N]: through the binary prefilter where the library built codes,
+    else one exact scan (batched when there are several queries)."""
+    import kernels
+
+    if channel.codes is not None:
+        candidates = max(PREFILTER_CANDIDATES, len(channel.present) // 50)
+        codes = kernels.pack_sign_bits(queries)
+        return np.stack([
+            kernels.prefiltered_scores(channel.codes, code, channel.vectors, channel.scales, query, candidates)
+            for code, query in zip(codes, queries)
+        ])
+    if len(queries) == 1:
+        return kernels.cosine_scores(channel.vectors, queries[0], channel.scales)[None, :]
+    return kernels.cosine_scores_batch(channel.vectors, queries, channel.scales)
 
 
 def window_lengths(matrix: ClipMatrix, seconds: tuple[float, ...]) -> np.ndarray:

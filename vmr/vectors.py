@@ -21,6 +21,10 @@ from sqlalchemy.orm import Session
 from vmr.store import Clip, ClipVector, Video, generation
 
 STORAGE_FORMATS = ("int8", "float16", "float32")
+# From this many clips on, search first ranks sign-bit codes by Hamming distance and scores
+# exactly only the best candidates (bench/kernels_bench.py: same windows at recall@10 >= 0.95,
+# about 2x faster at a million clips; below this size an exact scan is already milliseconds).
+PREFILTER_MIN_CLIPS = 200_000
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class ChannelMatrix:
     vectors: np.ndarray  # [N, D] in the storage dtype, rows L2-normalised before quantising
     scales: np.ndarray | None  # [N] for int8
     present: np.ndarray  # bool [N]: the clip has this channel (speech needs words)
+    codes: np.ndarray | None  # uint64 [N, ceil(D/64)] sign bits for the prefilter, large libraries only
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ def load(root: Path) -> ClipMatrix | None:
             vectors=array(f"{name}.vectors"),
             scales=array(f"{name}.scales") if info["storage"] == "int8" else None,
             present=array(f"{name}.present"),
+            codes=array(f"{name}.codes") if info.get("codes") else None,
         )
         for name, info in manifest["channels"].items()
     }
@@ -147,7 +153,13 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
         arrays[f"{channel}.present"] = present
         if scales is not None:
             arrays[f"{channel}.scales"] = scales
-        manifest["channels"][channel] = {"model": models.pop(), "dim": dim, "storage": storage}
+        with_codes = len(rows) >= PREFILTER_MIN_CLIPS
+        if with_codes:
+            import kernels
+
+            arrays[f"{channel}.codes"] = kernels.pack_sign_bits(matrix)
+        manifest["channels"][channel] = {"model": models.pop(), "dim": dim, "storage": storage,
+                                         "codes": with_codes}
 
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".build-{uuid.uuid4().hex}"

@@ -1,0 +1,23 @@
+"""One `--device` for every model: "auto" means the GPU when the runtime in question sees one."""
+
+from __future__ import annotations
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def torch_device(device: str) -> str:
+    """For PyTorch models (openai-whisper, sentence-transformers); imports torch only for "auto"."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def ctranslate2_device(device: str) -> str:
+    """For CTranslate2 models (faster-whisper): its own CUDA build, whatever torch was installed."""
+    if device != "auto":
+        return device
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
