@@ -1,0 +1,389 @@
+"""Top-k moment windows over per-clip scores, with per-video overlap suppression.
+
+A window is ``w`` consecutive clips of ONE video (``window_lengths``); a video shorter than
+or equal to some ``w`` contributes one window covering the whole video instead
+(deduplicated: its bonus is the largest ``length_bonus`` among the lengths >= the video
+length). Window score is the mean (float64 sums, local to a block so no precision is lost
+over a million clips) or max of its clip scores plus the bonus of its length.
+
+Ranking is by score descending, ties broken by lower start then lower stop, so results are
+deterministic. Greedy suppression walks down that ranking and drops a window whose overlap
+with an already-kept window of the same video, ``|a & b| / min(|a|, |b|)``, exceeds
+``max_overlap``.
+
+Selection never scores, let alone sorts, all N*W windows. Start positions are cut into
+blocks of 256 inside each video; one parallel pass computes each block's upper bound (the
+max clip score its windows can reach, + the best bonus). Blocks are visited best bound first
+while a bounded heap keeps the best ``pool`` windows; the visit stops when the next bound is
+below the heap's worst window, so the heap is exactly the global top ``pool``. Greedy
+suppression then pops the heap in rank order; if it would need windows below the heap's
+worst, the pool grows 4x and the selection is redone, so the result is always exactly the
+greedy result over all windows. Typical cost at N = 1M: one vectorised max pass over the
+scores plus a few hundred blocks.
+"""
+import numpy as np
+from numba import njit, prange
+
+from ._util import FASTMATH, not_finite
+
+_BLOCK = 256
+
+
+@njit(cache=True, inline="always")
+def _worse(sa, a0, a1, sb, b0, b1):
+    """True if window a ranks strictly below window b."""
+    if sa != sb:
+        return sa < sb
+    if a0 != b0:
+        return a0 > b0
+    return a1 > b1
+
+
+@njit(cache=True)
+def _heap_push(hs, h0, h1, size, cap, s, a, b):
+    """Min-heap (worst at the root) of capacity ``cap``; returns the new size."""
+    if size < cap:
+        i = size
+        size += 1
+        while i > 0:
+            p = (i - 1) >> 1
+            if _worse(s, a, b, hs[p], h0[p], h1[p]):
+                hs[i] = hs[p]
+                h0[i] = h0[p]
+                h1[i] = h1[p]
+                i = p
+            else:
+                break
+        hs[i] = s
+        h0[i] = a
+        h1[i] = b
+        return size
+    if not _worse(hs[0], h0[0], h1[0], s, a, b):
+        return size
+    i = 0
+    while True:
+        l = 2 * i + 1
+        if l >= size:
+            break
+        c = l
+        r = l + 1
+        if r < size and _worse(hs[r], h0[r], h1[r], hs[l], h0[l], h1[l]):
+            c = r
+        if _worse(hs[c], h0[c], h1[c], s, a, b):
+            hs[i] = hs[c]
+            h0[i] = h0[c]
+            h1[i] = h1[c]
+            i = c
+        else:
+            break
+    hs[i] = s
+    h0[i] = a
+    h1[i] = b
+    return size
+
+
+@njit(cache=True)
+def _push_block(buf, cnt, start0, w, hs, h0, h1, size, cap):
+    for t in range(cnt):
+        size = _heap_push(hs, h0, h1, size, cap, buf[t], start0 + t, start0 + t + w)
+    return size
+
+
+@njit(cache=True)
+def _make_blocks(offsets, block):
+    """Split every video's start positions into blocks: (start, count, video)."""
+    nv = offsets.shape[0] - 1
+    nb = 0
+    for v in range(nv):
+        nb += (offsets[v + 1] - offsets[v] + block - 1) // block
+    bs = np.empty(nb, np.int64)
+    bc = np.empty(nb, np.int64)
+    bv = np.empty(nb, np.int64)
+    p = 0
+    for v in range(nv):
+        s0 = offsets[v]
+        while s0 < offsets[v + 1]:
+            bs[p] = s0
+            bc[p] = min(block, offsets[v + 1] - s0)
+            bv[p] = v
+            p += 1
+            s0 += block
+    return bs, bc, bv
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def _block_bounds(scores, offsets, bs, bc, bv, wmax, out):
+    """Upper bound of every window starting in a block: max clip score it can reach.
+
+    Returns the number of non-finite scores seen (blocks overlap, so > 0 is what counts).
+    """
+    nbad = 0
+    for i in prange(bs.shape[0]):
+        s0 = bs[i]
+        reach = min(offsets[bv[i] + 1], s0 + bc[i] + wmax - 1)
+        m = scores[s0]
+        bad = 0
+        for e in range(s0, reach):
+            x = scores[e]
+            m = max(m, x)
+            bad += not_finite(x)
+        out[i] = m
+        nbad += bad
+    return nbad
+
+
+@njit(cache=True)
+def _collect(scores, offsets, lengths, bonus, full_bonus_by_len, use_max,
+             bs, bc, bv, bound, order, cap, hs, h0, h1):
+    """Best-first: visit blocks by decreasing upper bound, keep the best ``cap`` windows.
+
+    Stops as soon as the heap is full and the next block's bound (clip max + best bonus) is
+    below the heap's worst window: a mean or max of clip scores never exceeds their max, so
+    every window not visited ranks below the heap. Returns (size, complete) where complete
+    means every window was visited or bounded out, i.e. the heap is the exact global top
+    ``cap``.
+    """
+    nw = lengths.shape[0]
+    wmax = lengths[nw - 1]
+    best_bonus = bonus[0]
+    for li in range(nw):
+        best_bonus = max(best_bonus, bonus[li])
+    for li in range(full_bonus_by_len.shape[0]):
+        best_bonus = max(best_bonus, full_bonus_by_len[li])
+    size = 0
+    buf = np.empty(_BLOCK, np.float64)
+    dq = np.empty(_BLOCK + wmax, np.int64)
+    lp = np.empty(_BLOCK + wmax, np.float64)  # local float64 prefix sums of the block
+    for oi in range(order.shape[0]):
+        bi = order[oi]
+        # 1e-6 slack: a float64 prefix-sum mean may exceed its clip max by rounding
+        if size == cap and np.float64(bound[bi]) + best_bonus + 1e-6 < hs[0]:
+            break
+        s0 = bs[bi]
+        cnt = bc[bi]
+        v = bv[bi]
+        vs = offsets[v]
+        ve = offsets[v + 1]
+        L = ve - vs
+        r = 0  # number of lengths < L
+        for li in range(nw):
+            if lengths[li] < L:
+                r += 1
+        if r < nw and s0 == vs:
+            # whole-video window (the video is not longer than some length)
+            if use_max:
+                x = scores[vs]
+                for e in range(vs + 1, ve):
+                    x = max(x, scores[e])
+                s = np.float64(x)
+            else:
+                acc = 0.0
+                for e in range(vs, ve):
+                    acc += np.float64(scores[e])
+                s = acc / L
+            size = _heap_push(hs, h0, h1, size, cap, s + full_bonus_by_len[r], vs, ve)
+        if r > 0 and not use_max:
+            reach = min(ve, s0 + cnt + wmax - 1)
+            acc = 0.0
+            lp[0] = 0.0
+            for e in range(s0, reach):
+                acc += np.float64(scores[e])
+                lp[e - s0 + 1] = acc
+        for li in range(r):
+            w = lengths[li]
+            bo = bonus[li]
+            ncnt = min(cnt, ve - w + 1 - s0)  # starts with s + w <= ve
+            if ncnt <= 0:
+                continue
+            if use_max:
+                # sliding-window max with a monotone deque over [s0, s0+ncnt+w-1)
+                head = 0
+                tail = 0
+                for e in range(s0, s0 + ncnt + w - 1):
+                    x = scores[e]
+                    while tail > head and scores[dq[tail - 1]] <= x:
+                        tail -= 1
+                    dq[tail] = e
+                    tail += 1
+                    st = e - w + 1
+                    if st >= s0:
+                        if dq[head] < st:
+                            head += 1
+                        buf[st - s0] = np.float64(scores[dq[head]]) + bo
+            else:
+                inv = 1.0 / w
+                for t in range(ncnt):
+                    buf[t] = (lp[t + w] - lp[t]) * inv + bo
+            if size < cap:
+                size = _push_block(buf, ncnt, s0, w, hs, h0, h1, size, cap)
+                continue
+            thr = hs[0]
+            npass = 0
+            for t in range(ncnt):
+                npass += buf[t] >= thr
+            if npass == 0:
+                continue
+            for t in range(ncnt):
+                if buf[t] >= thr:
+                    size = _heap_push(hs, h0, h1, size, cap, buf[t], s0 + t, s0 + t + w)
+                    thr = hs[0]
+    return size
+
+
+@njit(cache=True)
+def _select(hs, h0, h1, size, cap, offsets, k, max_overlap, out_s, out_a, out_b):
+    """Greedy suppression over the heap's windows in rank order.
+
+    Returns (n_kept, exact). When the heap is full, windows ranked below its root may be
+    missing; ``exact`` is False if suppression needed to go past the root before keeping k.
+    """
+    has_horizon = size == cap
+    ts = hs[0]
+    ta = h0[0]
+    tb = h1[0]
+    n = size
+    ms = hs[:n].copy()
+    ma = h0[:n].copy()
+    mb = h1[:n].copy()
+    # heapify as a max-heap (best at root)
+    for start in range(n // 2 - 1, -1, -1):
+        i = start
+        while True:
+            l = 2 * i + 1
+            if l >= n:
+                break
+            c = l
+            r = l + 1
+            if r < n and _worse(ms[l], ma[l], mb[l], ms[r], ma[r], mb[r]):
+                c = r
+            if _worse(ms[i], ma[i], mb[i], ms[c], ma[c], mb[c]):
+                ms[i], ms[c] = ms[c], ms[i]
+                ma[i], ma[c] = ma[c], ma[i]
+                mb[i], mb[c] = mb[c], mb[i]
+                i = c
+            else:
+                break
+    kept = 0
+    kv = np.empty(k, np.int64)
+    while n > 0 and kept < k:
+        s = ms[0]
+        a = ma[0]
+        b = mb[0]
+        # pop
+        n -= 1
+        ms[0] = ms[n]
+        ma[0] = ma[n]
+        mb[0] = mb[n]
+        i = 0
+        while True:
+            l = 2 * i + 1
+            if l >= n:
+                break
+            c = l
+            r = l + 1
+            if r < n and _worse(ms[l], ma[l], mb[l], ms[r], ma[r], mb[r]):
+                c = r
+            if _worse(ms[i], ma[i], mb[i], ms[c], ma[c], mb[c]):
+                ms[i], ms[c] = ms[c], ms[i]
+                ma[i], ma[c] = ma[c], ma[i]
+                mb[i], mb[c] = mb[c], mb[i]
+                i = c
+            else:
+                break
+        vid = np.searchsorted(offsets, a, side="right") - 1
+        ok = True
+        la = b - a
+        for t in range(kept):
+            if kv[t] != vid:
+                continue
+            inter = min(b, out_b[t]) - max(a, out_a[t])
+            if inter <= 0:
+                continue
+            if inter / min(la, out_b[t] - out_a[t]) > max_overlap:
+                ok = False
+                break
+        if ok:
+            out_s[kept] = s
+            out_a[kept] = a
+            out_b[kept] = b
+            kv[kept] = vid
+            kept += 1
+        if has_horizon and a == ta and b == tb and s == ts:
+            # the root was just consumed: anything after it may be missing
+            return kept, kept >= k
+    return kept, (kept >= k) or (not has_horizon)
+
+
+def top_windows(clip_scores, video_offsets, window_lengths, k, mode="mean", max_overlap=0.5,
+                length_bonus=None, pool=None):
+    """Best ``k`` windows after per-video overlap suppression.
+
+    Returns ``(start int64[m], stop int64[m], score float32[m])``, m <= k, best first; start
+    and stop are global clip indices, stop exclusive. See the module docstring for the exact
+    rules. ``pool`` (candidate heap size, default ``16 * k + 64``, grown 4x as needed) only
+    affects speed, never the result.
+    """
+    if mode not in ("mean", "max"):
+        raise ValueError(f"mode must be 'mean' or 'max', got {mode!r}")
+    k = int(k)
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    if not (max_overlap >= 0):
+        raise ValueError(f"max_overlap must be >= 0, got {max_overlap}")
+    s = np.asarray(clip_scores)
+    if s.ndim != 1:
+        raise ValueError(f"clip_scores must be 1-D, got shape {s.shape}")
+    s = np.ascontiguousarray(s, dtype=np.float32)
+    off = np.ascontiguousarray(np.asarray(video_offsets), dtype=np.int64)
+    if off.ndim != 1 or off.shape[0] < 1:
+        raise ValueError("video_offsets must be 1-D with V+1 >= 1 entries")
+    n = s.shape[0]
+    if off[0] != 0 or off[-1] != n or (off.shape[0] > 1 and np.any(np.diff(off) < 0)):
+        raise ValueError(f"video_offsets must start at 0, be non-decreasing and end at N={n}")
+    wl = np.asarray(window_lengths)
+    if wl.ndim != 1 or wl.shape[0] == 0 or wl.dtype.kind not in "iu":
+        raise ValueError("window_lengths must be a non-empty 1-D integer array")
+    wl = wl.astype(np.int64)
+    if np.any(wl < 1):
+        raise ValueError("window lengths must be >= 1")
+    if length_bonus is None:
+        lb = np.zeros(wl.shape[0], np.float64)
+    else:
+        lb = np.asarray(length_bonus, dtype=np.float64)
+        if lb.shape != wl.shape:
+            raise ValueError(f"length_bonus must have shape {wl.shape}, got {lb.shape}")
+        if not np.isfinite(lb).all():
+            raise ValueError("length_bonus contains NaN or infinity")
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32))
+    if n == 0:
+        return empty
+    # distinct lengths ascending, each with its best bonus
+    lengths = np.unique(wl)
+    bonus = np.array([lb[wl == w].max() for w in lengths], np.float64)
+    # bonus of the whole-video window for a video with r lengths < L: best over lengths >= L
+    full_bonus = np.maximum.accumulate(bonus[::-1])[::-1].copy()
+    full_bonus = np.concatenate([full_bonus, [0.0]])
+
+    bs, bc, bv = _make_blocks(off, _BLOCK)
+    bound = np.empty(bs.shape[0], np.float32)
+    if _block_bounds(s, off, bs, bc, bv, int(lengths[-1]), bound):
+        bad = int(np.flatnonzero(~np.isfinite(s))[0])
+        raise ValueError(f"clip_scores[{bad}] is NaN or infinite; scores must be finite")
+    order = np.argsort(-bound, kind="stable")
+    cap = int(pool) if pool is not None else 16 * k + 64
+    n_windows_max = n * lengths.shape[0]
+    while True:
+        cap = max(1, min(cap, n_windows_max))
+        hs = np.empty(cap, np.float64)
+        h0 = np.empty(cap, np.int64)
+        h1 = np.empty(cap, np.int64)
+        size = _collect(s, off, lengths, bonus, full_bonus, mode == "max",
+                        bs, bc, bv, bound, order, cap, hs, h0, h1)
+        out_s = np.empty(k, np.float64)
+        out_a = np.empty(k, np.int64)
+        out_b = np.empty(k, np.int64)
+        kept, exact = _select(hs, h0, h1, size, cap, off, k, float(max_overlap),
+                              out_s, out_a, out_b)
+        if exact or cap >= n_windows_max:
+            return out_a[:kept].copy(), out_b[:kept].copy(), out_s[:kept].astype(np.float32)
+        cap *= 4

@@ -1,0 +1,382 @@
+"""Kernels vs plain numpy references (no timing assertions)."""
+import numpy as np
+import pytest
+
+import kernels
+
+SEEDS = [0, 1, 2]
+
+
+def unit_rows(rng, n, d):
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return x
+
+
+def clustered(rng, n, d, n_clusters=20, spread=0.35):
+    centres = unit_rows(rng, n_clusters, d)
+    lab = rng.integers(0, n_clusters, n)
+    x = centres[lab] + spread * rng.standard_normal((n, d)).astype(np.float32) / np.sqrt(d)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+# ------------------------------------------------------------------ version / quantisation
+
+
+def test_version_below_hf_kernels():
+    major, minor = (int(p) for p in kernels.__version__.split(".")[:2])
+    assert (major, minor) < (0, 18)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n,d", [(1, 1), (7, 3), (257, 384), (100, 65)])
+def test_quantize_int8_matches_reference(seed, n, d):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    codes, scales = kernels.quantize_int8(x)
+    ref_scale = np.abs(x).max(axis=1) / np.float32(127)
+    np.testing.assert_allclose(scales, ref_scale, rtol=1e-6)
+    ref = np.clip(np.floor(x / ref_scale[:, None] + 0.5), -127, 127)
+    assert codes.dtype == np.int8 and scales.dtype == np.float32
+    # rounding boundaries may differ by one step in rare cases
+    assert np.abs(codes.astype(np.int32) - ref).max() <= 1
+    assert np.mean(codes == ref) > 0.999
+    assert np.all(np.abs(codes * scales[:, None] - x) <= scales[:, None] * 0.5 + 1e-6)
+
+
+def test_quantize_zero_row_empty_and_nan():
+    codes, scales = kernels.quantize_int8(np.zeros((2, 4), np.float32))
+    assert not codes.any() and not scales.any()
+    codes, scales = kernels.quantize_int8(np.zeros((0, 4), np.float32))
+    assert codes.shape == (0, 4) and scales.shape == (0,)
+    x = np.ones((3, 4), np.float32)
+    x[1, 2] = np.nan
+    with pytest.raises(ValueError, match="row 1"):
+        kernels.quantize_int8(x)
+
+
+# ------------------------------------------------------------------ cosine scores
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n,d", [(1, 8), (33, 384), (1000, 512), (17, 70)])
+def test_cosine_scores_formats(seed, n, d):
+    rng = np.random.default_rng(seed)
+    x = unit_rows(rng, n, d)
+    q = rng.standard_normal(d).astype(np.float32) * 3.0
+    ref = x.astype(np.float64) @ (q / np.linalg.norm(q))
+    got = kernels.cosine_scores(x, q)
+    assert got.dtype == np.float32 and got.shape == (n,)
+    np.testing.assert_allclose(got, ref, atol=2e-6)
+    x16 = x.astype(np.float16)
+    np.testing.assert_allclose(kernels.cosine_scores(x16, q),
+                               x16.astype(np.float64) @ (q / np.linalg.norm(q)), atol=2e-5)
+    np.testing.assert_allclose(kernels.cosine_scores(x16, q), ref, atol=3e-3)
+    codes, scales = kernels.quantize_int8(x)
+    deq = codes.astype(np.float64) * scales[:, None]
+    got8 = kernels.cosine_scores(codes, q, scales)
+    np.testing.assert_allclose(got8, deq @ (q / np.linalg.norm(q)), atol=2e-4)
+    np.testing.assert_allclose(got8, ref, atol=0.02)
+
+
+def test_cosine_scores_float16_specials_are_exact():
+    # subnormal and large halves convert exactly
+    x = np.array([[6e-8, 65504.0, -0.5, 1e-5]], np.float16)
+    q = np.array([1, 0, 0, 0], np.float32)
+    assert kernels.cosine_scores(x, q)[0] == np.float32(x[0, 0])
+
+
+def test_cosine_scores_edge_cases():
+    rng = np.random.default_rng(3)
+    x = unit_rows(rng, 10, 16)
+    assert np.array_equal(kernels.cosine_scores(x, np.zeros(16)), np.zeros(10, np.float32))
+    assert kernels.cosine_scores(np.zeros((0, 16), np.float32), np.ones(16)).shape == (0,)
+    for bad in (np.nan, np.inf):
+        q = np.ones(16, np.float32)
+        q[3] = bad
+        with pytest.raises(ValueError, match="query vector contains NaN or infinity"):
+            kernels.cosine_scores(x, q)
+    with pytest.raises(ValueError):
+        kernels.cosine_scores(x, np.ones(15))
+    with pytest.raises(ValueError):
+        kernels.cosine_scores(x.astype(np.float64), np.ones(16))
+    codes, scales = kernels.quantize_int8(x)
+    with pytest.raises(ValueError, match="scales"):
+        kernels.cosine_scores(codes, np.ones(16))
+    # zero rows score 0
+    z = x.copy()
+    z[4] = 0
+    assert kernels.cosine_scores(z, x[0])[4] == 0
+    c2, s2 = kernels.quantize_int8(z)
+    assert kernels.cosine_scores(c2, x[0], s2)[4] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_nan_rows_rejected(dtype):
+    x = np.ones((50, 8), np.float32) / np.sqrt(8)
+    x[37, 5] = np.nan
+    with pytest.raises(ValueError, match="row 37"):
+        kernels.cosine_scores(x.astype(dtype), np.ones(8))
+    with pytest.raises(ValueError, match="NaN"):
+        kernels.cosine_scores_batch(x.astype(dtype), np.ones((2, 8)))
+
+
+def test_nan_scale_rejected():
+    codes = np.ones((5, 8), np.int8)
+    scales = np.ones(5, np.float32)
+    scales[2] = np.nan
+    with pytest.raises(ValueError, match="row 2"):
+        kernels.cosine_scores(codes, np.ones(8), scales)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n,d,nq", [(1, 8, 1), (131, 384, 32), (64, 100, 5), (7, 512, 3)])
+def test_cosine_scores_batch(seed, n, d, nq):
+    rng = np.random.default_rng(seed)
+    x = unit_rows(rng, n, d)
+    qs = rng.standard_normal((nq, d)).astype(np.float32)
+    qs[0] = 0  # a zero query in the batch
+    codes, scales = kernels.quantize_int8(x)
+    # int8 batch uses the float query (single-query int8 rounds it to int16): ~1e-5 apart
+    for m, s, tol in [(x, None, 2e-6), (x.astype(np.float16), None, 2e-6), (codes, scales, 2e-5)]:
+        got = kernels.cosine_scores_batch(m, qs, s)
+        assert got.shape == (nq, n) and got.dtype == np.float32
+        ref = np.stack([kernels.cosine_scores(m, q, s) for q in qs])
+        np.testing.assert_allclose(got, ref, atol=tol)
+    deq = codes.astype(np.float64) * scales[:, None]
+    qn = qs / np.maximum(np.linalg.norm(qs, axis=1, keepdims=True), 1e-30)
+    np.testing.assert_allclose(kernels.cosine_scores_batch(codes, qs, scales), qn @ deq.T,
+                               atol=2e-6)
+    assert not kernels.cosine_scores_batch(x, qs)[0].any()
+    assert kernels.cosine_scores_batch(x, np.zeros((0, d))).shape == (0, n)
+
+
+# ------------------------------------------------------------------ fusion
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_fuse_channels(seed):
+    rng = np.random.default_rng(seed)
+    c, n = 3, 500
+    s = rng.standard_normal((c, n)).astype(np.float32)
+    p = rng.random((c, n)) < 0.6
+    w = np.array([0.5, 1.0, 2.0], np.float32)
+    num = (w[:, None] * s * p).sum(0)
+    den = (w[:, None] * p).sum(0)
+    ref = np.where(den > 0, num / np.where(den > 0, den, 1), 0)
+    np.testing.assert_allclose(kernels.fuse_channels(s, p, w), ref, atol=1e-6)
+    # a clip with only one channel gets exactly that channel's score
+    p1 = np.zeros((c, n), bool)
+    p1[1] = True
+    np.testing.assert_allclose(kernels.fuse_channels(s, p1, w), s[1], rtol=1e-6)
+    with pytest.raises(ValueError):
+        kernels.fuse_channels(s, p, w[:2])
+
+
+# ------------------------------------------------------------------ windows
+
+
+def ref_windows(scores, offsets, lengths, k, mode="mean", max_overlap=0.5, bonus=None):
+    """Brute force: enumerate all windows, sort, greedy suppression."""
+    if bonus is None:
+        bonus = np.zeros(len(lengths))
+    cand = {}
+    for v in range(len(offsets) - 1):
+        vs, ve = int(offsets[v]), int(offsets[v + 1])
+        L = ve - vs
+        if L == 0:
+            continue
+        for w, b in zip(lengths, bonus):
+            w = int(w)
+            spans = [(vs, ve)] if w >= L else [(s, s + w) for s in range(vs, ve - w + 1)]
+            for a, e in spans:
+                seg = scores[a:e].astype(np.float64)
+                val = (seg.mean() if mode == "mean" else seg.max()) + b
+                key = (a, e)
+                cand[key] = max(cand.get(key, -np.inf), val)
+    items = sorted(cand.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1]))
+    kept = []
+    for (a, e), val in items:
+        if len(kept) == k:
+            break
+        vid = np.searchsorted(offsets, a, side="right") - 1
+        ok = True
+        for (a2, e2, v2, _) in kept:
+            if v2 != vid:
+                continue
+            inter = min(e, e2) - max(a, a2)
+            if inter > 0 and inter / min(e - a, e2 - a2) > max_overlap:
+                ok = False
+                break
+        if ok:
+            kept.append((a, e, vid, val))
+    return ([a for a, _, _, _ in kept], [e for _, e, _, _ in kept], [v for *_, v in kept])
+
+
+def smooth_scores(rng, n):
+    s = np.cumsum(rng.standard_normal(n)) * 0.05 + rng.standard_normal(n) * 0.1
+    return (s + rng.random(n) * 1e-3).astype(np.float32)  # tie-free
+
+
+def random_offsets(rng, n, v):
+    cuts = np.sort(rng.integers(0, n + 1, max(v - 1, 0)))
+    return np.concatenate([[0], cuts, [n]]).astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("mode", ["mean", "max"])
+def test_top_windows_matches_brute_force(seed, mode):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 600))
+    v = int(rng.integers(1, 12))
+    offsets = random_offsets(rng, n, v)  # includes empty and one-clip videos sometimes
+    scores = smooth_scores(rng, n)
+    lengths = np.array(sorted(rng.choice([1, 2, 3, 5, 8, 13, 40, 1000], size=3, replace=False)))
+    bonus = rng.random(3).astype(np.float32) * 0.05 if seed % 2 else None
+    k = int(rng.integers(1, 40))
+    ov = float(rng.choice([0.0, 0.25, 0.5, 0.9, 1.0]))
+    # tiny pools force the exact fallback path
+    for pool in (None, 1, 3):
+        a, e, s = kernels.top_windows(scores, offsets, lengths, k, mode=mode, max_overlap=ov,
+                                      length_bonus=bonus, pool=pool)
+        ra, re_, rs = ref_windows(scores, offsets, lengths, k, mode, ov, bonus)
+        if mode == "max":
+            # max has ties between windows sharing their best clip: compare with tie rule
+            pass
+        assert list(a) == ra and list(e) == re_, (pool, list(zip(a, e)), list(zip(ra, re_)))
+        np.testing.assert_allclose(s, rs, rtol=1e-5, atol=1e-6)
+        assert a.dtype == np.int64 and e.dtype == np.int64 and s.dtype == np.float32
+
+
+def test_top_windows_edge_cases():
+    # one-clip videos, windows longer than any video, k > number of windows
+    scores = np.array([0.9, 0.1, 0.5, 0.3], np.float32)
+    off = np.array([0, 1, 2, 3, 4])
+    a, e, s = kernels.top_windows(scores, off, np.array([3, 10]), k=10)
+    assert list(a) == [0, 2, 3, 1] and list(e) == [1, 3, 4, 2]
+    np.testing.assert_allclose(s, [0.9, 0.5, 0.3, 0.1])
+    # empty index, V = 0
+    a, e, s = kernels.top_windows(np.zeros(0, np.float32), np.array([0]), np.array([4]), 5)
+    assert a.size == e.size == s.size == 0
+    # windows never cross a video boundary
+    scores = np.array([0, 0, 1, 1, 1, 1, 0, 0], np.float32)
+    a, e, _ = kernels.top_windows(scores, np.array([0, 4, 8]), np.array([4]), 2)
+    assert sorted(zip(a, e)) == [(0, 4), (4, 8)]
+    with pytest.raises(ValueError):
+        kernels.top_windows(scores, np.array([0, 4, 8]), np.array([4]), 0)
+    with pytest.raises(ValueError):
+        kernels.top_windows(scores, np.array([0, 4, 7]), np.array([4]), 2)
+    with pytest.raises(ValueError):
+        kernels.top_windows(scores, np.array([0, 8]), np.array([0]), 2)
+    bad = scores.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        kernels.top_windows(bad, np.array([0, 8]), np.array([2]), 2)
+
+
+def test_top_windows_large_matches_brute_force_prefix():
+    # bigger N with many windows: exercise the parallel chunks and pool growth
+    rng = np.random.default_rng(11)
+    n = 20000
+    offsets = random_offsets(rng, n, 30)
+    scores = smooth_scores(rng, n)
+    lengths = np.array([4, 16, 64])
+    a, e, s = kernels.top_windows(scores, offsets, lengths, 25, pool=8)
+    ra, re_, _ = ref_windows(scores, offsets, lengths, 25)
+    assert list(a) == ra and list(e) == re_
+
+
+# ------------------------------------------------------------------ binary
+
+
+def np_pack(x):
+    n, d = x.shape
+    nw = (d + 63) // 64
+    bits = np.zeros((n, nw * 64), bool)
+    bits[:, :d] = x > 0
+    w = np.zeros((n, nw), np.uint64)
+    for j in range(64):
+        w |= bits[:, j::64].astype(np.uint64) << np.uint64(j)
+    return w
+
+
+@pytest.mark.parametrize("d", [1, 64, 100, 384])
+def test_pack_sign_bits(d):
+    rng = np.random.default_rng(d)
+    x = rng.standard_normal((50, d)).astype(np.float32)
+    assert np.array_equal(kernels.pack_sign_bits(x, rotate=False), np_pack(x))
+    rot = kernels.rotation(d)
+    np.testing.assert_allclose(rot @ rot.T, np.eye(d), atol=1e-5)
+    assert np.array_equal(kernels.pack_sign_bits(x), np_pack(x @ rot))
+    assert np.array_equal(kernels.pack_sign_bits(x[3]), kernels.pack_sign_bits(x)[3])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n,m", [(1, 1), (100, 7), (5000, 300), (10, 50)])
+def test_hamming_topk(seed, n, m):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 2**63, (n, 3), dtype=np.uint64)
+    q = codes[0] ^ np.uint64(0b1011)
+    dist = np.array([sum(bin(int(c ^ qq)).count("1") for c, qq in zip(row, q)) for row in codes])
+    ref = np.lexsort((np.arange(n), dist))[:m]
+    got = kernels.hamming_topk(codes, q, m)
+    assert got.dtype == np.int64 and np.array_equal(got, ref)
+    with pytest.raises(ValueError):
+        kernels.hamming_topk(codes, q, 0)
+    assert kernels.hamming_topk(codes[:0], q, 3).shape == (0,)
+
+
+def test_prefiltered_scores_exact_for_candidates_and_recall():
+    rng = np.random.default_rng(5)
+    n, d = 20000, 128
+    x = clustered(rng, n, d)
+    codes8, scales = kernels.quantize_int8(x)
+    bits = kernels.pack_sign_bits(x)
+    recalls = []
+    for t in range(5):
+        q = x[rng.integers(n)] + 0.3 * rng.standard_normal(d).astype(np.float32) / np.sqrt(d)
+        exact = kernels.cosine_scores(codes8, q, scales)
+        got = kernels.prefiltered_scores(bits, kernels.pack_sign_bits(q), codes8, scales, q, 1000)
+        assert np.isfinite(got).all()
+        cand = kernels.hamming_topk(bits, kernels.pack_sign_bits(q), 1000)
+        np.testing.assert_array_equal(got[cand], exact[cand])
+        # non-candidates never outrank the lowest exact candidate
+        assert np.sort(got)[::-1][:1000].min() >= exact[cand].min() - 1e-7
+        top = np.argsort(-exact)[:100]
+        recalls.append(np.isin(np.argsort(-got)[:100], top).mean())
+    assert np.mean(recalls) >= 0.9, recalls
+    # float32 and float16 matrices rerank too
+    q = x[0]
+    for m in (x, x.astype(np.float16)):
+        got = kernels.prefiltered_scores(bits, kernels.pack_sign_bits(q), m, None, q, 500)
+        cand = kernels.hamming_topk(bits, kernels.pack_sign_bits(q), 500)
+        np.testing.assert_allclose(got[cand], kernels.cosine_scores(m, q)[cand], atol=1e-6)
+
+
+def test_prefiltered_scores_edge_cases():
+    rng = np.random.default_rng(9)
+    x = unit_rows(rng, 300, 64)
+    codes8, scales = kernels.quantize_int8(x)
+    bits = kernels.pack_sign_bits(x)
+    qb = kernels.pack_sign_bits(x[0])
+    # more candidates than clips: every score is exact
+    got = kernels.prefiltered_scores(bits, qb, codes8, scales, x[0], 10_000)
+    np.testing.assert_array_equal(got, kernels.cosine_scores(codes8, x[0], scales))
+    # fill="min": every non-candidate gets the lowest exact candidate score
+    got = kernels.prefiltered_scores(bits, qb, codes8, scales, x[0], 20, fill="min")
+    exact = kernels.cosine_scores(codes8, x[0], scales)
+    is_exact = got == exact
+    assert 20 <= is_exact.sum() < 300
+    assert np.all(is_exact[kernels.hamming_topk(bits, qb, 20)])
+    assert np.unique(got[~is_exact]).tolist() == [exact[is_exact].min()]
+    assert not kernels.prefiltered_scores(bits, qb, codes8, scales, np.zeros(64), 20).any()
+    with pytest.raises(ValueError):
+        kernels.prefiltered_scores(bits, qb, codes8, scales, x[0], 0)
+    with pytest.raises(ValueError, match="query vector contains NaN"):
+        kernels.prefiltered_scores(bits, qb, codes8, scales, np.full(64, np.nan), 5)
+    bad = x.copy()
+    bad[0, 3] = np.inf  # row 0 is surely a candidate of its own query
+    with pytest.raises(ValueError, match="row 0"):
+        kernels.prefiltered_scores(bits, qb, bad, None, x[0], 5)
+    empty = kernels.prefiltered_scores(bits[:0], qb, codes8[:0], scales[:0], x[0], 5)
+    assert empty.shape == (0,)
