@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._util import FASTMATH, chunk_bounds, n_chunks, not_finite, popcount64, prefetch_row
-from .scoring import _check_matrix, _dot_f16, _dot_f32, _dot_i8, _normalise_queries, int16_query
+from .scoring import _check_matrix, _dot_f16, _dot_f32, _dot_i8, int16_query, normalise_query
 
 _ROTATION_SEED = 0x5EED_0B17
 
@@ -276,10 +276,7 @@ def prefiltered_scores(codes, query_code, matrix, scales, query, n_candidates, f
     n, d = matrix.shape
     if codes.shape[0] != n or codes.shape[1] != (d + 63) // 64:
         raise ValueError(f"codes shape {codes.shape} does not match matrix shape {matrix.shape}")
-    q = np.asarray(query)
-    if q.ndim != 1:
-        raise ValueError(f"query must be 1-D, got shape {q.shape}")
-    qn, nonzero = _normalise_queries(q[None, :], d)
+    qn, nonzero = normalise_query(query, d)
     out = np.zeros(n, np.float32)
     if n == 0 or not nonzero[0]:
         return out

@@ -230,6 +230,14 @@ def _normalise_queries(queries, d):
     return np.ascontiguousarray(out), nonzero
 
 
+def normalise_query(query, d):
+    """One 1-D query as a [1, D] unit row (and whether it was non-zero)."""
+    q = np.asarray(query)
+    if q.ndim != 1:
+        raise ValueError(f"query must be 1-D, got shape {q.shape}")
+    return _normalise_queries(q[None, :], d)
+
+
 def int16_query(qn):
     """Quantise unit query rows float32[Q, D] to int16 codes + float32 scales for the int8 kernels.
 
@@ -262,10 +270,7 @@ def cosine_scores(matrix, query, scales=None):
     """
     matrix, scales = _check_matrix(matrix, scales)
     n, d = matrix.shape
-    q = np.asarray(query)
-    if q.ndim != 1:
-        raise ValueError(f"query must be 1-D, got shape {q.shape}")
-    qn, nonzero = _normalise_queries(q[None, :], d)
+    qn, nonzero = normalise_query(query, d)
     out = np.zeros(n, np.float32)
     if n == 0 or not nonzero[0]:
         return out

@@ -217,7 +217,30 @@ def _report(progress: Progress | None, done: float, total: float) -> None:
 # ----------------------------------------------------------------------- backends
 
 
-class _FasterWhisper:
+class _Backend:
+    """What both backends share: input checks, progress ends, the final clean-up."""
+
+    name: str
+    options: AsrOptions
+
+    def transcribe(self, audio: np.ndarray, progress: Progress | None = None) -> Transcript:
+        audio = _prepare(audio)
+        total = audio.size / SAMPLE_RATE
+        _report(progress, 0.0, total)
+        language, segments = self.options.language, []
+        if total >= MIN_AUDIO_SECONDS:
+            language, segments = self._transcribe(audio, total, progress)
+        _report(progress, total, total)
+        return Transcript(language, _finalise(segments, total), self.name, self.options.model)
+
+    def _transcribe(self, audio: np.ndarray, total: float,
+                    progress: Progress | None) -> tuple[str | None, list[Segment]]:
+        raise NotImplementedError
+
+
+class _FasterWhisper(_Backend):
+    name = "faster-whisper"
+
     def __init__(self, options: AsrOptions, device: str):
         from vmr.models import resolve_whisper
 
@@ -237,35 +260,31 @@ class _FasterWhisper:
                              f"on {device}: {msg}") from exc
         self.load_seconds = time.perf_counter() - t0
 
-    def transcribe(self, audio: np.ndarray, progress: Progress | None = None) -> Transcript:
+    def _transcribe(self, audio: np.ndarray, total: float,
+                    progress: Progress | None) -> tuple[str | None, list[Segment]]:
         o = self.options
-        audio = _prepare(audio)
-        total = audio.size / SAMPLE_RATE
-        _report(progress, 0.0, total)
-        language = o.language
+        raw, info = self.model.transcribe(
+            audio,
+            language=o.language,
+            beam_size=o.beam_size,
+            best_of=o.beam_size,
+            temperature=list(o.temperature),
+            condition_on_previous_text=False,
+            word_timestamps=True,
+            vad_filter=o.vad,
+        )
         segments: list[Segment] = []
-        if total >= MIN_AUDIO_SECONDS:
-            raw, info = self.model.transcribe(
-                audio,
-                language=o.language,
-                beam_size=o.beam_size,
-                best_of=o.beam_size,
-                temperature=list(o.temperature),
-                condition_on_previous_text=False,
-                word_timestamps=True,
-                vad_filter=o.vad,
-            )
-            language = info.language
-            for s in raw:  # a generator: decoding happens while iterating
-                words = [Word(w.start, w.end, w.word, w.probability) for w in (s.words or [])]
-                segments.append(Segment(s.start, s.end, s.text, words, s.avg_logprob,
-                                        s.no_speech_prob))
-                _report(progress, s.end, total)
-        _report(progress, total, total)
-        return Transcript(language, _finalise(segments, total), "faster-whisper", o.model)
+        for s in raw:  # a generator: decoding happens while iterating
+            words = [Word(w.start, w.end, w.word, w.probability) for w in (s.words or [])]
+            segments.append(Segment(s.start, s.end, s.text, words, s.avg_logprob,
+                                    s.no_speech_prob))
+            _report(progress, s.end, total)
+        return info.language, segments
 
 
-class _OpenAIWhisper:
+class _OpenAIWhisper(_Backend):
+    name = "openai-whisper"
+
     def __init__(self, options: AsrOptions, device: str):
         from vmr.models import load_openai_whisper, resolve_whisper
 
@@ -294,52 +313,48 @@ class _OpenAIWhisper:
             **beam,
         )
 
-    def transcribe(self, audio: np.ndarray, progress: Progress | None = None) -> Transcript:
+    def _transcribe(self, audio: np.ndarray, total: float,
+                    progress: Progress | None) -> tuple[str | None, list[Segment]]:
         o = self.options
-        audio = _prepare(audio)
-        total = audio.size / SAMPLE_RATE
-        _report(progress, 0.0, total)
         language = o.language
         segments: list[Segment] = []
-        if total >= MIN_AUDIO_SECONDS:
-            if o.vad:
-                from faster_whisper.vad import SpeechTimestampsMap
+        if o.vad:
+            from faster_whisper.vad import SpeechTimestampsMap
 
-                # Same Silero VAD and options as faster-whisper, but speech is cut into
-                # pieces of at most one Whisper window, each decoded on its own: one
-                # encoder pass per piece, and progress after each.
-                chunks = speech_regions(audio, max_speech_s=_OPENAI_WINDOW_S)
-                pieces = _group_chunks(chunks, _OPENAI_WINDOW_S * SAMPLE_RATE)
-                ts_map = SpeechTimestampsMap(chunks, SAMPLE_RATE) if chunks else None
-            else:
-                pieces = [(0, [{"start": 0, "end": audio.size}])]
-                ts_map = None
-            for offset_samples, group in pieces:
-                piece = np.concatenate([audio[c["start"]:c["end"]] for c in group])
-                offset = offset_samples / SAMPLE_RATE
-                if piece.size < MIN_AUDIO_SECONDS * SAMPLE_RATE:
-                    continue
-                result = self._decode(piece)
-                language = result.get("language", language)
-                for s in result["segments"]:
-                    words = []
-                    for w in s.get("words") or []:
-                        start, end = offset + w["start"], offset + w["end"]
-                        if ts_map is not None:
-                            # resolve both ends in the chunk of the word's middle
-                            idx = ts_map.get_chunk_index((start + end) / 2)
-                            start = ts_map.get_original_time(start, idx)
-                            end = ts_map.get_original_time(end, idx)
-                        words.append(Word(start, end, w["word"], w["probability"]))
-                    start, end = offset + s["start"], offset + s["end"]
+            # Same Silero VAD and options as faster-whisper, but speech is cut into
+            # pieces of at most one Whisper window, each decoded on its own: one
+            # encoder pass per piece, and progress after each.
+            chunks = speech_regions(audio, max_speech_s=_OPENAI_WINDOW_S)
+            pieces = _group_chunks(chunks, _OPENAI_WINDOW_S * SAMPLE_RATE)
+            ts_map = SpeechTimestampsMap(chunks, SAMPLE_RATE) if chunks else None
+        else:
+            pieces = [(0, [{"start": 0, "end": audio.size}])]
+            ts_map = None
+        for offset_samples, group in pieces:
+            piece = np.concatenate([audio[c["start"]:c["end"]] for c in group])
+            offset = offset_samples / SAMPLE_RATE
+            if piece.size < MIN_AUDIO_SECONDS * SAMPLE_RATE:
+                continue
+            result = self._decode(piece)
+            language = result.get("language", language)
+            for s in result["segments"]:
+                words = []
+                for w in s.get("words") or []:
+                    start, end = offset + w["start"], offset + w["end"]
                     if ts_map is not None:
-                        start = ts_map.get_original_time(start)
-                        end = ts_map.get_original_time(end, is_end=True)
-                    segments.append(Segment(start, end, s["text"], words, s["avg_logprob"],
-                                            s["no_speech_prob"]))
-                _report(progress, group[-1]["end"] / SAMPLE_RATE, total)
-        _report(progress, total, total)
-        return Transcript(language, _finalise(segments, total), "openai-whisper", o.model)
+                        # resolve both ends in the chunk of the word's middle
+                        idx = ts_map.get_chunk_index((start + end) / 2)
+                        start = ts_map.get_original_time(start, idx)
+                        end = ts_map.get_original_time(end, idx)
+                    words.append(Word(start, end, w["word"], w["probability"]))
+                start, end = offset + s["start"], offset + s["end"]
+                if ts_map is not None:
+                    start = ts_map.get_original_time(start)
+                    end = ts_map.get_original_time(end, is_end=True)
+                segments.append(Segment(start, end, s["text"], words, s["avg_logprob"],
+                                        s["no_speech_prob"]))
+            _report(progress, group[-1]["end"] / SAMPLE_RATE, total)
+        return language, segments
 
 
 def normalize_text(text: str) -> str:
