@@ -40,6 +40,26 @@ def _worse(sa, a0, a1, sb, b0, b1):
 
 
 @njit(cache=True)
+def _sift_down_best(ms, ma, mb, i, n):
+    """Restore the max-heap (best window at the root) below position i of the first n."""
+    while True:
+        l = 2 * i + 1
+        if l >= n:
+            break
+        c = l
+        r = l + 1
+        if r < n and _worse(ms[l], ma[l], mb[l], ms[r], ma[r], mb[r]):
+            c = r
+        if _worse(ms[i], ma[i], mb[i], ms[c], ma[c], mb[c]):
+            ms[i], ms[c] = ms[c], ms[i]
+            ma[i], ma[c] = ma[c], ma[i]
+            mb[i], mb[c] = mb[c], mb[i]
+            i = c
+        else:
+            break
+
+
+@njit(cache=True)
 def _heap_push(hs, h0, h1, size, cap, s, a, b):
     """Min-heap (worst at the root) of capacity ``cap``; returns the new size."""
     if size < cap:
@@ -247,22 +267,7 @@ def _select(hs, h0, h1, size, cap, offsets, k, max_overlap, out_s, out_a, out_b)
     mb = h1[:n].copy()
     # heapify as a max-heap (best at root)
     for start in range(n // 2 - 1, -1, -1):
-        i = start
-        while True:
-            l = 2 * i + 1
-            if l >= n:
-                break
-            c = l
-            r = l + 1
-            if r < n and _worse(ms[l], ma[l], mb[l], ms[r], ma[r], mb[r]):
-                c = r
-            if _worse(ms[i], ma[i], mb[i], ms[c], ma[c], mb[c]):
-                ms[i], ms[c] = ms[c], ms[i]
-                ma[i], ma[c] = ma[c], ma[i]
-                mb[i], mb[c] = mb[c], mb[i]
-                i = c
-            else:
-                break
+        _sift_down_best(ms, ma, mb, start, n)
     kept = 0
     kv = np.empty(k, np.int64)
     while n > 0 and kept < k:
@@ -274,22 +279,7 @@ def _select(hs, h0, h1, size, cap, offsets, k, max_overlap, out_s, out_a, out_b)
         ms[0] = ms[n]
         ma[0] = ma[n]
         mb[0] = mb[n]
-        i = 0
-        while True:
-            l = 2 * i + 1
-            if l >= n:
-                break
-            c = l
-            r = l + 1
-            if r < n and _worse(ms[l], ma[l], mb[l], ms[r], ma[r], mb[r]):
-                c = r
-            if _worse(ms[i], ma[i], mb[i], ms[c], ma[c], mb[c]):
-                ms[i], ms[c] = ms[c], ms[i]
-                ma[i], ma[c] = ma[c], ma[i]
-                mb[i], mb[c] = mb[c], mb[i]
-                i = c
-            else:
-                break
+        _sift_down_best(ms, ma, mb, 0, n)
         vid = np.searchsorted(offsets, a, side="right") - 1
         ok = True
         la = b - a
