@@ -11,12 +11,12 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # torch goes in first, pinned, so nothing later can pull a CUDA build; openai-whisper goes in
-# without its dependencies because it would pull triton (GPU-only) on Linux.
+# last and without its dependencies, because it would pull triton (GPU-only) on Linux.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q --no-deps openai-whisper==20250625
 	$(PIP) install -q -e '.[test,bench]'
+	$(PIP) install -q --no-deps openai-whisper==20250625
 	touch $(STAMP)
 
 demo: install
