@@ -155,6 +155,13 @@ def cmd_remove(lib, args) -> int:
     return 0 if any(results.values()) else 1
 
 
+def _size(n: float) -> str:
+    units = ["B", "KB", "MB", "GB"]
+    while n >= 1000 and len(units) > 1:
+        n, units = n / 1000, units[1:]
+    return f"{n:.0f} B" if units[0] == "B" else f"{n:.1f} {units[0]}"
+
+
 def cmd_info(lib, args) -> int:
     info = lib.info()
     if args.json:
@@ -165,7 +172,8 @@ def cmd_info(lib, args) -> int:
     print(f"videos     {len(info.videos)}  ({format_clock(info.total_duration)} of video, "
           f"{info.clips} clips, {info.words} words)")
     print(f"text model {', '.join(info.text_models) or '-'}")
-    print(f"vectors    {info.vector_storage or '-'}, {info.vector_bytes / 1e6:.1f} MB")
+    print(f"vectors    {info.vector_storage or '-'}, {_size(info.vector_bytes)}"
+          + (f"; database {_size(info.database_bytes)}" if info.database_bytes is not None else ""))
     for video in info.videos:
         print(f"  [{video.video_id}] {video.path}  {format_clock(video.duration)}  "
               f"{video.words} words  {video.asr_model or 'no audio'}")
