@@ -380,3 +380,39 @@ def test_prefiltered_scores_edge_cases():
         kernels.prefiltered_scores(bits, qb, bad, None, x[0], 5)
     empty = kernels.prefiltered_scores(bits[:0], qb, codes8[:0], scales[:0], x[0], 5)
     assert empty.shape == (0,)
+
+
+@pytest.mark.parametrize("nw", [1, 5, 6, 7, 8])
+def test_hamming_topk_word_counts(nw):
+    # 6 and 8 words (D = 384, 512) have unrolled kernels; all 64 bits of each word in use
+    rng = np.random.default_rng(nw)
+    n = 3001
+    codes = rng.integers(0, 256, (n, nw * 8), dtype=np.uint8).view(np.uint64)
+    codes[1::7] = codes[0::7][: len(codes[1::7])]  # runs of equal distances
+    q = codes[5] ^ np.uint64(2**63 + 5)
+    dist = np.array([sum(bin(int(c ^ qq)).count("1") for c, qq in zip(row, q)) for row in codes])
+    for m in (1, 40, 777, n):
+        ref = np.lexsort((np.arange(n), dist))[:m]
+        assert np.array_equal(kernels.hamming_topk(codes, q, m), ref)
+
+
+@pytest.mark.parametrize("d", [384, 512])
+def test_prefiltered_scores_candidates_all_within_threshold(d):
+    # every clip at Hamming distance <= the threshold is reranked exactly (ties included),
+    # also when the per-thread distance buffer is reused across different N
+    rng = np.random.default_rng(d)
+    x = rng.standard_normal((6000, d)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    codes8, scales = kernels.quantize_int8(x)
+    bits = kernels.pack_sign_bits(x)
+    for n in (6000, 2500, 6000):
+        q = x[n // 3] + 0.1 * rng.standard_normal(d).astype(np.float32)
+        qb = kernels.pack_sign_bits(q)
+        got = kernels.prefiltered_scores(bits[:n], qb, codes8[:n], scales[:n], q, 300)
+        exact = kernels.cosine_scores(codes8[:n], q, scales[:n])
+        dist = np.array([sum(bin(int(c ^ qq)).count("1") for c, qq in zip(row, qb))
+                         for row in bits[:n]])
+        t = np.sort(dist)[299]
+        cand = dist <= t
+        np.testing.assert_allclose(got[cand], exact[cand], rtol=1e-6, atol=1e-6)
+        assert np.all(got[~cand] <= exact[cand].min() + 1e-7)

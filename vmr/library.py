@@ -20,7 +20,7 @@ from vmr import vectors
 from vmr.encoders import TextEncoder
 from vmr.errors import VmrError
 from vmr.index import IndexOptions, Indexer, IndexReport, Progress
-from vmr.search import Moment, SearchOptions, clip_scores, encode_queries, moments, validate
+from vmr.search import Moment, SearchOptions, clip_scores, encode_queries, moments, validate, warm_up
 from vmr.store import Clip, Segment, Video, Word, generation, open_engine, session_factory, sqlite_url
 
 
@@ -101,7 +101,7 @@ class Library:
               progress: Progress | None = None) -> IndexReport:
         report = Indexer(self.session, options or IndexOptions(), progress).run(paths)
         with self.session() as session:
-            self.matrix(session)  # build now, so the first search pays nothing
+            warm_up(self.matrix(session))  # build and compile now: the first search pays nothing
         return report
 
     def search(self, query: str, k: int = 10, options: SearchOptions | None = None) -> list[Moment]:

@@ -104,17 +104,32 @@ def window_lengths(matrix: ClipMatrix, seconds: tuple[float, ...]) -> np.ndarray
     return np.unique(np.maximum(1, np.round(np.array(seconds) / max(clip_seconds, 1e-6)))).astype(np.int64)
 
 
-def moments(session: Session, matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions) -> list[Moment]:
+def ranked_windows(matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions):
+    """The best non-overlapping windows: (first row, stop row, score) arrays, best first."""
     import kernels
 
-    if matrix.clip_count == 0:
-        return []
     lengths = window_lengths(matrix, options.window_seconds)
-    starts, stops, values = kernels.top_windows(
+    return kernels.top_windows(
         scores, np.asarray(matrix.video_offsets), lengths, options.k, mode=options.mode,
         max_overlap=options.max_overlap,
         length_bonus=(options.length_bonus * np.log2(lengths)).astype(np.float32),
     )
+
+
+def warm_up(matrix: ClipMatrix) -> None:
+    """Run the search kernels once on the library's own arrays, so that Numba compiles (and
+    caches) them now, at the end of an index run, rather than in the user's first search."""
+    if matrix.clip_count == 0:
+        return
+    dims = {c.model: c.vectors.shape[1] for c in matrix.channels.values()}
+    probe = {model: np.ones((1, dim), dtype=np.float32) for model, dim in dims.items()}
+    ranked_windows(matrix, clip_scores(matrix, probe, SearchOptions())[0], SearchOptions())
+
+
+def moments(session: Session, matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions) -> list[Moment]:
+    if matrix.clip_count == 0:
+        return []
+    starts, stops, values = ranked_windows(matrix, scores, options)
     found: list[Moment] = []
     for first, stop, value in zip(starts, stops, values):
         video_id = matrix.video_of_row(int(first))
