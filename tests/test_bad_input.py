@@ -68,6 +68,8 @@ def test_video_without_audio_is_indexed_without_speech(bad_batch):
     _, home, _ = bad_batch
     video = next(v for v in run_json("info", home=home)["videos"] if v["path"].endswith("no audio.mp4"))
     assert video["has_audio"] is False and video["words"] == 0 and video["clips"] == 2
+    # Nothing in this library was said (the other audio is a tone): no moment to offer.
+    assert run_json("search", "anything at all", home=home) == []
 
 
 def test_non_ascii_name_gets_an_encoded_link(bad_batch):

@@ -416,3 +416,22 @@ def test_prefiltered_scores_candidates_all_within_threshold(d):
         cand = dist <= t
         np.testing.assert_allclose(got[cand], exact[cand], rtol=1e-6, atol=1e-6)
         assert np.all(got[~cand] <= exact[cand].min() + 1e-7)
+
+
+def test_prefilter_select_matches_exact_threshold():
+    # the sampled threshold bound, including its fallbacks (bound too low: the near clips sit
+    # between sample points; too many clips under the bound), matches the exact rule
+    from kernels.binary import _select_le
+
+    rng = np.random.default_rng(0)
+    n = 200_000
+    cases = [rng.integers(0, 385, n).astype(np.uint16),
+             np.full(n, 200, np.uint16)]
+    skewed = np.full(n, 300, np.uint16)
+    skewed[np.arange(n) % 12 == 5] = 7  # missed by the stride-12 sample
+    cases.append(skewed)
+    for dist in cases:
+        for m in (1, 50, 4096, 20_000, n):
+            t = np.sort(dist)[m - 1]
+            ref = np.flatnonzero(dist <= t)
+            assert np.array_equal(_select_le(dist, m, 385), ref)

@@ -23,8 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vmr", description="Find moments in lecture videos by text.")
     parser.add_argument("--home", help="index folder (default $VMR_HOME, else the user data dir)")
     parser.add_argument("--db", help="SQLAlchemy URL for the catalogue (default: SQLite in --home)")
-    parser.add_argument("--device", default="auto", choices=DEVICES,
-                        help="where models run (default: the GPU when there is one)")
+    parser.add_argument("--device", choices=DEVICES,
+                        help="where models run (default: config.toml's, else auto: the GPU when there is one)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="index video files or folders (unchanged files are skipped)")
@@ -81,16 +81,12 @@ class ProgressBars:
 
 
 def cmd_index(lib, args) -> int:
-    from dataclasses import replace
+    from vmr.config import load_config
 
-    from vmr.asr import AsrOptions
-    from vmr.index import IndexOptions
-
-    asr = AsrOptions(device=args.device)
-    asr = replace(asr, **{k: v for k, v in (("backend", args.asr_backend), ("model", args.asr_model)) if v})
-    options = IndexOptions(asr=asr)
-    changes = {k: v for k, v in (("text_model", args.text_model), ("clip_seconds", args.clip_seconds)) if v}
-    options = replace(options, **changes)
+    options = load_config(lib.home, args.device).index_options(
+        asr_backend=args.asr_backend, asr_model=args.asr_model, text_model=args.text_model,
+        clip_seconds=args.clip_seconds,
+    )
     bars = None if args.json or not sys.stderr.isatty() else ProgressBars()
     try:
         report = lib.index(args.paths, options, progress=bars)
@@ -214,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     from vmr.library import Library
 
     try:
-        lib = Library(args.home, args.db, device=args.device)
+        lib = Library(args.home, args.db, device=args.device or "auto")
         return COMMANDS[args.command](lib, args)
     except VmrError as exc:
         print(f"vmr: error: {exc}", file=sys.stderr)

@@ -115,10 +115,10 @@ class Library:
         options = SearchOptions(**{**options.__dict__, "k": k})
         with self.session() as session:
             matrix = self.matrix(session)
-            if matrix.clip_count == 0 or not queries:
+            if not matrix.channels:  # nothing to compare with: no video has speech
                 return [[] for _ in queries]
             encoders = {c.model: self._encoder(c.model) for c in matrix.channels.values()}
-            scores = clip_scores(matrix, encode_queries(encoders, queries), options)
+            scores = clip_scores(matrix, encode_queries(encoders, queries), len(queries), options)
             return [moments(session, matrix, row, options) for row in scores]
 
     def _encoder(self, model: str) -> TextEncoder:

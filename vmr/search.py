@@ -63,12 +63,13 @@ def validate(query: str, k: int) -> str:
     return query
 
 
-def clip_scores(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], options: SearchOptions) -> np.ndarray:
-    """Fused per-clip scores [Q, N] for a batch of queries (one vector per query and model)."""
+def clip_scores(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], n_queries: int,
+                options: SearchOptions) -> np.ndarray:
+    """Fused per-clip scores [Q, N] for a batch of queries (one vector per query and model);
+    all zero where no clip has a channel (a library of silent videos)."""
     import kernels
 
     names = [name for name in matrix.channels if options.channel_weights.get(name, 0.0) > 0]
-    n_queries = len(next(iter(query_vectors.values())))
     fused = np.zeros((n_queries, matrix.clip_count), dtype=np.float32)
     if not names:
         return fused
@@ -123,7 +124,7 @@ def warm_up(matrix: ClipMatrix) -> None:
         return
     dims = {c.model: c.vectors.shape[1] for c in matrix.channels.values()}
     probe = {model: np.ones((1, dim), dtype=np.float32) for model, dim in dims.items()}
-    ranked_windows(matrix, clip_scores(matrix, probe, SearchOptions())[0], SearchOptions())
+    ranked_windows(matrix, clip_scores(matrix, probe, 1, SearchOptions())[0], SearchOptions())
 
 
 def moments(session: Session, matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions) -> list[Moment]:
