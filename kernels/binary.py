@@ -93,94 +93,6 @@ def _ham_any(codes, i, q):
     return np.int64(h)
 
 
-_HIST_WAYS = 4  # rows i, i+1, i+2, i+3 count into separate histograms
-
-
-@njit(cache=True, parallel=True)
-def _hamming_hist(codes, q, bounds, dist, hist):
-    """dist[i] = Hamming(codes[i], q); hist[c, h] = #rows of chunk c at distance h.
-
-    The row loop is specialised for 6 and 8 words (D = 384, 512: fully unrolled, query words
-    in registers), and rows go round-robin into 4 sub-histograms, so that runs of equal
-    distances (neighbouring clips are alike) do not serialise on one counter's
-    store-to-load forwarding.
-    """
-    nch = bounds.shape[0] - 1
-    nw = codes.shape[1]
-    nb = hist.shape[1]
-    w = _HIST_WAYS
-    for c in prange(nch):
-        local = np.zeros(w * nb, np.int32)
-        lo = bounds[c]
-        hi = bounds[c + 1]
-        if nw == 6:
-            q0, q1, q2, q3, q4, q5 = q[0], q[1], q[2], q[3], q[4], q[5]
-            for i in range(lo, hi):
-                h = _ham6(codes, i, q0, q1, q2, q3, q4, q5)
-                dist[i] = np.uint16(h)
-                local[(i & (w - 1)) * nb + h] += 1
-        elif nw == 8:
-            q0, q1, q2, q3, q4, q5, q6, q7 = q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]
-            for i in range(lo, hi):
-                h = _ham8(codes, i, q0, q1, q2, q3, q4, q5, q6, q7)
-                dist[i] = np.uint16(h)
-                local[(i & (w - 1)) * nb + h] += 1
-        else:
-            for i in range(lo, hi):
-                h = _ham_any(codes, i, q)
-                dist[i] = np.uint16(h)
-                local[(i & (w - 1)) * nb + h] += 1
-        for h in range(nb):
-            tot = 0
-            for r in range(w):
-                tot += local[r * nb + h]
-            hist[c, h] = tot
-
-
-@njit(cache=True)
-def _threshold(hist, m):
-    """Smallest t with count(dist <= t) >= m; also count(dist < t)."""
-    nb = hist.shape[1]
-    tot = 0
-    for t in range(nb):
-        cnt_t = 0
-        for c in range(hist.shape[0]):
-            cnt_t += hist[c, t]
-        if tot + cnt_t >= m:
-            return t, tot
-        tot += cnt_t
-    return nb - 1, tot
-
-
-@njit(cache=True, parallel=True)
-def _hamming_gather(dist, bounds, hist, t, n_ties, out_idx):
-    nch = bounds.shape[0] - 1
-    # per-chunk output offsets: all dist < t, plus ties at t in index order until n_ties
-    start = np.zeros(nch + 1, np.int64)
-    take_eq = np.zeros(nch, np.int64)
-    left = n_ties
-    for c in range(nch):
-        lt = 0
-        for h in range(t):
-            lt += hist[c, h]
-        te = min(hist[c, t], left)
-        left -= te
-        take_eq[c] = te
-        start[c + 1] = start[c] + lt + te
-    for c in prange(nch):
-        p = start[c]
-        eq = 0
-        for i in range(bounds[c], bounds[c + 1]):
-            d = np.int64(dist[i])
-            if d < t:
-                out_idx[p] = i
-                p += 1
-            elif d == t and eq < take_eq[c]:
-                out_idx[p] = i
-                p += 1
-                eq += 1
-
-
 @njit(cache=True, parallel=True)
 def _hamming_dist(codes, q, bounds, dist):
     """dist[i] = Hamming(codes[i], q) only (no histogram): the prefilter's pass over all N.
@@ -317,22 +229,11 @@ def _scratch_dist(n):
     return buf[:n]
 
 
-def _hamming_pass(codes, q, dist=None):
-    n = codes.shape[0]
-    nch = n_chunks(n)
-    bounds = chunk_bounds(n, nch)
-    if dist is None:
-        dist = np.empty(n, np.uint16)
-    hist = np.zeros((nch, codes.shape[1] * 64 + 1), np.int64)
-    _hamming_hist(codes, q, bounds, dist, hist)
-    return dist, hist, bounds
-
-
 def hamming_topk(codes, query_code, m):
     """Indices of the ``m`` codes nearest to ``query_code`` in Hamming distance: int64[min(m, N)].
 
-    Sorted by distance, ties by index. Two parallel O(N) passes (popcount + per-chunk
-    histograms, then a gather below the threshold distance) and no full sort.
+    Sorted by distance, ties by index. One parallel O(N) popcount pass, a serial gather
+    below a threshold distance (found from a sample, then exactly), and no full sort.
     """
     m = int(m)
     if m <= 0:
@@ -342,11 +243,11 @@ def hamming_topk(codes, query_code, m):
     if n == 0:
         return np.empty(0, np.int64)
     m = min(m, n)
-    dist, hist, bounds = _hamming_pass(codes, q)
-    t, below = _threshold(hist, m)
-    idx = np.empty(m, np.int64)
-    _hamming_gather(dist, bounds, hist, t, m - below, idx)
-    return _sort_by_dist(idx, dist, hist.shape[1])
+    dist = np.empty(n, np.uint16)
+    _hamming_dist(codes, q, chunk_bounds(n, n_chunks(n)), dist)
+    nbins = codes.shape[1] * 64 + 1
+    idx = _select_le(dist, m, nbins)  # all ties at the threshold: keep the first by index
+    return np.ascontiguousarray(_sort_by_dist(idx, dist, nbins)[:m])
 
 
 _PREFETCH_AHEAD = 8

@@ -430,6 +430,12 @@ def test_prefilter_select_matches_exact_threshold():
     skewed = np.full(n, 300, np.uint16)
     skewed[np.arange(n) % 12 == 5] = 7  # missed by the stride-12 sample
     cases.append(skewed)
+    sampled = np.arange(n) % 12 == 0
+    low = np.where(sampled, 5, 300).astype(np.uint16)  # bound from the sample too low
+    cases.append(low)
+    many = np.where(sampled, 300, 10).astype(np.uint16)  # far more under the bound than sampled
+    many[np.flatnonzero(sampled)[::10]] = 10
+    cases.append(many)
     for dist in cases:
         for m in (1, 50, 4096, 20_000, n):
             t = np.sort(dist)[m - 1]
