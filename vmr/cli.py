@@ -66,6 +66,10 @@ class ProgressBars:
     def __call__(self, path: str, stage: str, done: float, total: float) -> None:
         from tqdm import tqdm
 
+        if stage == "done":
+            if path in self.bars:
+                self.bars.pop(path).close()
+            return
         bar = self.bars.get(path)
         if bar is None:
             bar = self.bars[path] = tqdm(total=1, leave=False, file=sys.stderr, unit="",

@@ -65,7 +65,8 @@ class IndexReport:
         return bool(self.indexed) or not self.failed
 
 
-# (path, stage, done, total): the CLI draws bars from it; stages: hash, frames, audio, speech, encode, save
+# (path, stage, done, total): the CLI draws bars from it; stages: hash, frames, audio, speech,
+# encode, then "done" once the file is finished with (indexed, unchanged or failed).
 Progress = Callable[[str, str, float, float], None]
 
 
@@ -159,6 +160,8 @@ class Indexer:
                 report.indexed.append(self.index_file(path))
             except VmrError as exc:
                 report.failed.append(FailedInput(str(path), str(exc).removeprefix(f"{path}: ")))
+            finally:
+                self.progress(str(path), "done", 1, 1)
         return report
 
     def index_file(self, path: Path) -> IndexedVideo:
@@ -206,18 +209,20 @@ class Indexer:
             lap("speech")
         segments = [seg for seg in transcript.segments if seg.text.strip()] if transcript else []
         texts = speech_texts(segments, scan.clips, self.options.context_seconds)
-        spoken = [i for i, t in enumerate(texts) if t]
-        self.progress(name, "encode", 0, len(spoken))
-        vectors = None
-        if spoken:
+        # Neighbouring clips of one long sentence share their text: encode each text once.
+        unique = sorted({t for t in texts if t})
+        self.progress(name, "encode", 0, len(unique))
+        speech_vectors: dict[int, np.ndarray] = {}
+        if unique:
             encoder = self.encoder
             lap("load_encoder")
-            vectors = encoder.encode([texts[i] for i in spoken])
+            by_text = dict(zip(unique, encoder.encode(unique)))
+            speech_vectors = {i: by_text[t] for i, t in enumerate(texts) if t}
             lap("encode")
         warning = "truncated or damaged: indexed the part that decodes" if scan.truncated else None
         with self.sessions() as session, session.begin():
             video = self._save(session, path, stat, digest, scan, audio is not None, transcript,
-                               dict(zip(spoken, vectors)) if vectors is not None else {})
+                               speech_vectors)
         lap("save")
         with self.sessions() as session:
             return self._summary(session, video, "indexed", warning, seconds)
