@@ -131,25 +131,35 @@ def _make_blocks(offsets, block):
     return bs, bc, bv
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
-def _block_bounds(scores, offsets, bs, bc, bv, wmax, out):
+@njit(cache=True, parallel=True)
+def _block_bounds(bits, offsets, bs, bc, bv, wmax, out):
     """Upper bound of every window starting in a block: max clip score it can reach.
 
-    Returns the number of non-finite scores seen (blocks overlap, so > 0 is what counts).
+    ``bits`` is the float32 scores viewed as int32; the max is taken over the order-preserving
+    integer key ``b ^ ((b >> 31) & 0x7fffffff)`` (monotone in the float value for non-NaN
+    floats), because an integer max reduction vectorises while a float one without ``nnan``
+    does not (measured 2.0 -> ~0.3 ms at N = 1M). ``out`` gets the key of the block max
+    (:func:`_keys_to_float` converts back, exactly). Returns the number of non-finite scores
+    seen (blocks overlap, so > 0 is what counts).
     """
     nbad = 0
     for i in prange(bs.shape[0]):
         s0 = bs[i]
         reach = min(offsets[bv[i] + 1], s0 + bc[i] + wmax - 1)
-        m = scores[s0]
+        m = np.int64(-(1 << 62))
         bad = 0
         for e in range(s0, reach):
-            x = scores[e]
-            m = max(m, x)
-            bad += not_finite(x)
+            b = np.int64(bits[e])
+            m = max(m, b ^ ((b >> 31) & 0x7FFFFFFF))
+            bad += (b & 0x7F800000) == 0x7F800000
         out[i] = m
         nbad += bad
     return nbad
+
+
+def _keys_to_float(keys):
+    """Inverse of the integer key of :func:`_block_bounds`: float32 values."""
+    return (keys ^ ((keys >> 31) & 0x7FFFFFFF)).astype(np.int32).view(np.float32)
 
 
 @njit(cache=True)
@@ -355,10 +365,11 @@ def top_windows(clip_scores, video_offsets, window_lengths, k, mode="mean", max_
     full_bonus = np.concatenate([full_bonus, [0.0]])
 
     bs, bc, bv = _make_blocks(off, _BLOCK)
-    bound = np.empty(bs.shape[0], np.float32)
-    if _block_bounds(s, off, bs, bc, bv, int(lengths[-1]), bound):
+    keys = np.empty(bs.shape[0], np.int64)
+    if _block_bounds(s.view(np.int32), off, bs, bc, bv, int(lengths[-1]), keys):
         bad = int(np.flatnonzero(~np.isfinite(s))[0])
         raise ValueError(f"clip_scores[{bad}] is NaN or infinite; scores must be finite")
+    bound = _keys_to_float(keys)
     order = np.argsort(-bound, kind="stable")
     cap = int(pool) if pool is not None else 16 * k + 64
     n_windows_max = n * lengths.shape[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -112,7 +112,7 @@ class Library:
         """Many queries share one model load and one pass of batched scoring."""
         options = options or SearchOptions()
         queries = [validate(q, k) for q in queries]
-        options = SearchOptions(**{**options.__dict__, "k": k})
+        options = replace(options, k=k)
         with self.session() as session:
             matrix = self.matrix(session)
             if not matrix.channels:  # nothing to compare with: no video has speech

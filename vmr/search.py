@@ -100,8 +100,10 @@ def channel_scores(channel: ChannelMatrix, queries: np.ndarray) -> np.ndarray:
 
 
 def window_lengths(matrix: ClipMatrix, seconds: tuple[float, ...]) -> np.ndarray:
-    """Window lengths in clips, from the library's clip length."""
-    clip_seconds = float(matrix.ends[0] - matrix.starts[0]) if matrix.clip_count else 2.0
+    """Window lengths in clips, from the library's typical clip length (a video's last clip,
+    or a whole video shorter than one clip, is shorter than the rest)."""
+    sample = slice(0, 4096)
+    clip_seconds = float(np.median(matrix.ends[sample] - matrix.starts[sample])) if matrix.clip_count else 2.0
     return np.unique(np.maximum(1, np.round(np.array(seconds) / max(clip_seconds, 1e-6)))).astype(np.int64)
 
 
