@@ -441,3 +441,16 @@ def test_prefilter_select_matches_exact_threshold():
             t = np.sort(dist)[m - 1]
             ref = np.flatnonzero(dist <= t)
             assert np.array_equal(_select_le(dist, m, 385), ref)
+
+
+def test_block_bound_keys_round_trip_and_order():
+    # the integer keys used for the vectorised block max are monotone in the float value and
+    # convert back exactly (negatives, signed zeros, subnormals, extremes)
+    from kernels.windows import _keys_to_float
+
+    v = np.array([-3.4e38, -1.0, -1e-45, -0.0, 0.0, 1e-45, 0.5, 1.0, 3.4e38], np.float32)
+    b = v.view(np.int32).astype(np.int64)
+    keys = b ^ ((b >> 31) & 0x7FFFFFFF)
+    assert np.all(np.diff(keys) > 0)
+    back = _keys_to_float(keys)
+    assert np.array_equal(back.view(np.int32), v.view(np.int32))
