@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vmr.errors import VmrError
 from vmr.store import Clip, ClipVector, Video, generation
 
 STORAGE_FORMATS = ("int8", "float16", "float32")
@@ -138,8 +139,9 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
         models = {r[1] for r in found}
         dims = {r[2] for r in found}
         if len(models) != 1 or len(dims) != 1:
-            raise ValueError(
-                f"channel {channel!r} mixes models {sorted(models)}: re-index with one model"
+            raise VmrError(
+                f"the {channel} vectors come from different text models ({', '.join(sorted(models))}): "
+                "vmr remove the videos indexed with the other one and index them again"
             )
         dim = dims.pop()
         matrix = np.zeros((len(rows), dim), dtype=np.float32)
