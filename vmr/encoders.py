@@ -106,11 +106,10 @@ class NumpyBertEncoder:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_len)
         self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
-        normalize_module = any(
-            module.get("type", "").endswith("Normalize")
-            for module in json.loads((folder / "modules.json").read_text())
-        ) if (folder / "modules.json").exists() else True
-        self.normalize = normalize_module
+        modules = folder / "modules.json"
+        self.normalize = not modules.exists() or any(
+            module.get("type", "").endswith("Normalize") for module in json.loads(modules.read_text())
+        )
 
     def encode(self, texts: list[str]) -> np.ndarray:
         from threadpoolctl import threadpool_limits

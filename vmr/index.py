@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vmr.asr import AsrOptions, Transcriber, Transcript
@@ -268,8 +268,6 @@ class Indexer:
     @staticmethod
     def _summary(session: Session, video: Video, status: str, warning: str | None = None,
                  seconds: dict[str, float] | None = None) -> IndexedVideo:
-        from sqlalchemy import func
-
         words = session.scalar(select(func.count(Word.id)).where(Word.video_id == video.id)) or 0
         clips = session.scalar(select(func.count(Clip.id)).where(Clip.video_id == video.id)) or 0
         return IndexedVideo(video.path, video.id, video.duration, clips, words, status, warning, seconds or {})

@@ -21,7 +21,9 @@ from vmr.encoders import TextEncoder
 from vmr.errors import VmrError
 from vmr.index import IndexOptions, Indexer, IndexReport, Progress
 from vmr.search import Moment, SearchOptions, clip_scores, encode_queries, moments, validate, warm_up
-from vmr.store import Clip, Segment, Video, Word, generation, open_engine, session_factory, sqlite_url
+from vmr.store import (
+    Clip, Segment, Video, Word, bump_generation, generation, open_engine, session_factory, sqlite_url,
+)
 
 
 def default_home() -> Path:
@@ -65,6 +67,12 @@ class LibraryInfo:
         data = self.__dict__.copy()
         data["videos"] = [v.to_json() for v in self.videos]
         return data
+
+
+def _video_at(session: Session, path: str | Path) -> Video | None:
+    """The video indexed under this path, as typed or with links resolved."""
+    target = Path(path).expanduser().absolute()
+    return session.scalar(select(Video).where(Video.path.in_({str(target), str(target.resolve())})))
 
 
 class Library:
@@ -130,17 +138,12 @@ class Library:
 
     def remove(self, path: str | Path) -> bool:
         """Forget a video (its rows and, at the next search, its vectors). False if unknown."""
-        from vmr.store import bump_generation
-
-        target = str(Path(path).expanduser().absolute())
         with self.session() as session, session.begin():
-            video = session.scalar(select(Video).where(Video.path.in_({target, str(Path(target).resolve())})))
+            video = _video_at(session, path)
             if video is None:
                 return False
             session.delete(video)
-            bump_generation(session)
-        with self.session() as session:
-            self.matrix(session)
+            bump_generation(session)  # the next search or info rebuilds the matrices
         return True
 
     def find_video(self, session: Session, video: str | int) -> Video:
@@ -149,8 +152,7 @@ class Library:
         if isinstance(video, int) or str(video).isdigit():
             found = session.get(Video, int(video))
         if found is None:
-            target = Path(str(video)).expanduser().absolute()
-            found = session.scalar(select(Video).where(Video.path.in_({str(target), str(target.resolve())})))
+            found = _video_at(session, str(video))
         if found is None:
             raise VmrError(f"{video}: not in the index (vmr index it first)")
         return found
