@@ -125,12 +125,52 @@ def speech_texts(segments: list, clips: list[TimeSpan], context: float) -> list[
     return texts
 
 
-class Indexer:
-    """Indexes files into a catalogue; models load on first need and stay loaded."""
+@dataclass
+class ChannelVectors:
+    """One channel's vectors for a video: clip index -> vector, all from one model."""
 
-    def __init__(self, sessions: Callable[[], Session], options: IndexOptions,
-                 progress: Progress | None = None):
-        self.sessions = sessions
+    model: str
+    vectors: dict[int, np.ndarray]
+
+
+@dataclass
+class VideoAnalysis:
+    """Everything learnt from one file, computed without the database, so that it can be done
+    in another process or on another host (Ray) and written by one writer."""
+
+    path: str
+    size: int
+    mtime: float
+    content_hash: str
+    scan: VideoScan
+    has_audio: bool
+    transcript: Transcript | None
+    channels: dict[str, ChannelVectors]
+    seconds: dict[str, float]  # wall time per stage
+
+    @property
+    def warning(self) -> str | None:
+        return "truncated or damaged: indexed the part that decodes" if self.scan.truncated else None
+
+
+class StageClock:
+    """Accumulates the wall time of each stage: `lap(stage)` charges the time since the last lap."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self._last, 3)
+        self._last = now
+
+
+class Analyser:
+    """Turns one video file into a :class:`VideoAnalysis`; models load on first need and stay
+    loaded. Holds no database handle."""
+
+    def __init__(self, options: IndexOptions, progress: Progress | None = None):
         self.options = options
         self.progress = progress or (lambda *_: None)
         self._transcriber: Transcriber | None = None
@@ -152,6 +192,76 @@ class Indexer:
             self._encoder = load_text_encoder(self.options.text_model, self.options.asr.device)
         return self._encoder
 
+    def analyse(self, path: Path, stat: os.stat_result | None = None, digest: str | None = None,
+                clock: StageClock | None = None) -> VideoAnalysis:
+        name = str(path)
+        clock = clock or StageClock()
+        stat = stat or file_stat(path)
+        if digest is None:
+            digest = content_hash(path, lambda done, total: self.progress(name, "hash", done, total))
+            clock.lap("hash")
+        self.progress(name, "frames", 0, 1)
+        scan = scan_video(path, self.options.clip_seconds)
+        clock.lap("frames")
+        self.progress(name, "audio", 0, 1)
+        audio = load_audio(path)
+        clock.lap("audio")
+        transcript = None
+        if audio is not None and len(audio):
+            transcriber = self.transcriber
+            clock.lap("load_asr")
+            transcript = transcriber.transcribe(
+                audio, progress=lambda done, total: self.progress(name, "speech", done, total)
+            )
+            clock.lap("speech")
+        channels = {}
+        speech = self._speech_channel(name, scan, transcript, clock)
+        if speech.vectors:
+            channels[SPEECH] = speech
+        return VideoAnalysis(name, stat.st_size, stat.st_mtime, digest, scan, audio is not None,
+                             transcript, channels, clock.seconds)
+
+    def _speech_channel(self, name: str, scan: VideoScan, transcript: Transcript | None,
+                        clock: StageClock) -> ChannelVectors:
+        segments = [seg for seg in transcript.segments if seg.text.strip()] if transcript else []
+        texts = speech_texts(segments, scan.clips, self.options.context_seconds)
+        return ChannelVectors(self.options.text_model, self._encode_texts(name, texts, clock))
+
+    def _encode_texts(self, name: str, texts: list[str], clock: StageClock) -> dict[int, np.ndarray]:
+        """Vectors of the non-empty texts by clip index. Neighbouring clips often share a text
+        (one long sentence, one slide): each distinct text is encoded once."""
+        unique = sorted({t for t in texts if t})
+        self.progress(name, "encode", 0, len(unique))
+        if not unique:
+            return {}
+        encoder = self.encoder
+        clock.lap("load_encoder")
+        by_text = dict(zip(unique, encoder.encode(unique)))
+        clock.lap("encode")
+        return {i: by_text[t] for i, t in enumerate(texts) if t}
+
+
+def file_stat(path: Path) -> os.stat_result:
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise MediaError(path, f"cannot read: {exc.strerror or exc}") from exc
+    if stat.st_size == 0:
+        raise MediaError(path, "empty file (0 bytes)")
+    return stat
+
+
+class Indexer:
+    """Indexes files into a catalogue: skips unchanged files, analyses the rest and writes each
+    video in one transaction."""
+
+    def __init__(self, sessions: Callable[[], Session], options: IndexOptions,
+                 progress: Progress | None = None):
+        self.sessions = sessions
+        self.options = options
+        self.progress = progress or (lambda *_: None)
+        self.analyser = Analyser(options, self.progress)
+
     def run(self, paths: Iterable[str | Path]) -> IndexReport:
         files, failed = discover(paths)
         report = IndexReport(failed=failed)
@@ -165,90 +275,62 @@ class Indexer:
         return report
 
     def index_file(self, path: Path) -> IndexedVideo:
+        unchanged, stat, digest, clock = self.check(path)
+        if unchanged is not None:
+            return unchanged
+        return self.write(self.analyser.analyse(path, stat, digest, clock))
+
+    def check(self, path: Path) -> tuple[IndexedVideo | None, os.stat_result, str | None, StageClock]:
+        """The summary of an unchanged file (same size and mtime, or same content), else None
+        with what was learnt on the way (its stat, and its hash when it had to be computed)."""
         name = str(path)
-        try:
-            stat = path.stat()
-        except OSError as exc:
-            raise MediaError(path, f"cannot read: {exc.strerror or exc}") from exc
-        if stat.st_size == 0:
-            raise MediaError(path, "empty file (0 bytes)")
+        clock = StageClock()
+        stat = file_stat(path)
         with self.sessions() as session:
             existing = session.scalar(select(Video).where(Video.path == name))
             if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
-                return self._summary(session, existing, "unchanged")
-        seconds: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            seconds[stage] = round(seconds.get(stage, 0.0) + now - clock, 3)
-            clock = now
-
+                return self._summary(session, existing, "unchanged"), stat, None, clock
+        if existing is None:
+            return None, stat, None, clock
         digest = content_hash(path, lambda done, total: self.progress(name, "hash", done, total))
-        lap("hash")
-        if existing and existing.content_hash == digest:
+        clock.lap("hash")
+        if existing.content_hash == digest:
             with self.sessions() as session, session.begin():
                 video = session.get(Video, existing.id)
                 video.mtime = stat.st_mtime  # touched, not changed
-                return self._summary(session, video, "unchanged")
+                return self._summary(session, video, "unchanged"), stat, digest, clock
+        return None, stat, digest, clock
 
-        self.progress(name, "frames", 0, 1)
-        scan = scan_video(path, self.options.clip_seconds)
-        lap("frames")
-        self.progress(name, "audio", 0, 1)
-        audio = load_audio(path)
-        lap("audio")
-        transcript = None
-        if audio is not None and len(audio):
-            transcriber = self.transcriber
-            lap("load_asr")
-            transcript = transcriber.transcribe(
-                audio, progress=lambda done, total: self.progress(name, "speech", done, total)
-            )
-            lap("speech")
-        segments = [seg for seg in transcript.segments if seg.text.strip()] if transcript else []
-        texts = speech_texts(segments, scan.clips, self.options.context_seconds)
-        # Neighbouring clips of one long sentence share their text: encode each text once.
-        unique = sorted({t for t in texts if t})
-        self.progress(name, "encode", 0, len(unique))
-        speech_vectors: dict[int, np.ndarray] = {}
-        if unique:
-            encoder = self.encoder
-            lap("load_encoder")
-            by_text = dict(zip(unique, encoder.encode(unique)))
-            speech_vectors = {i: by_text[t] for i, t in enumerate(texts) if t}
-            lap("encode")
-        warning = "truncated or damaged: indexed the part that decodes" if scan.truncated else None
+    def write(self, analysis: VideoAnalysis) -> IndexedVideo:
+        started = time.perf_counter()
         with self.sessions() as session, session.begin():
-            video = self._save(session, path, stat, digest, scan, audio is not None, transcript,
-                               speech_vectors)
-        lap("save")
+            video = self._save(session, analysis)
+        seconds = {**analysis.seconds, "save": round(time.perf_counter() - started, 3)}
         with self.sessions() as session:
-            return self._summary(session, video, "indexed", warning, seconds)
+            return self._summary(session, video, "indexed", analysis.warning, seconds)
 
-    def _save(self, session: Session, path: Path, stat: os.stat_result, digest: str,
-              scan: VideoScan, has_audio: bool, transcript: Transcript | None,
-              speech_vectors: dict[int, np.ndarray]) -> Video:
-        old = session.scalar(select(Video).where(Video.path == str(path)))
+    def _save(self, session: Session, analysis: VideoAnalysis) -> Video:
+        old = session.scalar(select(Video).where(Video.path == analysis.path))
         if old is not None:
             session.delete(old)
             session.flush()
+        scan, transcript = analysis.scan, analysis.transcript
         video = Video(
-            path=str(path), content_hash=digest, size=stat.st_size, mtime=stat.st_mtime,
-            duration=scan.duration, fps=scan.fps, width=scan.width, height=scan.height,
-            has_audio=has_audio, status="indexed",
+            path=analysis.path, content_hash=analysis.content_hash, size=analysis.size,
+            mtime=analysis.mtime, duration=scan.duration, fps=scan.fps, width=scan.width,
+            height=scan.height, has_audio=analysis.has_audio, status="indexed",
             asr_model=f"{transcript.backend}:{transcript.model}" if transcript else None,
             language=transcript.language if transcript else None, indexed_at=utcnow(),
         )
         for i, (span, keyframe) in enumerate(zip(scan.clips, scan.keyframe_times)):
             clip = Clip(idx=i, start=span.start, end=span.end, keyframe_time=keyframe)
-            if i in speech_vectors:
-                vector = np.asarray(speech_vectors[i], dtype=np.float32)
-                clip.vectors.append(ClipVector(
-                    channel=SPEECH, model=self.options.text_model, dim=len(vector),
-                    dtype="float32", vector=vector.tobytes(),
-                ))
+            for channel, found in analysis.channels.items():
+                if i in found.vectors:
+                    vector = np.asarray(found.vectors[i], dtype=np.float32)
+                    clip.vectors.append(ClipVector(
+                        channel=channel, model=found.model, dim=len(vector), dtype="float32",
+                        vector=vector.tobytes(),
+                    ))
             video.clips.append(clip)
         session.add(video)
         session.flush()  # ids for the words' video_id
