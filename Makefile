@@ -11,12 +11,13 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # torch goes in first, pinned, so nothing later can pull a CUDA build; openai-whisper goes in
-# last and without its dependencies, because it would pull triton (GPU-only) on Linux.
+# last and without its dependencies, because it would pull triton (GPU-only) on Linux;
+# rapidocr-onnxruntime too, because it would pull opencv-python over opencv-python-headless.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[test,bench]'
-	$(PIP) install -q --no-deps openai-whisper==20250625
+	$(PIP) install -q --no-deps openai-whisper==20250625 rapidocr-onnxruntime==1.4.4
 	touch $(STAMP)
 
 demo: install
@@ -32,6 +33,7 @@ bench: install
 	$(PY) bench/kernels_bench.py
 	$(PY) bench/index_bench.py
 	$(PY) bench/asr_bench.py
+	$(PY) bench/ranking_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME)

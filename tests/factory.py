@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,9 +16,11 @@ def make_video(
     size: tuple[int, int] = (160, 120),
     audio_seconds: float | None = None,
     tone_hz: float = 440.0,
+    picture: Callable[[float], np.ndarray] | None = None,
 ) -> Path:
     """An H.264 MP4 whose frames carry exactly `frame_times` (seconds) as timestamps, so
-    variable frame rates are easy to build; each frame is a flat grey that changes per frame."""
+    variable frame rates are easy to build; each frame is a flat grey that changes per frame,
+    or `picture(t)` (an RGB array of `size`)."""
     width, height = size
     time_base = Fraction(1, 1000)
     with av.open(str(path), "w", format="mp4") as container:
@@ -32,7 +35,8 @@ def make_video(
             audio.layout = "mono"
         for i, t in enumerate(frame_times):
             shade = (37 * i) % 256
-            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), shade, np.uint8), format="rgb24")
+            pixels = picture(t) if picture else np.full((height, width, 3), shade, np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
             frame.pts = round(t / time_base)
             frame.time_base = time_base
             for packet in video.encode(frame):

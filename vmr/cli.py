@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "name (downloads when online) or a local model path")
     p.add_argument("--text-model", help="sentence-transformers model: name, hub id or local folder")
     p.add_argument("--clip-seconds", type=_positive_float)
+    p.add_argument("--no-ocr", dest="ocr", action="store_const", const=False,
+                   help="do not read slide text (faster; no slides channel)")
     p.add_argument("--json", action="store_true", help="print a JSON report, no progress bars")
 
     p = sub.add_parser("search", help="find moments matching a text query")
@@ -54,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", help="path or video id")
     p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt")
     p.add_argument("--json", action="store_true", help="same as --format json")
+
+    p = sub.add_parser("eval", help="score the index against QVHighlights-format annotations")
+    p.add_argument("annotations", type=Path, metavar="FILE",
+                   help="JSON lines: qid, query, vid (an indexed file's stem), relevant_windows, kind")
+    p.add_argument("-k", type=int, default=10,
+                   help="moments per query (default 10; mAP and MRR read them all)")
+    p.add_argument("--json", action="store_true", help="summaries and every query's moments as JSON")
     return parser
 
 
@@ -89,7 +98,7 @@ def cmd_index(lib, args) -> int:
 
     options = load_config(lib.home, args.device).index_options(
         asr_backend=args.asr_backend, asr_model=args.asr_model, text_model=args.text_model,
-        clip_seconds=args.clip_seconds,
+        clip_seconds=args.clip_seconds, ocr=args.ocr,
     )
     bars = None if args.json or not sys.stderr.isatty() else ProgressBars()
     try:
@@ -118,7 +127,8 @@ def _print_moments(found) -> None:
         print(f"{rank:2}. {Path(m.video).name}  {format_clock(m.start)} - {format_clock(m.end)}  "
               f"score {m.score:.3f}")
         if m.text:
-            snippet = m.text if len(m.text) <= 160 else m.text[:157] + "..."
+            text = m.text.replace("\n", " / ")  # a slide's lines
+            snippet = text if len(text) <= 160 else text[:157] + "..."
             print(f"    \"{snippet}\"")
         print(f"    {m.link}")
 
@@ -205,8 +215,24 @@ def cmd_transcript(lib, args) -> int:
     return 0
 
 
+def cmd_eval(lib, args) -> int:
+    from vmr.evaluate import COLUMNS, evaluate, load_annotations
+
+    report = evaluate(lib, load_annotations(args.annotations), args.k)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+        return 0
+    print(f"{len(report.queries)} queries, top {report.k} moments each; mAP over IoU 0.5:0.05:0.95")
+    print(f"{'kind':12} {'n':>4}" + "".join(f" {name:>7}" for name, _ in COLUMNS) + "  median start error")
+    for kind, summary in [("all", report.overall), *report.by_kind.items()]:
+        error = summary.median_start_error
+        print(f"{kind:12} {summary.n:4}" + "".join(f" {getattr(summary, attr):7.3f}" for _, attr in COLUMNS)
+              + ("  -" if error is None else f"  {error:.2f} s"))
+    return 0
+
+
 COMMANDS = {"index": cmd_index, "search": cmd_search, "remove": cmd_remove, "info": cmd_info,
-            "transcript": cmd_transcript}
+            "transcript": cmd_transcript, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,13 @@
     asr_backend = "faster-whisper"   # or "openai-whisper"
     asr_model = "base"               # base, tiny.en (packaged), small, large-v3 (online), a path
     text_model = "all-MiniLM-L6-v2"  # a sentence-transformers name, hub id or local folder
+    ocr = true                       # read slide text (the slides channel, slide words in BM25)
+
+    [search]
+    speech_weight = 1.0              # fusion weights of the channels; 0 turns one off
+    slides_weight = 1.0
+    lexical_weight = 0.25
+    snap = true                      # moment edges on sentence / slide boundaries
 """
 
 from __future__ import annotations
@@ -18,14 +25,17 @@ from pathlib import Path
 from vmr.asr import AsrOptions
 from vmr.errors import VmrError
 from vmr.index import IndexOptions
+from vmr.search import SearchOptions
 
-INDEX_KEYS = {"clip_seconds", "asr_backend", "asr_model", "text_model"}
+INDEX_KEYS = {"clip_seconds", "asr_backend", "asr_model", "text_model", "ocr"}
+SEARCH_KEYS = {"speech_weight", "slides_weight", "lexical_weight", "length_bonus", "snap", "snap_seconds"}
 
 
 @dataclass(frozen=True)
 class Config:
     device: str = "auto"
     index: dict | None = None
+    search: dict | None = None
 
     def index_options(self, **overrides) -> IndexOptions:
         """Options from the file, then the non-empty overrides (the command line's flags)."""
@@ -34,7 +44,14 @@ class Config:
         asr = replace(asr, **{field: values[key] for key, field in
                               (("asr_backend", "backend"), ("asr_model", "model")) if key in values})
         options = IndexOptions(asr=asr)
-        return replace(options, **{k: values[k] for k in ("clip_seconds", "text_model") if k in values})
+        return replace(options, **{k: values[k] for k in ("clip_seconds", "text_model", "ocr") if k in values})
+
+    def search_options(self) -> SearchOptions:
+        values = dict(self.search or {})
+        options = SearchOptions()
+        weights = {**options.channel_weights, **{channel: float(values.pop(f"{channel}_weight"))
+                                                 for channel in ("speech", "slides") if f"{channel}_weight" in values}}
+        return replace(options, channel_weights=weights, **values)
 
 
 def load_config(home: Path, device: str | None = None) -> Config:
@@ -45,9 +62,11 @@ def load_config(home: Path, device: str | None = None) -> Config:
         data = {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise VmrError(f"{path}: {exc}") from exc
-    index = data.get("index", {})
-    unknown = set(index) - INDEX_KEYS
-    if unknown:
-        raise VmrError(f"{path}: unknown [index] setting {sorted(unknown)[0]!r} "
-                       f"(known: {', '.join(sorted(INDEX_KEYS))})")
-    return Config(device=device or data.get("device", "auto"), index=index)
+    sections = {}
+    for section, known in (("index", INDEX_KEYS), ("search", SEARCH_KEYS)):
+        sections[section] = data.get(section, {})
+        unknown = set(sections[section]) - known
+        if unknown:
+            raise VmrError(f"{path}: unknown [{section}] setting {sorted(unknown)[0]!r} "
+                           f"(known: {', '.join(sorted(known))})")
+    return Config(device=device or data.get("device", "auto"), **sections)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +23,12 @@ from vmr.asr import AsrOptions, Transcriber, Transcript
 from vmr.encoders import DEFAULT_TEXT_MODEL, TextEncoder
 from vmr.errors import MediaError, VmrError
 from vmr.media import VIDEO_EXTENSIONS, VideoScan, load_audio, scan_video
-from vmr.store import Clip, ClipVector, Segment, Video, Word, bump_generation, utcnow
+from vmr.ocr import ScreenText, SlideReader, SlideSpan, slide_texts
+from vmr.store import Clip, ClipVector, Segment, SlideText, Video, Word, bump_generation, utcnow
 from vmr.timecode import TimeSpan
 
 SPEECH = "speech"
+SLIDES = "slides"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class IndexOptions:
     context_seconds: float = 0.0
     asr: AsrOptions = field(default_factory=AsrOptions)
     text_model: str = DEFAULT_TEXT_MODEL
+    ocr: bool = True  # read the on-screen text of each new picture (the slides channel)
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,9 @@ class IndexedVideo:
     words: int
     status: str  # "indexed" | "unchanged"
     warning: str | None = None
-    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    # Wall time per stage; speech runs beside frames and slides (OCR), so those overlap.
+    seconds: dict[str, float] = field(default_factory=dict)
+    slides: int = 0  # pictures with on-screen text
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,13 @@ def speech_texts(segments: list, clips: list[TimeSpan], context: float) -> list[
     return texts
 
 
+def clip_slide_texts(slides: list[SlideSpan], scan: VideoScan) -> list[str]:
+    """Per clip, the text of the slide on screen at its keyframe ("" for none)."""
+    starts = np.array([s.start for s in slides], dtype=np.float64)
+    shown = np.searchsorted(starts, np.array(scan.keyframe_times, dtype=np.float64), side="right") - 1
+    return [slides[i].text if i >= 0 else "" for i in shown]
+
+
 @dataclass
 class ChannelVectors:
     """One channel's vectors for a video: clip index -> vector, all from one model."""
@@ -145,6 +159,7 @@ class VideoAnalysis:
     scan: VideoScan
     has_audio: bool
     transcript: Transcript | None
+    slides: list[SlideSpan]  # one per picture shown, with its text
     channels: dict[str, ChannelVectors]
     seconds: dict[str, float]  # wall time per stage
 
@@ -162,8 +177,19 @@ class StageClock:
 
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
-        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self._last, 3)
+        self.charge(stage, now - self._last)
         self._last = now
+
+    def charge(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + seconds, 3)
+
+    def skip(self) -> None:
+        """Start the next lap now: the time since the last one belongs to no stage."""
+        self._last = time.perf_counter()
+
+
+class _Stopped(Exception):
+    """Raised inside the speech thread when the rest of the video's analysis failed."""
 
 
 class Analyser:
@@ -175,6 +201,7 @@ class Analyser:
         self.progress = progress or (lambda *_: None)
         self._transcriber: Transcriber | None = None
         self._encoder: TextEncoder | None = None
+        self._reader: SlideReader | None = None
 
     @property
     def transcriber(self) -> Transcriber:
@@ -192,40 +219,88 @@ class Analyser:
             self._encoder = load_text_encoder(self.options.text_model, self.options.asr.device)
         return self._encoder
 
+    @property
+    def reader(self) -> SlideReader:
+        if self._reader is None:
+            self._reader = SlideReader()
+        return self._reader
+
     def analyse(self, path: Path, stat: os.stat_result | None = None, digest: str | None = None,
                 clock: StageClock | None = None) -> VideoAnalysis:
+        """The audio is decoded and transcribed in a thread beside the decoding of the frames
+        and the OCR of each new picture (CTranslate2 and ONNX Runtime release the GIL), so the
+        slides cost little more wall time where there is a core to spare."""
         name = str(path)
         clock = clock or StageClock()
         stat = stat or file_stat(path)
         if digest is None:
             digest = content_hash(path, lambda done, total: self.progress(name, "hash", done, total))
             clock.lap("hash")
-        self.progress(name, "frames", 0, 1)
-        scan = scan_video(path, self.options.clip_seconds)
-        clock.lap("frames")
+        reader = self.reader if self.options.ocr else None
+        if reader:
+            clock.lap("load_ocr")
+        screens: dict[int, ScreenText] = {}
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            listening = []
+
+            def listen() -> None:
+                if not listening:
+                    listening.append(worker.submit(self._listen, name, path, stop))
+
+            def on_picture(index: int, frame: np.ndarray) -> None:
+                listen()  # the first picture proves the file is a video: worth transcribing
+                if reader:
+                    started = time.perf_counter()
+                    screens[index] = reader.read(frame)
+                    clock.charge("slides", time.perf_counter() - started)
+
+            self.progress(name, "frames", 0, 1)
+            try:
+                scan = scan_video(path, self.options.clip_seconds, on_picture)
+                clock.lap("frames")
+                clock.charge("frames", -clock.seconds.get("slides", 0.0))
+                listen()
+                has_audio, transcript, seconds = listening[0].result()
+                clock.seconds.update(seconds)
+                clock.skip()
+            except BaseException:  # a damaged file, Ctrl-C: Whisper stops at its next segment
+                stop.set()
+                raise
+        slides = slide_texts([(shot.start, shot.end, screens.get(shot.picture, ScreenText()))
+                              for shot in scan.shots])
+        channels = {}
+        for channel, texts in ((SPEECH, self._speech_texts(scan, transcript)),
+                               (SLIDES, clip_slide_texts(slides, scan))):
+            vectors = self._encode_texts(name, texts, clock)
+            if vectors:
+                channels[channel] = ChannelVectors(self.options.text_model, vectors)
+        return VideoAnalysis(name, stat.st_size, stat.st_mtime, digest, scan, has_audio,
+                             transcript, slides, channels, clock.seconds)
+
+    def _listen(self, name: str, path: Path, stop: threading.Event) -> tuple[bool, Transcript | None, dict]:
+        """(has audio, transcript or None, seconds per stage): the speech half of `analyse`."""
+        clock = StageClock()
         self.progress(name, "audio", 0, 1)
         audio = load_audio(path)
         clock.lap("audio")
-        transcript = None
-        if audio is not None and len(audio):
-            transcriber = self.transcriber
-            clock.lap("load_asr")
-            transcript = transcriber.transcribe(
-                audio, progress=lambda done, total: self.progress(name, "speech", done, total)
-            )
-            clock.lap("speech")
-        channels = {}
-        speech = self._speech_channel(name, scan, transcript, clock)
-        if speech.vectors:
-            channels[SPEECH] = speech
-        return VideoAnalysis(name, stat.st_size, stat.st_mtime, digest, scan, audio is not None,
-                             transcript, channels, clock.seconds)
+        if audio is None or not len(audio):
+            return audio is not None, None, clock.seconds
+        transcriber = self.transcriber
+        clock.lap("load_asr")
 
-    def _speech_channel(self, name: str, scan: VideoScan, transcript: Transcript | None,
-                        clock: StageClock) -> ChannelVectors:
+        def progress(done: float, total: float) -> None:
+            if stop.is_set():
+                raise _Stopped
+            self.progress(name, "speech", done, total)
+
+        transcript = transcriber.transcribe(audio, progress=progress)
+        clock.lap("speech")
+        return True, transcript, clock.seconds
+
+    def _speech_texts(self, scan: VideoScan, transcript: Transcript | None) -> list[str]:
         segments = [seg for seg in transcript.segments if seg.text.strip()] if transcript else []
-        texts = speech_texts(segments, scan.clips, self.options.context_seconds)
-        return ChannelVectors(self.options.text_model, self._encode_texts(name, texts, clock))
+        return speech_texts(segments, scan.clips, self.options.context_seconds)
 
     def _encode_texts(self, name: str, texts: list[str], clock: StageClock) -> dict[int, np.ndarray]:
         """Vectors of the non-empty texts by clip index. Neighbouring clips often share a text
@@ -343,6 +418,10 @@ class Indexer:
                 for w_idx, w in enumerate(seg.words)
             ]
             video.segments.append(segment)
+        video.slides = [
+            SlideText(idx=i, start=slide.start, end=slide.end, text=slide.text, confidence=slide.confidence)
+            for i, slide in enumerate(analysis.slides)
+        ]
         bump_generation(session)
         session.flush()
         return video
@@ -352,4 +431,7 @@ class Indexer:
                  seconds: dict[str, float] | None = None) -> IndexedVideo:
         words = session.scalar(select(func.count(Word.id)).where(Word.video_id == video.id)) or 0
         clips = session.scalar(select(func.count(Clip.id)).where(Clip.video_id == video.id)) or 0
-        return IndexedVideo(video.path, video.id, video.duration, clips, words, status, warning, seconds or {})
+        slides = session.scalar(select(func.count(SlideText.id)).where(
+            SlideText.video_id == video.id, SlideText.text != "")) or 0
+        return IndexedVideo(video.path, video.id, video.duration, clips, words, status, warning,
+                            seconds or {}, slides)

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from vmr import vectors
+from vmr import lexical, vectors
 from vmr.encoders import TextEncoder
 from vmr.errors import VmrError
 from vmr.index import IndexOptions, Indexer, IndexReport, Progress
@@ -77,11 +77,12 @@ def _video_at(session: Session, path: str | Path) -> Video | None:
 
 class Library:
     def __init__(self, home: str | Path | None = None, db: str | None = None, *,
-                 storage: str = "int8", device: str = "auto"):
+                 storage: str = "int8", device: str = "auto", search_options: SearchOptions | None = None):
         self.home = Path(home).expanduser().absolute() if home else default_home()
         self.db_url = db or sqlite_url(self.home)
         self.storage = storage
         self.device = device
+        self._search_options = search_options
         self._sessions = None
         self._encoders: dict[str, TextEncoder] = {}
 
@@ -104,6 +105,16 @@ class Library:
             current = vectors.rebuild(session, self.vectors_dir, self.storage)
         return current
 
+    @property
+    def search_options(self) -> SearchOptions:
+        """The options searches use unless given others: the constructor's, else the
+        [search] section of HOME/config.toml."""
+        if self._search_options is None:
+            from vmr.config import load_config
+
+            self._search_options = load_config(self.home).search_options()
+        return self._search_options
+
     # -- the commands
     def index(self, paths: Iterable[str | Path], options: IndexOptions | None = None,
               progress: Progress | None = None) -> IndexReport:
@@ -118,16 +129,17 @@ class Library:
     def search_many(self, queries: list[str], k: int = 10,
                     options: SearchOptions | None = None) -> list[list[Moment]]:
         """Many queries share one model load and one pass of batched scoring."""
-        options = options or SearchOptions()
+        options = options or self.search_options
         queries = [validate(q, k) for q in queries]
         options = replace(options, k=k)
         with self.session() as session:
             matrix = self.matrix(session)
             if not matrix.channels:  # nothing to compare with: no video has speech
                 return [[] for _ in queries]
+            parsed = [lexical.parse_query(q) for q in queries]
             encoders = {c.model: self._encoder(c.model) for c in matrix.channels.values()}
-            scores = clip_scores(matrix, encode_queries(encoders, queries), len(queries), options)
-            return [moments(session, matrix, row, options) for row in scores]
+            scores = clip_scores(matrix, encode_queries(encoders, [p.text for p in parsed]), parsed, options)
+            return [moments(session, matrix, scores, q, options) for q in range(len(queries))]
 
     def _encoder(self, model: str) -> TextEncoder:
         if model not in self._encoders:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,87 @@ class VideoScan:
     clips: list[TimeSpan]
     keyframe_times: list[float]  # per clip: the frame nearest its middle that is on screen
     truncated: bool  # decoding stopped early on damaged data
+    shots: list[Shot] = field(default_factory=list)  # the pictures shown, in order
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A stretch of video showing one picture (a slide, a camera angle)."""
+
+    start: float
+    end: float
+    picture: int  # which distinct picture: a return to an earlier slide repeats its number
+
+
+# Picture changes are found on small grey thumbnails of frames sampled every PICTURE_STEP s:
+# a change is a share AREA_CHANGE of the pixels moving by more than PIXEL_CHANGE grey levels
+# (a new line of slide text at 720p is ~2% of the thumbnail; a mouse pointer is ~0.05%).
+PICTURE_STEP = 0.5
+THUMB_WIDTH = 160
+PIXEL_CHANGE = 20
+AREA_CHANGE = 0.002
+
+# Called once per distinct picture, with its number and its first steady frame (BGR).
+OnPicture = Callable[[int, np.ndarray], None]
+
+
+class PictureChanges:
+    """Follows the sampled frames: a new picture starts where the frames stop matching the
+    current one, and is accepted once two samples in a row agree (a steady picture, not the
+    middle of a fade or of camera motion). A picture that matches an earlier one reuses its
+    number, so a slide shown twice is read once."""
+
+    def __init__(self, on_picture: OnPicture | None = None, step: float = PICTURE_STEP):
+        self.on_picture = on_picture or (lambda *_: None)
+        self.step = step
+        self.next_sample = 0.0
+        self.pictures: list[np.ndarray] = []  # one thumbnail per distinct picture
+        self.starts: list[tuple[float, int]] = []  # (start, picture)
+        self.previous: tuple[float, np.ndarray] | None = None
+        self.change_at: float | None = None
+
+    def due(self, t: float) -> bool:
+        """Whether the frame at `t` is to be sampled (the first one at or past each step)."""
+        if t < self.next_sample:
+            return False
+        self.next_sample = (math.floor(t / self.step) + 1) * self.step
+        return True
+
+    @staticmethod
+    def differ(a: np.ndarray, b: np.ndarray) -> bool:
+        import cv2
+
+        return np.count_nonzero(cv2.absdiff(a, b) > PIXEL_CHANGE) > AREA_CHANGE * a.size
+
+    def feed(self, t: float, frame: np.ndarray) -> None:
+        import cv2
+
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+        height = max(1, round(THUMB_WIDTH * grey.shape[0] / max(grey.shape[1], 1)))
+        thumb = cv2.resize(grey, (THUMB_WIDTH, height), interpolation=cv2.INTER_AREA)
+        if not self.starts:
+            self._accept(0.0, thumb, frame)
+        elif self.differ(thumb, self.pictures[self.starts[-1][1]]):
+            if self.change_at is None:  # between the last sample that matched and this one
+                self.change_at = (self.previous[0] + t) / 2
+            if not self.differ(thumb, self.previous[1]):
+                self._accept(self.change_at, thumb, frame)
+        else:
+            self.change_at = None
+        self.previous = (t, thumb)
+
+    def _accept(self, start: float, thumb: np.ndarray, frame: np.ndarray) -> None:
+        seen = next((i for i, old in enumerate(self.pictures) if not self.differ(thumb, old)), None)
+        if seen is None:
+            seen = len(self.pictures)
+            self.pictures.append(thumb)
+            self.on_picture(seen, frame)
+        self.starts.append((start, seen))
+        self.change_at = None
+
+    def shots(self, duration: float) -> list[Shot]:
+        ends = [start for start, _ in self.starts[1:]] + [duration]
+        return [Shot(start, end, picture) for (start, picture), end in zip(self.starts, ends)]
 
 
 def clip_grid(duration: float, clip_seconds: float) -> list[TimeSpan]:
@@ -76,9 +158,10 @@ def clip_grid(duration: float, clip_seconds: float) -> list[TimeSpan]:
     ]
 
 
-def scan_video(path: str | Path, clip_seconds: float = 2.0) -> VideoScan:
-    """Read every frame's timestamp from the stream (variable frame rate safe) and pick a
-    keyframe per clip. Raises MediaError for what is not a decodable video."""
+def scan_video(path: str | Path, clip_seconds: float = 2.0, on_picture: OnPicture | None = None) -> VideoScan:
+    """Read every frame's timestamp from the stream (variable frame rate safe), pick a
+    keyframe per clip and find where the picture changes (`on_picture` sees each distinct
+    picture once). Raises MediaError for what is not a decodable video."""
     import cv2
 
     capture = cv2.VideoCapture(str(path))
@@ -89,6 +172,7 @@ def scan_video(path: str | Path, clip_seconds: float = 2.0) -> VideoScan:
     claimed_frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
     times: list[float] = []
     chosen: dict[int, float] = {}  # clip -> keyframe time
+    changes = PictureChanges(on_picture)
     try:
         while capture.grab():  # grab() decodes without converting: cheap, and gives the pts
             t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
@@ -100,6 +184,10 @@ def scan_video(path: str | Path, clip_seconds: float = 2.0) -> VideoScan:
             # The first frame of each clip, replaced by the first one at or past the middle.
             if clip not in chosen or chosen[clip] < middle <= t:
                 chosen[clip] = t
+            if changes.due(t):  # retrieve() converts the frame: only for the sampled ones
+                ok, frame = capture.retrieve()
+                if ok:
+                    changes.feed(t, frame)
     finally:
         capture.release()
     if not times:
@@ -117,4 +205,5 @@ def scan_video(path: str | Path, clip_seconds: float = 2.0) -> VideoScan:
         keyframe_times.append(chosen.get(clip, keyframe_times[-1] if keyframe_times else times[0]))
     span = times[-1] - times[0]
     fps = (len(times) - 1) / span if span > 0 else 0.0
-    return VideoScan(duration, len(times), fps, width, height, clips, keyframe_times, truncated)
+    return VideoScan(duration, len(times), fps, width, height, clips, keyframe_times, truncated,
+                     changes.shots(duration))

@@ -3,21 +3,35 @@ keep the best non-overlapping windows, and describe each as a playable moment.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vmr import lexical
 from vmr.encoders import TextEncoder
 from vmr.errors import QueryError
+from vmr.index import SLIDES, SPEECH
+from vmr.lexical import Query
 from vmr.links import moment_link
-from vmr.store import Video, Word
+from vmr.store import SlideText, Video, Word
+from vmr.timecode import TimeSpan
 from vmr.vectors import ChannelMatrix, ClipMatrix
 
+# Windows ranked per moment wanted: spares for those that snap onto a moment already found.
+SPARE_WINDOWS = 4
 # Exact rerank pool of the binary prefilter: 2% of the clips, at least this many.
 PREFILTER_CANDIDATES = 4096
+LEXICAL = "lexical"
+# Subtracted from the clips that lack a query's phrase (where some clip has it), so that its
+# windows keep to the sentences that hold the phrase.
+PHRASE_PENALTY = 1.0
+# A query of this many words or more, found word for word in a sentence, is taken as a quote;
+# one word in this many may differ (a misremembered word, or one Whisper misheard).
+QUOTE_TOKENS = 3
+QUOTE_WORDS_PER_EDIT = 5
 
 
 @dataclass(frozen=True)
@@ -28,12 +42,18 @@ class SearchOptions:
     mode: str = "mean"
     # A mean favours the shortest window around a peak; this much score per doubling of the
     # window's length lets a passage that stays relevant win over its best sentence.
-    # Tuned on the sample's queries (README, "Ranking"): 0.09 sits on a plateau.
-    length_bonus: float = 0.09
+    length_bonus: float = 0.065
     # Windows of one video may share at most this fraction of the shorter one.
     max_overlap: float = 0.3
     # Per-channel weights for fusion; a clip missing a channel is scored on the others.
-    channel_weights: dict[str, float] = field(default_factory=lambda: {"speech": 1.0})
+    channel_weights: dict[str, float] = field(default_factory=lambda: {"speech": 1.0, "slides": 1.0})
+    # Weight of the lexical (BM25) channel in the same fusion; 0 turns it off.
+    # These three were tuned together on the samples (README, "Ranking"): a plateau, not a peak.
+    lexical_weight: float = 0.25
+    # Moment edges move to sentence starts and ends (a slide's moment to the slide's span),
+    # by at most snap_seconds (one clip).
+    snap: bool = True
+    snap_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -43,15 +63,33 @@ class Moment:
     start: float
     end: float
     score: float
-    text: str
+    text: str  # why it matched: what was said, or the slide's text when the slide matched
     link: str
+    why: str = SPEECH  # "speech" or "slides"
+    speech_text: str = ""  # the words spoken inside the moment
+    slide_text: str = ""  # the text on screen at its best clip ("" for none)
 
     def to_json(self) -> dict:
         return {
             "video": self.video, "video_id": self.video_id, "start": round(self.start, 3),
             "end": round(self.end, 3), "score": round(self.score, 4), "text": self.text,
-            "link": self.link,
+            "link": self.link, "why": self.why, "speech_text": self.speech_text,
+            "slide_text": self.slide_text,
         }
+
+
+@dataclass(frozen=True)
+class ClipScores:
+    """Per query and clip: the fused score that windows are ranked on, and each evidence
+    (dense channels by name, lexical fields as "lexical.speech" / "lexical.slides")."""
+
+    fused: np.ndarray  # float32 [Q, N]
+    parts: dict[str, np.ndarray]  # float32 [Q, N] each
+    present: dict[str, np.ndarray]  # bool [N] each dense channel
+    # Per query: the lexical documents holding its phrase, where one does: its quoted phrases,
+    # or else the whole query said (almost) word for word, a quote; None otherwise.
+    phrase_docs: list[np.ndarray | None]
+    quoted: list[bool]  # the phrase was in double quotes: every moment must hold it
 
 
 def validate(query: str, k: int) -> str:
@@ -63,23 +101,58 @@ def validate(query: str, k: int) -> str:
     return query
 
 
-def clip_scores(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], n_queries: int,
-                options: SearchOptions) -> np.ndarray:
-    """Fused per-clip scores [Q, N] for a batch of queries (one vector per query and model);
-    all zero where no clip has a channel (a library of silent videos)."""
+def clip_scores(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], queries: list[Query],
+                options: SearchOptions) -> ClipScores:
+    """Fused per-clip scores for a batch of queries (one vector per query and model): the dense
+    channels and the lexical channel go through one weighted fusion, before any window is
+    formed; all zero where no clip has a channel (a library of silent videos)."""
     import kernels
 
+    n_queries, n = len(queries), matrix.clip_count
     names = [name for name in matrix.channels if options.channel_weights.get(name, 0.0) > 0]
-    fused = np.zeros((n_queries, matrix.clip_count), dtype=np.float32)
-    if not names:
-        return fused
-    present = np.stack([np.asarray(matrix.channels[n].present) for n in names])
-    weights = np.array([options.channel_weights[n] for n in names], dtype=np.float32)
-    per_channel = [channel_scores(matrix.channels[n], query_vectors[matrix.channels[n].model])
-                   for n in names]
-    for q in range(n_queries):
-        fused[q] = kernels.fuse_channels(np.stack([s[q] for s in per_channel]), present, weights)
-    return fused
+    parts = {name: channel_scores(matrix.channels[name], query_vectors[matrix.channels[name].model])
+             for name in names}
+    present = {name: np.asarray(matrix.channels[name].present) for name in names}
+    phrase_docs = [phrase_documents(matrix, query) if options.lexical_weight > 0 or query.phrases else None
+                   for query in queries]
+    rows_present = [present[name] for name in names]
+    weights = [options.channel_weights[name] for name in names]
+    if matrix.lexical is not None and options.lexical_weight > 0:
+        fields = np.stack([matrix.lexical.clip_scores(q, n) for q in queries], axis=1)  # [F, Q, N]
+        for name, scores in zip(lexical.FIELDS, fields):
+            parts[f"lexical.{name}"] = scores
+        if rows_present:
+            # Lexical scores count where a clip has text at all, and zero there is evidence.
+            names.append(LEXICAL)
+            parts[LEXICAL] = fields.sum(axis=0)
+            rows_present.append(np.logical_or.reduce(rows_present))
+            weights.append(options.lexical_weight)
+    fused = np.zeros((n_queries, n), dtype=np.float32)
+    if names:
+        stacked_present = np.stack(rows_present)
+        for q in range(n_queries):
+            fused[q] = kernels.fuse_channels(np.stack([parts[name][q] for name in names]),
+                                             stacked_present, np.array(weights, dtype=np.float32))
+    for q, docs in enumerate(phrase_docs):
+        if docs is not None:  # windows keep to the clips that hold the phrase
+            fused[q, ~matrix.lexical.rows_of(docs, n)] -= PHRASE_PENALTY
+    parts.pop(LEXICAL, None)
+    return ClipScores(fused, parts, present, phrase_docs, [bool(q.phrases) for q in queries])
+
+
+def phrase_documents(matrix: ClipMatrix, query: Query) -> np.ndarray | None:
+    """The documents holding the query's quoted phrases; or, for a query of a few words or more
+    said (almost) word for word, a quote, the sentences that say it."""
+    if matrix.lexical is None:
+        return None
+    if query.phrases:
+        docs = matrix.lexical.phrase_documents(query.phrases)
+    elif len(query.tokens) >= QUOTE_TOKENS:
+        docs = matrix.lexical.phrase_documents([query.tokens], field=SPEECH,
+                                               max_edits=len(query.tokens) // QUOTE_WORDS_PER_EDIT)
+    else:
+        return None
+    return docs if len(docs) else None
 
 
 def channel_scores(channel: ChannelMatrix, queries: np.ndarray) -> np.ndarray:
@@ -126,36 +199,112 @@ def warm_up(matrix: ClipMatrix) -> None:
         return
     dims = {c.model: c.vectors.shape[1] for c in matrix.channels.values()}
     probe = {model: np.ones((1, dim), dtype=np.float32) for model, dim in dims.items()}
-    ranked_windows(matrix, clip_scores(matrix, probe, 1, SearchOptions())[0], SearchOptions())
+    scores = clip_scores(matrix, probe, [lexical.parse_query("warm up")], SearchOptions())
+    ranked_windows(matrix, scores.fused[0], SearchOptions())
 
 
-def moments(session: Session, matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions) -> list[Moment]:
+def moments(session: Session, matrix: ClipMatrix, scores: ClipScores, q: int,
+            options: SearchOptions) -> list[Moment]:
+    """The best windows for query `q`, as moments: edges snapped, and the text that explains
+    each (the slide's, where the slide evidence outweighs the speech evidence). Windows that
+    snap onto a moment already found (one slide's span, one sentence) give way to the next."""
     if matrix.clip_count == 0:
         return []
-    starts, stops, values = ranked_windows(matrix, scores, options)
+    starts, stops, values = ranked_windows(matrix, scores.fused[q], replace(options, k=SPARE_WINDOWS * options.k))
+    must_hold = scores.phrase_docs[q] if scores.quoted[q] else None
+    baseline = {name: float(scores.parts[name][q][rows].mean()) if rows.any() else 0.0
+                for name, rows in scores.present.items()}
     found: list[Moment] = []
     for first, stop, value in zip(starts, stops, values):
-        video_id = matrix.video_of_row(int(first))
+        if len(found) == options.k:
+            break
+        first, stop = int(first), int(stop)
+        video_id = matrix.video_of_row(first)
         video = session.get(Video, video_id)
         if video is None:  # removed since the matrices were built
             continue
+        found_by = evidence(scores, q, first, stop, baseline, options)
+        best = first + int(np.argmax(scores.fused[q][first:stop]))
+        middle = float(matrix.starts[best] + matrix.ends[best]) / 2
+        slide = session.scalars(select(SlideText).where(
+            SlideText.video_id == video_id, SlideText.start <= middle, SlideText.end > middle)).first()
+        why = SLIDES if slide is not None and slide.text and found_by[SLIDES] > found_by[SPEECH] else SPEECH
         start, end = float(matrix.starts[first]), float(matrix.ends[stop - 1])
+        if options.snap:
+            start, end = (slide.start, slide.end) if why == SLIDES else snap_to_sentences(
+                session, matrix, video_id, first, start, end, options.snap_seconds)
+        span = TimeSpan(start, end)
+        if must_hold is not None and not holds(matrix.lexical, must_hold, matrix.video_rows(first), span):
+            continue  # a quoted query's moments hold the phrase
+        if any(m.video_id == video_id and span.intersection(TimeSpan(m.start, m.end))
+               > options.max_overlap * min(span.duration, m.end - m.start) for m in found):
+            continue
+        spoken = spoken_text(session, video_id, start, end)
+        slide_text = slide.text if slide is not None else ""
         found.append(Moment(
             video=video.path, video_id=video_id, start=start, end=end, score=float(value),
-            text=spoken_text(session, video_id, start, end), link=moment_link(Path(video.path), start, end),
+            text=slide_text if why == SLIDES else spoken, link=moment_link(Path(video.path), start, end),
+            why=why, speech_text=spoken, slide_text=slide_text,
         ))
     return found
 
 
-def spoken_text(session: Session, video_id: int, start: float, end: float) -> str:
-    """The words whose middle lies inside [start, end)."""
+def holds(index: lexical.LexicalIndex, docs: np.ndarray, rows: tuple[int, int], span: TimeSpan) -> bool:
+    """Whether the span (of the video at clip rows `rows`) and one of the documents mostly
+    overlap: most of a sentence said in it, or most of it under a slide."""
+    docs = docs[(index.doc_first[docs] >= rows[0]) & (index.doc_first[docs] < rows[1])]
+    overlap = np.minimum(index.doc_end[docs], span.end) - np.maximum(index.doc_start[docs], span.start)
+    return bool((overlap >= 0.5 * np.minimum(index.doc_end[docs] - index.doc_start[docs], span.duration)).any())
+
+
+def evidence(scores: ClipScores, q: int, first: int, stop: int, baseline: dict[str, float],
+             options: SearchOptions) -> dict[str, float]:
+    """How much each source (speech, slides) did for rows [first, stop): its dense channel's
+    weighted gain over that channel's mean, plus its lexical field's weighted best score."""
+    found = {}
+    for source in (SPEECH, SLIDES):
+        lexical_part = scores.parts.get(f"lexical.{source}")
+        found[source] = options.lexical_weight * float(lexical_part[q][first:stop].max()) if lexical_part is not None else 0.0
+        if source in baseline:
+            gain = float(scores.parts[source][q][first:stop].mean()) - baseline[source]
+            found[source] += options.channel_weights[source] * gain
+    return found
+
+
+def snap_to_sentences(session: Session, matrix: ClipMatrix, video_id: int, row: int, start: float,
+                      end: float, reach: float) -> tuple[float, float]:
+    """Edges on the nearest sentence start and end within `reach` seconds; an edge with none
+    that near moves onto a word boundary, out of any silence."""
+    new_start = new_end = None
+    if matrix.lexical is not None:
+        docs = matrix.lexical.documents_in(SPEECH, *matrix.video_rows(row))
+        starts, ends = matrix.lexical.doc_start[docs], matrix.lexical.doc_end[docs]
+        near = starts[(np.abs(starts - start) <= reach) & (starts < end)]
+        new_start = float(near[np.argmin(np.abs(near - start))]) if len(near) else None
+        near = ends[(np.abs(ends - end) <= reach) & (ends > start)]
+        new_end = float(near[np.argmin(np.abs(near - end))]) if len(near) else None
+    if new_start is None or new_end is None:
+        inside = words(session, video_id, start, end)
+        if inside:
+            new_start = inside[0].start if new_start is None else new_start
+            new_end = inside[-1].end if new_end is None else new_end
+    new_start = start if new_start is None else new_start
+    new_end = end if new_end is None else new_end
+    return (new_start, new_end) if new_start < new_end else (start, end)
+
+
+def words(session: Session, video_id: int, start: float, end: float) -> list:
+    """The words (start, end, text) whose middle lies inside [start, end), in order."""
     middle = (Word.start + Word.end) / 2
-    words = session.scalars(
-        select(Word.text)
+    return session.execute(
+        select(Word.start, Word.end, Word.text)
         .where(Word.video_id == video_id, middle >= start, middle < end)
         .order_by(Word.start)
     ).all()
-    return " ".join(words)
+
+
+def spoken_text(session: Session, video_id: int, start: float, end: float) -> str:
+    return " ".join(w.text for w in words(session, video_id, start, end))
 
 
 def encode_queries(encoders: dict[str, TextEncoder], queries: list[str]) -> dict[str, np.ndarray]:

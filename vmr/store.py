@@ -1,7 +1,7 @@
 """The catalogue: SQLAlchemy 2.0 ORM over SQLite (default) or any SQLAlchemy URL.
 
 Rows hold everything needed to rebuild the search matrices (`vmr.vectors`): videos, their clip
-grid, transcript segments and words, and one vector per clip and channel. The schema is owned by
+grid, transcript segments and words, timed slide text, and one vector per clip and channel. The schema is owned by
 Alembic migrations in `migrations/`, applied when a store is opened.
 """
 
@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # The newest migration in migrations/versions; a test keeps the two equal.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 
 class Base(DeclarativeBase):
@@ -60,6 +60,9 @@ class Video(Base):
     )
     segments: Mapped[list[Segment]] = relationship(
         back_populates="video", cascade="all, delete-orphan", passive_deletes=True, order_by="Segment.idx"
+    )
+    slides: Mapped[list[SlideText]] = relationship(
+        back_populates="video", cascade="all, delete-orphan", passive_deletes=True, order_by="SlideText.idx"
     )
 
 
@@ -113,8 +116,25 @@ class Word(Base):
     segment: Mapped[Segment] = relationship(back_populates="words")
 
 
+class SlideText(Base):
+    """What was on screen from `start` to `end`: one row per picture (a slide), its OCR text
+    ("" for a picture without text, or when OCR was off); the starts are the picture changes."""
+
+    __tablename__ = "slide_texts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Float)
+
+    video: Mapped[Video] = relationship(back_populates="slides")
+
+
 class ClipVector(Base):
-    """One embedding per clip and channel ("speech", later "slides", "visual")."""
+    """One embedding per clip and channel ("speech", "slides", later "visual")."""
 
     __tablename__ = "clip_vectors"
 

@@ -1,4 +1,5 @@
-"""The search matrices: one contiguous, memory-mapped array per channel under `HOME/vectors`.
+"""The search matrices: one contiguous, memory-mapped array per channel under `HOME/vectors`,
+and the lexical (BM25) index of the transcript sentences and slide text beside them.
 
 They are derived data, rebuilt from the database whenever the catalogue's generation moves on,
 and swapped in atomically (a new folder, then the `CURRENT` pointer replaced), so a search never
@@ -7,6 +8,7 @@ reads a half-written matrix and a killed rebuild leaves the previous one in plac
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -18,14 +20,17 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vmr import lexical
 from vmr.errors import VmrError
-from vmr.store import Clip, ClipVector, Video, generation
+from vmr.store import Clip, ClipVector, SlideText, Video, Word, generation
 
 STORAGE_FORMATS = ("int8", "float16", "float32")
 # From this many clips on, search first ranks sign-bit codes by Hamming distance and scores
 # exactly only the best candidates (bench/kernels_bench.py: same windows at recall@10 >= 0.95,
 # about 2x faster at a million clips; below this size an exact scan is already milliseconds).
 PREFILTER_MIN_CLIPS = 200_000
+# The layout of a generation folder; folders written in another layout are rebuilt on load.
+FORMAT = 2  # 2: the lexical index
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class ClipMatrix:
     starts: np.ndarray  # float64 [N]
     ends: np.ndarray  # float64 [N]
     channels: dict[str, ChannelMatrix]
+    lexical: lexical.LexicalIndex | None = None
 
     @property
     def clip_count(self) -> int:
@@ -53,6 +59,11 @@ class ClipMatrix:
 
     def video_of_row(self, row: int) -> int:
         return int(self.video_ids[np.searchsorted(self.video_offsets, row, side="right") - 1])
+
+    def video_rows(self, row: int) -> tuple[int, int]:
+        """The rows [first, stop) of the video that holds `row`."""
+        position = int(np.searchsorted(self.video_offsets, row, side="right")) - 1
+        return int(self.video_offsets[position]), int(self.video_offsets[position + 1])
 
 
 def _current_dir(root: Path) -> Path | None:
@@ -64,11 +75,14 @@ def _current_dir(root: Path) -> Path | None:
 
 
 def load(root: Path) -> ClipMatrix | None:
-    """The current matrices, memory-mapped; None when none were built yet."""
+    """The current matrices, memory-mapped; None when none were built yet (or by another
+    version of vmr, in another layout)."""
     folder = _current_dir(root)
     if folder is None or not folder.exists():
         return None
     manifest = json.loads((folder / "manifest.json").read_text())
+    if manifest.get("format") != FORMAT:
+        return None
 
     def array(name: str) -> np.ndarray:
         return np.load(folder / f"{name}.npy", mmap_mode="r")
@@ -84,6 +98,10 @@ def load(root: Path) -> ClipMatrix | None:
         )
         for name, info in manifest["channels"].items()
     }
+    index = None
+    if "lexical" in manifest:
+        vocab = json.loads((folder / "lexical.vocab.json").read_text())
+        index = lexical.load_index(vocab, {name: array(f"lexical.{name}") for name in lexical.LexicalIndex.ARRAYS})
     return ClipMatrix(
         generation=manifest["generation"],
         video_ids=array("video_ids"),
@@ -91,6 +109,7 @@ def load(root: Path) -> ClipMatrix | None:
         starts=array("starts"),
         ends=array("ends"),
         channels=channels,
+        lexical=index,
     )
 
 
@@ -125,7 +144,7 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
         "starts": np.array([r[2] for r in rows], dtype=np.float64),
         "ends": np.array([r[3] for r in rows], dtype=np.float64),
     }
-    manifest: dict = {"generation": gen, "storage": storage, "channels": {}}
+    manifest: dict = {"format": FORMAT, "generation": gen, "storage": storage, "channels": {}}
     channel_names = session.scalars(select(ClipVector.channel).distinct()).all()
     for channel in sorted(channel_names):
         found = session.execute(
@@ -163,11 +182,16 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
         manifest["channels"][channel] = {"model": models.pop(), "dim": dim, "storage": storage,
                                          "codes": with_codes}
 
+    index = lexical.LexicalIndex.build(_documents(session, arrays))
+    arrays.update({f"lexical.{name}": array for name, array in index.arrays().items()})
+    manifest["lexical"] = {"documents": len(index.doc_field), "terms": len(index.vocab)}
+
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".build-{uuid.uuid4().hex}"
     staging.mkdir()
     for name, array in arrays.items():
         np.save(staging / f"{name}.npy", array)
+    (staging / "lexical.vocab.json").write_text(json.dumps(index.vocab, ensure_ascii=False))
     (staging / "manifest.json").write_text(json.dumps(manifest))
     final = root / f"g{gen:08d}-{uuid.uuid4().hex[:8]}"
     staging.rename(final)
@@ -181,3 +205,28 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
     matrix = load(root)
     assert matrix is not None
     return matrix
+
+
+def _documents(session: Session, arrays: dict[str, np.ndarray]) -> list[lexical.Document]:
+    """The lexical documents: every spoken sentence and every slide with text, each with the
+    clip rows it overlaps."""
+    offsets = arrays["video_offsets"]
+    row_range = {int(v): (int(offsets[i]), int(offsets[i + 1])) for i, v in enumerate(arrays["video_ids"])}
+    words = session.execute(select(Word.video_id, Word.start, Word.end, Word.text).order_by(Word.video_id, Word.start))
+    spans: list[tuple[int, int, tuple[float, float, str]]] = [
+        (lexical.FIELDS.index("speech"), video_id, sentence)
+        for video_id, group in itertools.groupby(words, key=lambda w: w[0])
+        for sentence in lexical.sentences([(w[1], w[2], w[3]) for w in group])
+    ]
+    slides = session.execute(select(SlideText.video_id, SlideText.start, SlideText.end, SlideText.text)
+                             .where(SlideText.text != "").order_by(SlideText.video_id, SlideText.idx))
+    spans += [(lexical.FIELDS.index("slides"), video_id, (start, end, text)) for video_id, start, end, text in slides]
+    docs = []
+    for field, video_id, (start, end, text) in spans:
+        if video_id not in row_range:
+            continue
+        first, stop = row_range[video_id]
+        begin = min(first + int(np.searchsorted(arrays["ends"][first:stop], start, side="right")), stop - 1)
+        end_row = first + int(np.searchsorted(arrays["starts"][first:stop], end, side="left"))
+        docs.append(lexical.Document(field, begin, max(end_row, begin + 1), text, start, end))
+    return docs

@@ -1,0 +1,107 @@
+"""The lexical channel: normalisation, phrases and BM25 against a hand computation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from vmr.lexical import B, FIELDS, K1, Document, LexicalIndex, parse_query, tokens
+
+SPEECH, SLIDES = FIELDS.index("speech"), FIELDS.index("slides")
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("the eleventh century", "the 11th century"),
+    ("the eleventh century", "the 11 century"),
+    ("three laws of motion", "3 laws of motion"),
+    ("a twenty six year old clerk", "a 26 year old clerk"),
+    ("in the early sixteen hundreds", "in the early 1600s"),
+    ("one hundred and five", "105"),
+    ("the twenty-first century", "the 21st century"),
+    ("Newton's laws", "newton laws"),
+    ("memorizing the training set", "memorizes the training sets"),
+    ("F = G · m₁ · m₂ / r²", "f g m1 m2 r2"),
+    ("1,000 rows", "1000 rows"),
+])
+def test_same_tokens(a, b):
+    assert tokens(a) == tokens(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("one two three", "123"),  # counting is not one number
+    ("30.5 kJ", "305 kJ"),
+    ("first law", "second law"),
+])
+def test_different_tokens(a, b):
+    assert tokens(a) != tokens(b)
+
+
+def test_query_phrases_and_text():
+    query = parse_query('where is "the eleventh century" said')
+    assert query.text == "where is the eleventh century said"
+    assert query.phrases == [tokens("the 11th century")]
+    assert tokens("eleventh")[0] in query.terms and len(query.terms) == len(set(query.terms))
+
+
+def _index(texts: list[str], field: int = SPEECH) -> LexicalIndex:
+    return LexicalIndex.build([Document(field, i, i + 1, t) for i, t in enumerate(texts)])
+
+
+def test_bm25_matches_a_hand_computation():
+    docs = ["gradient descent updates the weights",
+            "the learning rate sets the step size of gradient descent descent",
+            "overfitting memorizes noise"]
+    index = _index(docs)
+    scores = index.clip_scores(parse_query("descent noise"), 3)[SPEECH]
+    lengths = [len(d.split()) for d in docs]
+    avg = sum(lengths) / 3
+
+    def idf(df: int) -> float:
+        return math.log(1 + (3 - df + 0.5) / (df + 0.5))
+
+    def term(tf: int, length: int, df: int) -> float:
+        return idf(df) * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / avg))
+
+    norm = idf(2) + idf(1)
+    expected = [term(1, lengths[0], 2) / norm, term(2, lengths[1], 2) / norm, term(1, lengths[2], 1) / norm]
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
+    assert list(np.argsort(-scores)) == [2, 1, 0]  # the rare word outweighs a repeated common one
+
+
+def test_documents_spread_over_their_clips_and_fields_stay_apart():
+    index = LexicalIndex.build([
+        Document(SPEECH, 0, 3, "the chain rule of calculus"),
+        Document(SLIDES, 2, 6, "Chain rule, from the output layer backwards"),
+        Document(SPEECH, 5, 6, "thanks for watching"),
+    ])
+    scores = index.clip_scores(parse_query("chain rule"), 7)
+    assert (scores[SPEECH, :3] > 0).all() and (scores[SPEECH, 3:] == 0).all()
+    assert (scores[SLIDES, 2:6] > 0).all() and scores[SLIDES, [0, 1, 6]].tolist() == [0, 0, 0]
+
+
+def test_quoted_phrase_keeps_only_documents_with_the_sequence():
+    index = _index(["the validation error starts rising",
+                    "rising error on the validation set",
+                    "in the 11th century a scholar argued"])
+    loose = index.clip_scores(parse_query("validation error rising"), 3)[SPEECH]
+    assert (loose[:2] > 0).all()
+    exact = index.clip_scores(parse_query('"validation error starts rising"'), 3)[SPEECH]
+    assert exact[0] > 0 and exact[1] == 0 and exact[2] == 0
+    assert index.clip_scores(parse_query('"the eleventh century"'), 3)[SPEECH].tolist()[2] > 0
+    assert not index.clip_scores(parse_query('"error validation"'), 3).any()
+
+
+def test_empty_index_and_unknown_words_score_nothing():
+    empty = LexicalIndex.build([])
+    assert not empty.clip_scores(parse_query("anything"), 4).any()
+    assert not _index(["gradient descent"]).clip_scores(parse_query("zebra"), 1).any()
+
+
+def test_two_words_run_together_by_ocr_count_as_both():
+    index = LexicalIndex.build([Document(SLIDES, 0, 1, "Light reactions thylakoidmembrane"),
+                                Document(SLIDES, 1, 2, "membrane proteins")])
+    scores = index.clip_scores(parse_query("thylakoid membrane"), 2)[SLIDES]
+    assert scores[0] > scores[1] > 0
+    assert scores[0] == pytest.approx(1.0, abs=0.2)  # as if both words were there, once

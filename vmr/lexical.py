@@ -1,0 +1,334 @@
+"""The lexical channel: BM25 over transcript sentences and slide text, built by vmr itself so it
+works on every database (SQLite, PostgreSQL), as derived data next to the vector matrices.
+
+Text is normalised the same way on both sides: Unicode NFKC, lower case, numbers as digits
+("eleventh", "11th" and "11" are one token, so are "three" and "3", "twenty six" is "26"), and
+Snowball stems ("memorizing" and "memorizes" meet). The documents are the spoken sentences
+(Whisper's words, split where one ends with . ? or !) and the slides, each mapped to the clip
+rows it overlaps; a clip's score on a field is its best document's. A query's "double-quoted
+phrase" must appear in a document as a token sequence for that document to score.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+
+FIELDS = ("speech", "slides")
+# BM25 constants (the usual ones); b is lower than 0.75 because sentences and slides are short
+# and similar in length, so length says little about relevance.
+K1 = 1.2
+B = 0.5
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
+_ORDINAL_SUFFIX = re.compile(r"^(\d+)(?:st|nd|rd|th|s)$")
+_THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
+
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
+_SCALES = {"hundred": 100, "hundreds": 100, "thousand": 1000, "thousands": 1000,
+           "million": 10**6, "millions": 10**6, "billion": 10**9, "billions": 10**9}
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
+    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+    "nineteenth": 19, "twentieth": 20, "thirtieth": 30, "fortieth": 40, "fiftieth": 50,
+    "sixtieth": 60, "seventieth": 70, "eightieth": 80, "ninetieth": 90, "hundredth": 100,
+    "thousandth": 1000, "millionth": 10**6,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    # Snowball in pure Python costs ~0.2 ms a word; a library's vocabulary is small.
+    return _stemmer().stemWord(word)
+
+
+def _raw_tokens(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'").replace("\u2018", "'")
+    tokens = []
+    for token in _TOKEN.findall(text):
+        if "'" in token:
+            token = token.removesuffix("'s").replace("'", "")
+        if _THOUSANDS.match(token):
+            token = token.replace(",", "")
+        tokens.append(token)
+    return tokens
+
+
+def _numbers(tokens: list[str]) -> list[str]:
+    """Runs of number words become one decimal token ("twenty six" -> "26", "sixteen hundred"
+    -> "1600", "eleventh" -> "11"); "11th" -> "11". A run ends where it stops being one number
+    ("one two" is 1, 2) and after an ordinal."""
+    out: list[str] = []
+    total = current = 0
+    last = None  # kind of the previous number word in the run, None outside a run
+
+    def flush() -> None:
+        nonlocal total, current, last
+        if last is not None:
+            out.append(str(total + current))
+        total = current = 0
+        last = None
+
+    for i, token in enumerate(tokens):
+        if token in _UNITS or token in _ORDINALS and _ORDINALS[token] < 100:
+            value = _UNITS.get(token, _ORDINALS.get(token))
+            kind = "tens" if value >= 20 else "teen" if value >= 10 else "unit"
+            # "twenty one" continues a run; "one two" or "ten three" starts a new one.
+            if last in ("unit", "teen", "tens") and not (last == "tens" and kind == "unit"):
+                flush()
+            current += value
+            last = kind
+            if token in _ORDINALS:
+                flush()
+        elif token in _TENS:
+            if last in ("unit", "teen", "tens"):
+                flush()
+            current += _TENS[token]
+            last = "tens"
+        elif token in _SCALES or token in _ORDINALS:
+            scale = _SCALES.get(token, _ORDINALS.get(token))
+            if scale == 100:
+                current = max(current, 1) * 100
+            else:
+                total += max(current, 1) * scale
+                current = 0
+            last = "scale"
+            if token in _ORDINALS:
+                flush()
+        elif token == "and" and last == "scale" and i + 1 < len(tokens) and (
+                tokens[i + 1] in _UNITS or tokens[i + 1] in _TENS or tokens[i + 1] in _ORDINALS):
+            continue  # "one hundred and five"
+        else:
+            flush()
+            match = _ORDINAL_SUFFIX.match(token)
+            out.append(match.group(1) if match else token)
+    flush()
+    return out
+
+
+# A sentence with no end in sight (no punctuation) is cut once it has run this long.
+MAX_SENTENCE_SECONDS = 20.0
+_SENTENCE_END = re.compile(r"[.?!][\"')\]]*$")
+
+
+def sentences(words: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Timed words (start, end, text) grouped into sentences (start, end, text). Whisper's own
+    segments are no sentences: they cut one in two at a line length, or join two."""
+    out: list[tuple[float, float, str]] = []
+    current: list[tuple[float, float, str]] = []
+    for word in words:
+        current.append(word)
+        if _SENTENCE_END.search(word[2].strip()) or word[1] - current[0][0] >= MAX_SENTENCE_SECONDS:
+            out.append((current[0][0], current[-1][1], " ".join(w[2].strip() for w in current)))
+            current = []
+    if current:
+        out.append((current[0][0], current[-1][1], " ".join(w[2].strip() for w in current)))
+    return out
+
+
+def tokens(text: str) -> list[str]:
+    """The normalised tokens of a text, in order (phrases are matched on these)."""
+    return [t if t[0].isdigit() else _stem(t) for t in _numbers(_raw_tokens(text))]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query as the channels see it: `text` for the encoder (quotes removed), its `tokens`,
+    the lexical `terms` (distinct tokens), and the quoted `phrases` a document must contain."""
+
+    text: str
+    tokens: list[str]
+    terms: list[str]
+    phrases: list[list[str]]
+
+
+def parse_query(query: str) -> Query:
+    quoted = re.findall(r'"([^"]+)"', query)
+    text = " ".join(query.replace('"', " ").split())
+    phrases = [p for p in (tokens(q) for q in quoted) if p]
+    sequence = tokens(text)
+    return Query(text, sequence, list(dict.fromkeys(sequence)), phrases)
+
+
+@dataclass(frozen=True)
+class Document:
+    field: int  # index into FIELDS
+    first_row: int  # the clip rows it covers: [first_row, stop_row)
+    stop_row: int
+    text: str
+    start: float = 0.0  # seconds
+    end: float = 0.0
+
+
+@dataclass(frozen=True)
+class LexicalIndex:
+    """Inverted (postings) and forward (token sequences, for phrases) CSR arrays."""
+
+    vocab: dict[str, int]
+    doc_field: np.ndarray  # int8 [D]; documents come in field order, then in clip order
+    doc_first: np.ndarray  # int64 [D]
+    doc_stop: np.ndarray  # int64 [D]
+    doc_start: np.ndarray  # float64 [D], seconds
+    doc_end: np.ndarray  # float64 [D]
+    doc_length: np.ndarray  # float32 [D], tokens
+    token_offsets: np.ndarray  # int64 [D+1]
+    token_ids: np.ndarray  # int32: document d's tokens are token_ids[offsets[d]:offsets[d+1]]
+    posting_offsets: np.ndarray  # int64 [T+1]
+    posting_docs: np.ndarray  # int32: the documents holding term t, ascending
+    posting_tf: np.ndarray  # float32: its count in each
+    doc_freq: np.ndarray  # float32 [F, T]: documents of each field holding the term
+    field_docs: np.ndarray  # float32 [F]: documents per field
+    field_avg_length: np.ndarray  # float32 [F]
+
+    ARRAYS = ("doc_field", "doc_first", "doc_stop", "doc_start", "doc_end", "doc_length", "token_offsets", "token_ids",
+              "posting_offsets", "posting_docs", "posting_tf", "doc_freq", "field_docs",
+              "field_avg_length")
+
+    @classmethod
+    def build(cls, documents: list[Document]) -> LexicalIndex:
+        vocab: dict[str, int] = {}
+        sequences = [np.array([vocab.setdefault(t, len(vocab)) for t in tokens(d.text)], dtype=np.int32)
+                     for d in documents]
+        n_terms, n_docs = len(vocab), len(documents)
+        lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        token_ids = np.concatenate(sequences) if sequences else np.zeros(0, np.int32)
+        doc_field = np.array([d.field for d in documents], dtype=np.int8)
+        # Postings: one (term, doc) pair per distinct term of a document, sorted by term.
+        doc_of_token = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+        pairs, tf = np.unique(token_ids.astype(np.int64) * max(n_docs, 1) + doc_of_token, return_counts=True)
+        terms, docs = pairs // max(n_docs, 1), pairs % max(n_docs, 1)
+        posting_offsets = np.searchsorted(terms, np.arange(n_terms + 1)).astype(np.int64)
+        doc_freq = np.zeros((len(FIELDS), n_terms), dtype=np.float32)
+        np.add.at(doc_freq, (doc_field[docs], terms), 1)
+        field_docs = np.bincount(doc_field, minlength=len(FIELDS)).astype(np.float32)
+        field_tokens = np.bincount(doc_field, weights=lengths, minlength=len(FIELDS))
+        return cls(
+            vocab=vocab, doc_field=doc_field,
+            doc_first=np.array([d.first_row for d in documents], dtype=np.int64),
+            doc_stop=np.array([d.stop_row for d in documents], dtype=np.int64),
+            doc_start=np.array([d.start for d in documents], dtype=np.float64),
+            doc_end=np.array([d.end for d in documents], dtype=np.float64),
+            doc_length=lengths.astype(np.float32), token_offsets=offsets, token_ids=token_ids,
+            posting_offsets=posting_offsets, posting_docs=docs.astype(np.int32),
+            posting_tf=tf.astype(np.float32), doc_freq=doc_freq, field_docs=field_docs,
+            field_avg_length=(field_tokens / np.maximum(field_docs, 1)).astype(np.float32),
+        )
+
+    def documents_in(self, field: str, first_row: int, stop_row: int) -> slice:
+        """The documents of a field that start in clip rows [first_row, stop_row) (one video)."""
+        f = FIELDS.index(field)
+        lo, hi = (int(np.searchsorted(self.doc_field, f, side=side)) for side in ("left", "right"))
+        firsts = self.doc_first[lo:hi]
+        return slice(lo + int(np.searchsorted(firsts, first_row)), lo + int(np.searchsorted(firsts, stop_row)))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self.ARRAYS}
+
+    def idf(self, term: int) -> np.ndarray:
+        """BM25's (always positive) idf of a term id on each field [F]; -1 is an unknown term."""
+        df = self.doc_freq[:, term] if term >= 0 else np.zeros(len(FIELDS), np.float32)
+        return np.log1p((self.field_docs - df + 0.5) / (df + 0.5))
+
+    def phrase_documents(self, phrases: list[list[str]], field: str | None = None,
+                         max_edits: int = 0) -> np.ndarray:
+        """The documents (of one field, or any) holding every phrase, each with at most
+        `max_edits` words missing, extra or different."""
+        docs = None
+        for phrase in phrases:
+            found = self.phrase_docs(phrase, max_edits)
+            docs = found if docs is None else np.intersect1d(docs, found)
+        docs = np.zeros(0, np.int64) if docs is None else docs
+        return docs[self.doc_field[docs] == FIELDS.index(field)] if field is not None else docs
+
+    def rows_of(self, docs: np.ndarray, n_rows: int) -> np.ndarray:
+        """bool [n_rows]: the clips the documents cover."""
+        rows = np.zeros(n_rows, dtype=bool)
+        for d in docs:
+            rows[self.doc_first[d]:self.doc_stop[d]] = True
+        return rows
+
+    def phrase_docs(self, phrase: list[str], max_edits: int = 0) -> np.ndarray:
+        """The documents holding the phrase as a run of tokens, within `max_edits` word edits."""
+        ids = [self.vocab.get(t, -1) for t in phrase]
+        known = sorted({t for t in ids if t >= 0})
+        need = len(set(ids)) - max_edits  # distinct phrase words a candidate must hold
+        if need < 1 or len(known) < need:
+            return np.zeros(0, np.int64)
+        postings = np.concatenate([self.posting_docs[self.posting_offsets[t]:self.posting_offsets[t + 1]]
+                                   for t in known])
+        held = np.bincount(postings, minlength=len(self.doc_field))
+        target = np.array(ids, dtype=np.int64)
+        found = [d for d in np.nonzero(held >= need)[0]
+                 if _substring_edits(target, self.token_ids[self.token_offsets[d]:self.token_offsets[d + 1]]) <= max_edits]
+        return np.array(found, dtype=np.int64)
+
+    def clip_scores(self, query: Query, n_rows: int) -> np.ndarray:
+        """float32 [F, n_rows]: per field, each clip's best document's BM25 score divided by the
+        sum of the query terms' idf, so ~1 means "every query word, once" whatever the query."""
+        out = np.zeros((len(FIELDS), n_rows), dtype=np.float32)
+        ids = [self.vocab.get(t, -1) for t in query.terms]
+        if not ids or not len(self.doc_field):
+            return out
+        weighted = [(t, self.idf(t)) for t in ids]
+        norm = sum(idf for _, idf in weighted)
+        # OCR often loses the space between two words ("thylakoidmembrane"): such a token
+        # stands for both query words.
+        for a, b in zip(query.tokens, query.tokens[1:]):
+            joined = self.vocab.get(a + b, -1)
+            if joined >= 0 and a + b not in query.terms:
+                weighted.append((joined, self.idf(self.vocab.get(a, -1)) + self.idf(self.vocab.get(b, -1))))
+        doc_scores = np.zeros(len(self.doc_field), dtype=np.float32)
+        for t, idf in weighted:
+            if t < 0:
+                continue
+            span = slice(self.posting_offsets[t], self.posting_offsets[t + 1])
+            docs, tf = self.posting_docs[span], self.posting_tf[span]
+            field = self.doc_field[docs]
+            length = self.doc_length[docs] / self.field_avg_length[field]
+            doc_scores[docs] += idf[field] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length))
+        doc_scores /= norm[self.doc_field].astype(np.float32)
+        for phrase in query.phrases:
+            keep = np.zeros(len(doc_scores), dtype=bool)
+            keep[self.phrase_docs(phrase)] = True
+            doc_scores[~keep] = 0
+        hit = np.nonzero(doc_scores > 0)[0]
+        spans = self.doc_stop[hit] - self.doc_first[hit]
+        rows = np.repeat(self.doc_first[hit] - np.cumsum(spans) + spans, spans) + np.arange(spans.sum())
+        np.maximum.at(out, (np.repeat(self.doc_field[hit], spans), rows), np.repeat(doc_scores[hit], spans))
+        return out
+
+
+def _substring_edits(phrase: np.ndarray, tokens: np.ndarray) -> int:
+    """The fewest word edits turning the phrase into some run of `tokens` (Sellers' algorithm:
+    edit distance with a free start and end in the text)."""
+    row = np.zeros(len(tokens) + 1, dtype=np.int64)  # matching nothing costs nothing anywhere
+    for i, word in enumerate(phrase, 1):
+        diagonal = row[:-1] + (tokens != word)
+        above = row[1:] + 1
+        new = np.empty_like(row)
+        new[0] = i
+        best = np.minimum(diagonal, above)
+        for j in range(1, len(row)):  # a word skipped in the text: a left-to-right dependency
+            new[j] = min(best[j - 1], new[j - 1] + 1)
+        row = new
+    return int(row.min())
+
+
+def load_index(vocab: dict[str, int], arrays: dict[str, np.ndarray]) -> LexicalIndex:
+    return LexicalIndex(vocab=vocab, **{name: arrays[name] for name in LexicalIndex.ARRAYS})

@@ -1,0 +1,143 @@
+"""On-screen text: RapidOCR (PP-OCRv4 ONNX models shipped inside `rapidocr-onnxruntime`) reads
+each distinct picture that `vmr.media.scan_video` finds, once.
+
+The models are third-party files like the other weights, so they are pinned by sha256 and
+verified into vmr's model cache on first use (`vmr.models.ensure_packaged`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from vmr.errors import ModelError
+from vmr.models import PackagedModel, Part, WeightFile, ensure_packaged
+
+_PKG = "rapidocr_onnxruntime"
+PPOCR = PackagedModel(
+    key="ppocr-v4-onnx",
+    label="RapidOCR PP-OCRv4 models",
+    requirements=("rapidocr-onnxruntime==1.4.4",),
+    files=tuple(
+        WeightFile(name, (Part(_PKG, f"models/{name}", sha),), sha, size)
+        for name, sha, size in (
+            ("ch_PP-OCRv4_det_infer.onnx",
+             "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9", 4_745_517),
+            ("ch_PP-OCRv4_rec_infer.onnx",
+             "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b", 10_857_958),
+            ("ch_ppocr_mobile_v2.0_cls_infer.onnx",
+             "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c", 585_532),
+        )
+    ),
+)
+# Lines read with less confidence than this are dropped (RapidOCR's own default).
+MIN_CONFIDENCE = 0.5
+# Text is detected on frames scaled down to this many pixels on their long side.
+DETECT_SIDE = 1024
+
+
+@dataclass(frozen=True)
+class ScreenText:
+    """The text read from one picture: its lines, top to bottom, and each one's confidence."""
+
+    lines: tuple[str, ...] = ()
+    scores: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlideSpan:
+    """Timed on-screen text: what was shown from `start` to `end` (seconds)."""
+
+    start: float
+    end: float
+    text: str  # lines joined by newlines; "" for a picture without (lasting) text
+    confidence: float | None
+
+
+class SlideReader:
+    """One OCR engine, loaded once; `read` takes a BGR frame. Lines that look exactly as they
+    did in the previous picture (a footer, the bullets before the one just revealed) keep the
+    text read then: recognition is the costly half of OCR."""
+
+    def __init__(self, threads: int = 1):
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as exc:
+            raise ModelError(f"slide OCR needs rapidocr-onnxruntime: pip install --no-deps "
+                             f"{PPOCR.requirements[0]}") from exc
+        models = ensure_packaged(PPOCR)
+        names = [f.name for f in PPOCR.files]
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+        # Slides are upright: the angle classifier is loaded (RapidOCR insists) but never run.
+        # One ONNX thread by default, because OCR runs beside Whisper, which has the other cores.
+        self.engine = RapidOCR(
+            det_model_path=str(models / names[0]), rec_model_path=str(models / names[1]),
+            cls_model_path=str(models / names[2]), use_cls=False, det_limit_type="max",
+            intra_op_num_threads=threads, inter_op_num_threads=1,
+        )
+        self._previous: list[tuple[np.ndarray, np.ndarray, tuple[str, float]]] = []  # box, crop, line
+
+    def read(self, frame: np.ndarray) -> ScreenText:
+        import cv2
+
+        engine = self.engine
+        # Text is found on the frame scaled down to DETECT_SIDE (slide text is large; detection
+        # time goes with the pixels; "max" keeps RapidOCR from scaling it up again), and read
+        # from the full-size frame.
+        scale = min(1.0, DETECT_SIDE / max(frame.shape[:2]))
+        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else frame
+        boxes, _ = engine.text_det(small)
+        if boxes is None or not len(boxes):
+            self._previous = []
+            return ScreenText()
+        boxes = [np.ascontiguousarray(box / scale, dtype=np.float32) for box in engine.sorted_boxes(boxes)]
+        crops = engine.get_crop_img_list(frame, boxes)
+        lines: list[tuple[str, float] | None] = [self._seen(box, frame) for box in boxes]
+        todo = [i for i, line in enumerate(lines) if line is None]
+        if todo:
+            read, _ = engine.text_rec([crops[i] for i in todo])
+            for i, result in zip(todo, read):
+                lines[i] = (str(result[0]).strip(), float(result[1]))
+        self._previous = list(zip(boxes, crops, lines))
+        kept = [(text, score) for text, score in lines if text and score >= MIN_CONFIDENCE]
+        return ScreenText(tuple(t for t, _ in kept), tuple(s for _, s in kept))
+
+    def _seen(self, box: np.ndarray, frame: np.ndarray) -> tuple[str, float] | None:
+        """The previous picture's line in (about) this box, if its pixels are unchanged."""
+        for old_box, old_crop, line in self._previous:
+            if np.abs(old_box - box).max() <= 4:
+                crop = self.engine.get_crop_img_list(frame, [old_box])[0]
+                if crop.shape == old_crop.shape and np.abs(old_crop.astype(np.int16) - crop).mean() < 3:
+                    return line
+        return None
+
+
+def _line_key(line: str) -> str:
+    from vmr.lexical import tokens
+
+    return " ".join(tokens(line))
+
+
+def slide_texts(spans: list[tuple[float, float, ScreenText]]) -> list[SlideSpan]:
+    """Timed slide text from the pictures' spans: without page numbers (lines with no letter)
+    and without the lines that most slides share (a course title in the footer), which say
+    nothing about one moment; neighbouring spans with the same text are merged."""
+    keys = {line: _line_key(line) for _, _, shown in spans for line in shown.lines}
+    distinct = {tuple(keys[line] for line in shown.lines) for _, _, shown in spans if shown.lines}
+    counts = Counter(key for lines in distinct for key in set(lines))
+    shared = {key for key, n in counts.items() if len(distinct) >= 3 and n > len(distinct) / 2}
+    out: list[SlideSpan] = []
+    for start, end, shown in spans:
+        kept = [(line, score) for line, score in zip(shown.lines, shown.scores)
+                if re.search(r"[^\W\d_]", line) and keys[line] not in shared]
+        text = "\n".join(line for line, _ in kept)
+        confidence = round(float(np.mean([score for _, score in kept])), 4) if kept else None
+        if out and out[-1].text == text:
+            out[-1] = SlideSpan(out[-1].start, end, text, out[-1].confidence)
+        else:
+            out.append(SlideSpan(start, end, text, confidence))
+    return out
