@@ -8,6 +8,7 @@ import subprocess
 import urllib.parse
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, SAMPLE, VMR, run_json, run_vmr
@@ -138,3 +139,20 @@ def test_binary_prefilter_path_finds_the_same_moments(sample_home, tmp_path, mon
     assert matrix.channels["speech"].codes is not None
     # The sample is smaller than the rerank pool, so every clip is scored exactly.
     assert [(m.start, m.end) for m in library.search(query, k=5)] == [(m.start, m.end) for m in exact]
+
+
+def test_int8_search_ranks_like_float32(sample_home, tmp_path):
+    """int8 scans are refined on the float16 copy around the best windows, so the moments and
+    their order are those of float32 storage, with scores equal to float16 precision."""
+    import shutil
+
+    from vmr import Library
+
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home)
+    shutil.rmtree(home / "vectors")
+    int8, float32 = Library(sample_home), Library(home, storage="float32")
+    queries = [q["query"] for q in QUERIES]
+    for found8, found32 in zip(int8.search_many(queries, k=5), float32.search_many(queries, k=5)):
+        assert [(m.start, m.end) for m in found8] == [(m.start, m.end) for m in found32]
+        np.testing.assert_allclose([m.score for m in found8], [m.score for m in found32], atol=2e-3)

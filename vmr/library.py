@@ -126,8 +126,10 @@ class Library:
             if not matrix.channels:  # nothing to compare with: no video has speech
                 return [[] for _ in queries]
             encoders = {c.model: self._encoder(c.model) for c in matrix.channels.values()}
-            scores = clip_scores(matrix, encode_queries(encoders, queries), len(queries), options)
-            return [moments(session, matrix, row, options) for row in scores]
+            vectors = encode_queries(encoders, queries)
+            scores = clip_scores(matrix, vectors, len(queries), options)
+            return [moments(session, matrix, row, options, {m: v[q] for m, v in vectors.items()})
+                    for q, row in enumerate(scores)]
 
     def _encoder(self, model: str) -> TextEncoder:
         if model not in self._encoders:

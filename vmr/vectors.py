@@ -23,8 +23,8 @@ from vmr.store import Clip, ClipVector, Video, generation
 
 STORAGE_FORMATS = ("int8", "float16", "float32")
 # From this many clips on, search first ranks sign-bit codes by Hamming distance and scores
-# exactly only the best candidates (bench/kernels_bench.py: same windows at recall@10 >= 0.95,
-# about 2x faster at a million clips; below this size an exact scan is already milliseconds).
+# exactly only the best candidates (bench/kernels_bench.py: window recall@10 0.997 after the
+# exact refinement, 3.6x faster at a million clips; below this size a scan takes milliseconds).
 PREFILTER_MIN_CLIPS = 200_000
 
 
@@ -36,6 +36,14 @@ class ChannelMatrix:
     scales: np.ndarray | None  # [N] for int8
     present: np.ndarray  # bool [N]: the clip has this channel (speech needs words)
     codes: np.ndarray | None  # uint64 [N, ceil(D/64)] sign bits for the prefilter, large libraries only
+    # float16 [N, D] next to int8 storage: never scanned, only the few thousand rows around
+    # the best windows are read to rank them exactly (kernels.refine_windows).
+    exact: np.ndarray | None = None
+
+    @property
+    def approximate(self) -> bool:
+        """Scores from a scan of this channel are not exact (int8, or the binary prefilter)."""
+        return self.exact is not None
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ def load(root: Path) -> ClipMatrix | None:
             scales=array(f"{name}.scales") if info["storage"] == "int8" else None,
             present=array(f"{name}.present"),
             codes=array(f"{name}.codes") if info.get("codes") else None,
+            exact=array(f"{name}.exact") if info.get("exact") else None,
         )
         for name, info in manifest["channels"].items()
     }
@@ -155,13 +164,14 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
         arrays[f"{channel}.present"] = present
         if scales is not None:
             arrays[f"{channel}.scales"] = scales
+            arrays[f"{channel}.exact"] = matrix.astype(np.float16)
         with_codes = len(rows) >= PREFILTER_MIN_CLIPS
         if with_codes:
             import kernels
 
             arrays[f"{channel}.codes"] = kernels.pack_sign_bits(matrix)
         manifest["channels"][channel] = {"model": models.pop(), "dim": dim, "storage": storage,
-                                         "codes": with_codes}
+                                         "codes": with_codes, "exact": scales is not None}
 
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".build-{uuid.uuid4().hex}"
