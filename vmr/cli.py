@@ -19,6 +19,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vmr", description="Find moments in lecture videos by text.")
     parser.add_argument("--home", help="index folder (default $VMR_HOME, else the user data dir)")
@@ -54,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", help="path or video id")
     p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt")
     p.add_argument("--json", action="store_true", help="same as --format json")
+
+    p = sub.add_parser("serve", help="the web page and REST API (models stay loaded between searches)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)")
     return parser
 
 
@@ -181,16 +192,12 @@ def cmd_info(lib, args) -> int:
 
 
 def cmd_transcript(lib, args) -> int:
+    from vmr.library import transcript_json
+
     video, segments = lib.transcript(args.video)
     fmt = "json" if args.json else args.format
     if fmt == "json":
-        print(json.dumps({
-            "video": video.path, "video_id": video.id, "language": video.language,
-            "segments": [{"start": s.start, "end": s.end, "text": s.text,
-                          "words": [{"start": w.start, "end": w.end, "text": w.text,
-                                     "probability": w.probability} for w in s.words]}
-                         for s in segments],
-        }, indent=2))
+        print(json.dumps(transcript_json(video, segments), indent=2))
     elif fmt == "txt":
         for s in segments:
             print(f"[{format_clock(s.start)} - {format_clock(s.end)}] {s.text}")
@@ -205,8 +212,35 @@ def cmd_transcript(lib, args) -> int:
     return 0
 
 
+def cmd_serve(lib, args) -> int:
+    import socket
+
+    import uvicorn
+
+    from vmr.server import create_app
+
+    # Bound here, before the models load, so a busy port is one line and not a traceback.
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart need not wait out TIME_WAIT
+    try:
+        sock.bind((args.host, args.port))
+        sock.listen()
+    except OSError as exc:
+        sock.close()
+        raise VmrError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    app = create_app(lib)
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    print(f"vmr: serving {lib.home} on http://{host}:{sock.getsockname()[1]}/ (Ctrl+C stops)", flush=True)
+    try:
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises the Ctrl+C
+        pass
+    return 0
+
+
 COMMANDS = {"index": cmd_index, "search": cmd_search, "remove": cmd_remove, "info": cmd_info,
-            "transcript": cmd_transcript}
+            "transcript": cmd_transcript, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -168,15 +168,27 @@ class Library:
             ).all()
             return found, list(segments)
 
-    def info(self) -> LibraryInfo:
+    def videos(self, video_id: int | None = None) -> list[VideoEntry]:
+        """Every indexed video by path, or only the one with this id (none if unknown)."""
+        videos = select(Video)
+        clips = select(Clip.video_id, func.count()).group_by(Clip.video_id)
+        words = select(Word.video_id, func.count()).group_by(Word.video_id)
+        if video_id is not None:
+            videos = videos.where(Video.id == video_id)
+            clips = clips.where(Clip.video_id == video_id)
+            words = words.where(Word.video_id == video_id)
         with self.session() as session:
-            clip_counts = dict(session.execute(select(Clip.video_id, func.count()).group_by(Clip.video_id)).all())
-            word_counts = dict(session.execute(select(Word.video_id, func.count()).group_by(Word.video_id)).all())
-            entries = [
+            clip_counts = dict(session.execute(clips).all())
+            word_counts = dict(session.execute(words).all())
+            return [
                 VideoEntry(v.id, v.path, v.duration, clip_counts.get(v.id, 0), word_counts.get(v.id, 0),
                            v.has_audio, v.asr_model, v.indexed_at.isoformat())
-                for v in session.scalars(select(Video).order_by(Video.path))
+                for v in session.scalars(videos.order_by(Video.path))
             ]
+
+    def info(self) -> LibraryInfo:
+        entries = self.videos()
+        with self.session() as session:
             matrix = self.matrix(session)
         db_file = self.home / "vmr.db"
         vector_bytes = sum(p.stat().st_size for p in self.vectors_dir.rglob("*") if p.is_file())
@@ -190,3 +202,14 @@ class Library:
             database_bytes=db_file.stat().st_size if db_file.exists() else None,
             vector_bytes=vector_bytes,
         )
+
+
+def transcript_json(video: Video, segments: list[Segment]) -> dict:
+    """A transcript as `vmr transcript --json` prints it and the web API serves it."""
+    return {
+        "video": video.path, "video_id": video.id, "language": video.language,
+        "segments": [{"start": s.start, "end": s.end, "text": s.text,
+                      "words": [{"start": w.start, "end": w.end, "text": w.text,
+                                 "probability": w.probability} for w in s.words]}
+                     for s in segments],
+    }

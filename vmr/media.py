@@ -118,3 +118,20 @@ def scan_video(path: str | Path, clip_seconds: float = 2.0) -> VideoScan:
     span = times[-1] - times[0]
     fps = (len(times) - 1) / span if span > 0 else 0.0
     return VideoScan(duration, len(times), fps, width, height, clips, keyframe_times, truncated)
+
+
+def read_frame(path: str | Path, seconds: float) -> np.ndarray:
+    """The BGR frame shown at this time (OpenCV seeks to it and decodes forward)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise MediaError(path, "not a readable video (no decodable video stream)")
+        capture.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000.0)
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok:
+        raise MediaError(path, f"no frame at {seconds:.3f} s")
+    return frame
