@@ -32,6 +32,7 @@ bench: install
 	$(PY) bench/kernels_bench.py
 	$(PY) bench/index_bench.py
 	$(PY) bench/asr_bench.py
+	$(PY) bench/visual_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME)

@@ -26,6 +26,17 @@ def _port(text: str) -> int:
     return value
 
 
+def _time(text: str) -> float:
+    """Seconds, or a clock time as vmr prints it (HH:MM:SS.mmm, MM:SS)."""
+    try:
+        value = sum(float(part) * 60 ** i for i, part in enumerate(reversed(text.split(":"))))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time: {text!r} (seconds, or HH:MM:SS.mmm)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vmr", description="Find moments in lecture videos by text.")
     parser.add_argument("--home", help="index folder (default $VMR_HOME, else the user data dir)")
@@ -40,14 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--asr-model", help="base (default, packaged), tiny.en (packaged), another Whisper "
                    "name (downloads when online) or a local model path")
     p.add_argument("--text-model", help="sentence-transformers model: name, hub id or local folder")
+    p.add_argument("--visual-model", help="CLIP/SigLIP model for the frames: hub id or local folder "
+                   "(default: config.toml's visual_model, else no visual channel)")
     p.add_argument("--clip-seconds", type=_positive_float)
     p.add_argument("--json", action="store_true", help="print a JSON report, no progress bars")
 
-    p = sub.add_parser("search", help="find moments matching a text query")
+    p = sub.add_parser("search", help="find moments matching a text query, an image or a spoken question")
     p.add_argument("query", nargs="?", help="what to look for")
     p.add_argument("-k", type=int, default=10, help="number of moments (default 10)")
     p.add_argument("--queries", type=Path, metavar="FILE",
                    help="one query per line; prints a JSON list of result lists, in order")
+    p.add_argument("--image", type=Path, metavar="FILE",
+                   help="a screenshot or photo of a slide: the moments that show it (needs a visual model)")
+    p.add_argument("--audio", type=Path, metavar="FILE",
+                   help="a recorded question, transcribed by Whisper; --json prints {query, moments}")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("remove", help="forget an indexed video")
@@ -55,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("info", help="what is indexed, with which models, and how big")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("show", help="what was said and shown in a stretch of an indexed video")
+    p.add_argument("video", help="path or video id")
+    p.add_argument("start", type=_time, help="seconds or HH:MM:SS.mmm")
+    p.add_argument("end", type=_time, help="seconds or HH:MM:SS.mmm")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("transcript", help="print an indexed video's transcript")
@@ -100,7 +123,7 @@ def cmd_index(lib, args) -> int:
 
     options = load_config(lib.home, args.device).index_options(
         asr_backend=args.asr_backend, asr_model=args.asr_model, text_model=args.text_model,
-        clip_seconds=args.clip_seconds,
+        clip_seconds=args.clip_seconds, visual_model=args.visual_model,
     )
     bars = None if args.json or not sys.stderr.isatty() else ProgressBars()
     try:
@@ -119,6 +142,11 @@ def cmd_index(lib, args) -> int:
                 print(f"vmr: warning: {video.path}: {video.warning}", file=sys.stderr)
     for failure in report.failed:
         print(f"vmr: error: {failure.path}: {failure.error}", file=sys.stderr)
+    if not options.visual_model and any(v.status == "indexed" for v in report.indexed):
+        from vmr.visual import off_hint
+
+        print(f"vmr: note: visual channel off (frames not embedded); to turn it on, "
+              f"{off_hint(lib.home / 'config.toml')}", file=sys.stderr)
     return 0 if report.ok else 1
 
 
@@ -135,8 +163,8 @@ def _print_moments(found) -> None:
 
 
 def cmd_search(lib, args) -> int:
-    if (args.query is None) == (args.queries is None):
-        raise VmrError("give a QUERY or --queries FILE (one of them)")
+    if sum(x is not None for x in (args.query, args.queries, args.image, args.audio)) != 1:
+        raise VmrError("give one of QUERY, --queries FILE, --image FILE or --audio FILE")
     if args.queries is not None:
         try:
             lines = args.queries.read_text(encoding="utf-8").splitlines()
@@ -146,7 +174,19 @@ def cmd_search(lib, args) -> int:
         results = lib.search_many(queries, args.k)
         print(json.dumps([[m.to_json() for m in found] for found in results], indent=2))
         return 0
-    found = lib.search(args.query, args.k)
+    if args.audio is not None:
+        from vmr.config import load_config
+
+        asr = load_config(lib.home, args.device).index_options().asr
+        heard, found = lib.search_audio(args.audio, args.k, asr)
+        if args.json:
+            print(json.dumps({"query": heard, "moments": [m.to_json() for m in found]}, indent=2))
+            return 0
+        print(f"heard: \"{heard}\"")
+    elif args.image is not None:
+        found = lib.search_image(args.image, args.k)
+    else:
+        found = lib.search(args.query, args.k)
     if args.json:
         print(json.dumps([m.to_json() for m in found], indent=2))
     else:
@@ -183,11 +223,34 @@ def cmd_info(lib, args) -> int:
     print(f"videos     {len(info.videos)}  ({format_clock(info.total_duration)} of video, "
           f"{info.clips} clips, {info.words} words)")
     print(f"text model {', '.join(info.text_models) or '-'}")
+    if info.visual_model:
+        print(f"visual     {info.visual_model}")
+    else:
+        from vmr.config import load_config
+        from vmr.visual import off_hint
+
+        configured = (load_config(lib.home).index or {}).get("visual_model")
+        print(f"visual     not indexed yet: vmr index embeds the frames with {configured}" if configured
+              else f"visual     off; to turn it on, {off_hint(lib.home / 'config.toml')}")
     print(f"vectors    {info.vector_storage or '-'}, {_size(info.vector_bytes)}"
           + (f"; database {_size(info.database_bytes)}" if info.database_bytes is not None else ""))
     for video in info.videos:
         print(f"  [{video.video_id}] {video.path}  {format_clock(video.duration)}  "
               f"{video.words} words  {video.asr_model or 'no audio'}")
+    return 0
+
+
+def cmd_show(lib, args) -> int:
+    view = lib.show(args.video, args.start, args.end)
+    if args.json:
+        print(json.dumps(view.to_json(), indent=2))
+        return 0
+    print(f"{Path(view.video).name}  {format_clock(view.start)} - {format_clock(view.end)}")
+    print(f"    {view.link}")
+    print(f"said   {view.said or '(nothing)'}")
+    frames = ", ".join(format_clock(t) for t in view.keyframes)
+    print(f"shown  keyframes at {frames or '-'}"
+          + (f" (embedded by {view.visual_model})" if view.visual_model else ""))
     return 0
 
 
@@ -240,7 +303,7 @@ def cmd_serve(lib, args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "remove": cmd_remove, "info": cmd_info,
-            "transcript": cmd_transcript, "serve": cmd_serve}
+            "show": cmd_show, "transcript": cmd_transcript, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

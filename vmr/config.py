@@ -7,6 +7,7 @@
     asr_backend = "faster-whisper"   # or "openai-whisper"
     asr_model = "base"               # base, tiny.en (packaged), small, large-v3 (online), a path
     text_model = "all-MiniLM-L6-v2"  # a sentence-transformers name, hub id or local folder
+    visual_model = "openai/clip-vit-base-patch32"  # CLIP/SigLIP hub id or folder; unset: no frames
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from vmr.asr import AsrOptions
 from vmr.errors import VmrError
 from vmr.index import IndexOptions
 
-INDEX_KEYS = {"clip_seconds", "asr_backend", "asr_model", "text_model"}
+INDEX_KEYS = {"clip_seconds", "asr_backend", "asr_model", "text_model", "visual_model"}
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Config:
         asr = replace(asr, **{field: values[key] for key, field in
                               (("asr_backend", "backend"), ("asr_model", "model")) if key in values})
         options = IndexOptions(asr=asr)
-        return replace(options, **{k: values[k] for k in ("clip_seconds", "text_model") if k in values})
+        return replace(options, **{k: values[k] for k in ("clip_seconds", "text_model", "visual_model") if k in values})
 
 
 def load_config(home: Path, device: str | None = None) -> Config:

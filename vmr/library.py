@@ -9,21 +9,28 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from vmr import vectors
+from vmr.asr import AsrOptions
 from vmr.encoders import TextEncoder
-from vmr.errors import VmrError
+from vmr.errors import QueryError, VmrError
 from vmr.index import IndexOptions, Indexer, IndexReport, Progress
-from vmr.search import Moment, SearchOptions, clip_scores, encode_queries, moments, validate, warm_up
-from vmr.store import (
-    Clip, Segment, Video, Word, bump_generation, generation, open_engine, session_factory, sqlite_url,
+from vmr.links import moment_link
+from vmr.search import (
+    Moment, SearchOptions, check_k, encode_queries, ranked_moments, spoken_text, validate, warm_up,
 )
+from vmr.store import (
+    Clip, ClipVector, Segment, Video, Word, bump_generation, generation, open_engine, session_factory,
+    sqlite_url,
+)
+from vmr.visual import VISUAL, VisualEncoder, load_visual_encoder, read_image
 
 
 def default_home() -> Path:
@@ -59,6 +66,7 @@ class LibraryInfo:
     clips: int
     words: int
     text_models: list[str]
+    visual_model: str | None
     vector_storage: str | None
     database_bytes: int | None
     vector_bytes: int
@@ -67,6 +75,23 @@ class LibraryInfo:
         data = self.__dict__.copy()
         data["videos"] = [v.to_json() for v in self.videos]
         return data
+
+
+@dataclass(frozen=True)
+class MomentView:
+    """What a stretch of a video holds, in words: the video-to-text direction of search."""
+
+    video: str
+    video_id: int
+    start: float
+    end: float
+    link: str
+    said: str  # the words spoken in [start, end)
+    keyframes: list[float]  # the keyframe time of each clip overlapping the span
+    visual_model: str | None  # the model that embedded those keyframes, when the video has any
+
+    def to_json(self) -> dict:
+        return self.__dict__.copy()
 
 
 def _video_at(session: Session, path: str | Path) -> Video | None:
@@ -83,7 +108,7 @@ class Library:
         self.storage = storage
         self.device = device
         self._sessions = None
-        self._encoders: dict[str, TextEncoder] = {}
+        self._encoders: dict[str, TextEncoder | VisualEncoder] = {}
 
     # -- plumbing
     def session(self) -> Session:
@@ -118,25 +143,68 @@ class Library:
     def search_many(self, queries: list[str], k: int = 10,
                     options: SearchOptions | None = None) -> list[list[Moment]]:
         """Many queries share one model load and one pass of batched scoring."""
-        options = options or SearchOptions()
         queries = [validate(q, k) for q in queries]
-        options = replace(options, k=k)
+        return self._rank(len(queries), k, options, lambda channels: encode_queries(
+            {c.model: self._encoder(c) for c in channels}, queries))
+
+    def search_image(self, image: str | Path, k: int = 10, text: str | None = None,
+                     options: SearchOptions | None = None) -> list[Moment]:
+        """Moments that show `image` (a screenshot, a photo of a slide): its vector from the
+        visual model's image tower against the keyframes', fused with `text`, the image's own
+        words (OCR), searched through the text channels."""
+        check_k(k)
+        pixels = read_image(image)
+
+        def query_vectors(channels: list[vectors.ChannelMatrix]) -> dict:
+            found = {c.model: self._encoder(c).encode_images([pixels]) for c in channels if c.name == VISUAL}
+            if text and text.strip():
+                found |= encode_queries({c.model: self._encoder(c) for c in channels if c.name != VISUAL},
+                                        [text.strip()])
+            if not found:
+                raise QueryError(f"{image}: searching by image needs frames indexed with a visual model "
+                                 "(vmr index --visual-model NAME) or the image's text")
+            return found
+
+        return self._rank(1, k, options, query_vectors)[0]
+
+    def search_audio(self, recording: str | Path, k: int = 10, asr: AsrOptions | None = None,
+                     options: SearchOptions | None = None) -> tuple[str, list[Moment]]:
+        """A spoken question: transcribed by Whisper (on this library's device unless `asr`
+        says otherwise), then searched as text. Returns (the question heard, its moments)."""
+        from vmr.asr import load_transcriber
+        from vmr.media import load_audio
+
+        check_k(k)
+        audio = load_audio(recording)
+        if audio is None or not len(audio):
+            raise QueryError(f"{recording}: no audio in the file")
+        heard = load_transcriber(asr or AsrOptions(device=self.device)).transcribe(audio).text.strip()
+        if not heard:
+            raise QueryError(f"{recording}: no speech heard in the recording")
+        return heard, self.search(heard, k, options)
+
+    def _rank(self, n_queries: int, k: int, options: SearchOptions | None,
+              query_vectors: Callable[[list[vectors.ChannelMatrix]], dict[str, np.ndarray]]) -> list[list[Moment]]:
+        """Score, fuse and rank with the query vectors made for the library's channels."""
+        options = replace(options or SearchOptions(), k=k)
         with self.session() as session:
             matrix = self.matrix(session)
-            if not matrix.channels:  # nothing to compare with: no video has speech
-                return [[] for _ in queries]
-            encoders = {c.model: self._encoder(c.model) for c in matrix.channels.values()}
-            vectors = encode_queries(encoders, queries)
-            scores = clip_scores(matrix, vectors, len(queries), options)
-            return [moments(session, matrix, row, options, {m: v[q] for m, v in vectors.items()})
-                    for q, row in enumerate(scores)]
+            found = query_vectors(list(matrix.channels.values()))  # first: it may refuse the query
+            if not matrix.channels:  # nothing to compare with: no video has speech or frames
+                return [[] for _ in range(n_queries)]
+            return ranked_moments(session, matrix, found, n_queries, options)
 
-    def _encoder(self, model: str) -> TextEncoder:
-        if model not in self._encoders:
-            from vmr.encoders import load_text_encoder
+    def _encoder(self, channel: vectors.ChannelMatrix) -> TextEncoder | VisualEncoder:
+        """A channel's query encoder: the visual model (text tower for text, image tower for
+        images) for frames, else the text encoder its vectors came from."""
+        if channel.model not in self._encoders:
+            if channel.name == VISUAL:
+                self._encoders[channel.model] = load_visual_encoder(channel.model, self.device)
+            else:
+                from vmr.encoders import load_text_encoder
 
-            self._encoders[model] = load_text_encoder(model, self.device, cold_start=True)
-        return self._encoders[model]
+                self._encoders[channel.model] = load_text_encoder(channel.model, self.device, cold_start=True)
+        return self._encoders[channel.model]
 
     def remove(self, path: str | Path) -> bool:
         """Forget a video (its rows and, at the next search, its vectors). False if unknown."""
@@ -158,6 +226,29 @@ class Library:
         if found is None:
             raise VmrError(f"{video}: not in the index (vmr index it first)")
         return found
+
+    def show(self, video: str | int, start: float, end: float) -> MomentView:
+        """What was said and shown between `start` and `end` (seconds) of an indexed video."""
+        if not 0 <= start < end:
+            raise QueryError(f"want 0 <= START < END, not {start} and {end}")
+        with self.session() as session:
+            found = self.find_video(session, video)
+            if start >= found.duration:
+                raise QueryError(f"{found.path}: starts at {start} s, after the video ends ({found.duration:.1f} s)")
+            end = min(end, found.duration)
+            clips = session.scalars(
+                select(Clip).where(Clip.video_id == found.id, Clip.end > start, Clip.start < end)
+                .order_by(Clip.idx)
+            ).all()
+            visual_model = session.scalar(
+                select(ClipVector.model).where(ClipVector.channel == VISUAL,
+                                               ClipVector.clip_id.in_([c.id for c in clips])).limit(1))
+            return MomentView(
+                video=found.path, video_id=found.id, start=start, end=end,
+                link=moment_link(Path(found.path), start, end),
+                said=spoken_text(session, found.id, start, end),
+                keyframes=[c.keyframe_time for c in clips], visual_model=visual_model,
+            )
 
     def transcript(self, video: str | int) -> tuple[Video, list[Segment]]:
         with self.session() as session:
@@ -193,11 +284,13 @@ class Library:
         db_file = self.home / "vmr.db"
         vector_bytes = sum(p.stat().st_size for p in self.vectors_dir.rglob("*") if p.is_file())
         storages = {c.vectors.dtype.name for c in matrix.channels.values()}
+        visual = matrix.channels.get(VISUAL)
         return LibraryInfo(
             home=str(self.home), database=self.db_url, videos=entries,
             total_duration=sum(e.duration for e in entries), clips=sum(e.clips for e in entries),
             words=sum(e.words for e in entries),
-            text_models=sorted({c.model for c in matrix.channels.values()}),
+            text_models=sorted({c.model for c in matrix.channels.values() if c.name != VISUAL}),
+            visual_model=visual.model if visual else None,
             vector_storage=storages.pop() if len(storages) == 1 else None,
             database_bytes=db_file.stat().st_size if db_file.exists() else None,
             vector_bytes=vector_bytes,

@@ -149,7 +149,7 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
         dims = {r[2] for r in found}
         if len(models) != 1 or len(dims) != 1:
             raise VmrError(
-                f"the {channel} vectors come from different text models ({', '.join(sorted(models))}): "
+                f"the {channel} vectors come from different models ({', '.join(sorted(models))}): "
                 "vmr remove the videos indexed with the other one and index them again"
             )
         dim = dims.pop()
