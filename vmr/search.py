@@ -107,11 +107,14 @@ def window_lengths(matrix: ClipMatrix, seconds: tuple[float, ...]) -> np.ndarray
     return np.unique(np.maximum(1, np.round(np.array(seconds) / max(clip_seconds, 1e-6)))).astype(np.int64)
 
 
-def ranked_windows(matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions):
-    """The best non-overlapping windows: (first row, stop row, score) arrays, best first."""
+def ranked_windows(matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions,
+                   lengths: np.ndarray | None = None):
+    """The best non-overlapping windows: (first row, stop row, score) arrays, best first.
+    `lengths`: window lengths in clips when the matrix is a shard of a larger one."""
     import kernels
 
-    lengths = window_lengths(matrix, options.window_seconds)
+    if lengths is None:
+        lengths = window_lengths(matrix, options.window_seconds)
     return kernels.top_windows(
         scores, np.asarray(matrix.video_offsets), lengths, options.k, mode=options.mode,
         max_overlap=options.max_overlap,
@@ -132,7 +135,12 @@ def warm_up(matrix: ClipMatrix) -> None:
 def moments(session: Session, matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions) -> list[Moment]:
     if matrix.clip_count == 0:
         return []
-    starts, stops, values = ranked_windows(matrix, scores, options)
+    return describe(session, matrix, *ranked_windows(matrix, scores, options))
+
+
+def describe(session: Session, matrix: ClipMatrix, starts: np.ndarray, stops: np.ndarray,
+             values: np.ndarray) -> list[Moment]:
+    """Ranked windows (matrix rows) as moments: video, times, the words said, a link."""
     found: list[Moment] = []
     for first, stop, value in zip(starts, stops, values):
         video_id = matrix.video_of_row(int(first))
