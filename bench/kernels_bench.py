@@ -320,7 +320,6 @@ def bench_config(n, d, ks, rounds, batch_rounds, cand_frac, rng, bw_array, log, 
         Qr = np.stack([make_query(rng, seg_vec) for _ in range(min(32, n_recall - lo))])
         with threadpool_limits(THREADS):
             ex = np.ascontiguousarray((x @ Qr.T).T)
-        fs = None
         if index is not None:
             fd, fi = index.search(Qr, kc)
         for j in range(len(Qr)):

@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIPS_PER_MINUTE = 30  # 2-s clips: one keyframe each

@@ -37,6 +37,33 @@ def _time(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def _ray_option(parser: argparse.ArgumentParser, purpose: str) -> None:
+    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                        help=f"{purpose}: a new local one, or ADDRESS (auto: the one `ray start "
+                        "--head` runs here; host:port)")
+
+
+def _check_ray(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.command == "index":
+        # `index --ray videos/`: argparse hands the first path to the optional ADDRESS.
+        if args.ray not in (None, "local") and Path(args.ray).exists():
+            args.paths.insert(0, args.ray)
+            args.ray = "local"
+        if not args.paths:
+            parser.error("the following arguments are required: PATH")
+        if args.workers and args.ray is None:
+            parser.error("--workers needs --ray")
+    if args.command == "search" and args.ray is not None and not args.shards:
+        parser.error("--ray needs --shards N")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vmr", description="Find moments in lecture videos by text.")
     parser.add_argument("--home", help="index folder (default $VMR_HOME, else the user data dir)")
@@ -46,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="index video files or folders (unchanged files are skipped)")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="*", metavar="PATH")  # at least one: see _check_ray
     p.add_argument("--asr-backend", choices=("faster-whisper", "openai-whisper"))
     p.add_argument("--asr-model", help="base (default, packaged), tiny.en (packaged), another Whisper "
                    "name (downloads when online) or a local model path")
@@ -55,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: config.toml's visual_model, else no visual channel)")
     p.add_argument("--clip-seconds", type=_positive_float)
     p.add_argument("--json", action="store_true", help="print a JSON report, no progress bars")
+    _ray_option(p, "analyse the videos on a Ray cluster")
+    p.add_argument("--workers", type=_positive_int, help="Ray workers (default: one per CPU of the cluster)")
+    p.add_argument("--wait", action="store_true", help="if another index run is writing, wait for it")
 
     p = sub.add_parser("search", help="find moments matching a text query, an image or a spoken question")
     p.add_argument("query", nargs="?", help="what to look for")
@@ -66,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio", type=Path, metavar="FILE",
                    help="a recorded question, transcribed by Whisper; --json prints {query, moments}")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--shards", type=_positive_int, default=0,
+                   help="search N shards of the clip matrix on Ray workers (default: in process)")
+    _ray_option(p, "the cluster for --shards")
 
     p = sub.add_parser("remove", help="forget an indexed video")
     p.add_argument("paths", nargs="+", metavar="PATH")
@@ -126,8 +159,13 @@ def cmd_index(lib, args) -> int:
         clip_seconds=args.clip_seconds, visual_model=args.visual_model,
     )
     bars = None if args.json or not sys.stderr.isatty() else ProgressBars()
+
+    def waiting(holder: str) -> None:
+        print(f"vmr: waiting for another `vmr index` to finish ({holder})", file=sys.stderr, flush=True)
+
     try:
-        report = lib.index(args.paths, options, progress=bars)
+        report = lib.index(args.paths, options, progress=bars, wait=args.wait, on_wait=waiting,
+                           workers=args.workers)
     finally:
         if bars:
             bars.close()
@@ -307,11 +345,14 @@ COMMANDS = {"index": cmd_index, "search": cmd_search, "remove": cmd_remove, "inf
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_ray(parser, args)
     from vmr.library import Library
 
     try:
-        lib = Library(args.home, args.db, device=args.device or "auto")
+        lib = Library(args.home, args.db, device=args.device or "auto", ray=getattr(args, "ray", None),
+                      shards=getattr(args, "shards", 0))
         return COMMANDS[args.command](lib, args)
     except VmrError as exc:
         print(f"vmr: error: {exc}", file=sys.stderr)

@@ -56,6 +56,11 @@ class FailedInput:
     path: str
     error: str
 
+    @classmethod
+    def of(cls, path: Path, error: VmrError | str) -> FailedInput:
+        """Without the message's leading file name: `path` says it."""
+        return cls(str(path), str(error).removeprefix(f"{path}: "))
+
 
 @dataclass
 class IndexReport:
@@ -305,7 +310,7 @@ class Indexer:
             except ModelError:
                 raise  # not about this file: every other file would fail the same way
             except VmrError as exc:
-                report.failed.append(FailedInput(str(path), str(exc).removeprefix(f"{path}: ")))
+                report.failed.append(FailedInput.of(path, exc))
             finally:
                 self.progress(str(path), "done", 1, 1)
         return report

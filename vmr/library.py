@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
 from vmr import vectors
@@ -23,11 +24,13 @@ from vmr.encoders import TextEncoder
 from vmr.errors import QueryError, VmrError
 from vmr.index import IndexOptions, Indexer, IndexReport, Progress
 from vmr.links import moment_link
+from vmr.locks import writer_lock
 from vmr.search import (
-    Moment, SearchOptions, check_k, encode_queries, ranked_moments, spoken_text, validate, warm_up,
+    Moment, SearchOptions, check_k, describe, encode_queries, search_windows, spoken_text, validate, warm_up,
+    window_lengths,
 )
 from vmr.store import (
-    Clip, ClipVector, Segment, Video, Word, bump_generation, generation, open_engine, session_factory,
+    Clip, ClipVector, Segment, Video, Word, bump_generation, open_engine, session_factory,
     sqlite_url,
 )
 from vmr.visual import VISUAL, VisualEncoder, load_visual_encoder, read_image
@@ -101,21 +104,34 @@ def _video_at(session: Session, path: str | Path) -> Video | None:
 
 
 class Library:
+    """`ray`: run index and sharded search on a Ray cluster ("local", "auto" or host:port, see
+    vmr.cluster); `shards`: search over that many shards of the clip matrix (0: in process)."""
+
     def __init__(self, home: str | Path | None = None, db: str | None = None, *,
-                 storage: str = "int8", device: str = "auto"):
+                 storage: str = "int8", device: str = "auto", ray: str | None = None, shards: int = 0):
         self.home = Path(home).expanduser().absolute() if home else default_home()
         self.db_url = db or sqlite_url(self.home)
         self.storage = storage
         self.device = device
+        self.ray = ray
+        self.shards = shards
+        self._engine: Engine | None = None
         self._sessions = None
+        self._shard_pool = None
         self._encoders: dict[str, TextEncoder | VisualEncoder] = {}
 
     # -- plumbing
-    def session(self) -> Session:
-        if self._sessions is None:
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
             if self.db_url.startswith("sqlite:///"):
                 self.home.mkdir(parents=True, exist_ok=True)
-            self._sessions = session_factory(open_engine(self.db_url))
+            self._engine = open_engine(self.db_url)
+        return self._engine
+
+    def session(self) -> Session:
+        if self._sessions is None:
+            self._sessions = session_factory(self.engine)
         return self._sessions()
 
     @property
@@ -124,17 +140,24 @@ class Library:
 
     def matrix(self, session: Session) -> vectors.ClipMatrix:
         """The current matrices, rebuilt first if the catalogue moved on since they were built."""
-        current = vectors.load(self.vectors_dir)
-        if current is None or current.generation != generation(session):
-            current = vectors.rebuild(session, self.vectors_dir, self.storage)
-        return current
+        return vectors.current(session, self.vectors_dir, self.storage)
 
     # -- the commands
     def index(self, paths: Iterable[str | Path], options: IndexOptions | None = None,
-              progress: Progress | None = None) -> IndexReport:
-        report = Indexer(self.session, options or IndexOptions(), progress).run(paths)
-        with self.session() as session:
-            warm_up(self.matrix(session))  # build and compile now: the first search pays nothing
+              progress: Progress | None = None, *, wait: bool = False,
+              on_wait: Callable[[str], None] | None = None, workers: int | None = None) -> IndexReport:
+        """Holds the library's writer lock: with another run writing, raises LibraryBusy, or
+        with `wait` waits for it. With `ray`, the videos are analysed on `workers` Ray workers."""
+        with writer_lock(self.engine, self.home, wait, on_wait):
+            indexer = Indexer(self.session, options or IndexOptions(), progress)
+            if self.ray is None:
+                report = indexer.run(paths)
+            else:
+                from vmr import cluster
+
+                report = cluster.index(indexer, paths, self.ray, workers)
+            with self.session() as session:
+                warm_up(self.matrix(session))  # build and compile now: the first search pays nothing
         return report
 
     def search(self, query: str, k: int = 10, options: SearchOptions | None = None) -> list[Moment]:
@@ -192,7 +215,22 @@ class Library:
             found = query_vectors(list(matrix.channels.values()))  # first: it may refuse the query
             if not matrix.channels:  # nothing to compare with: no video has speech or frames
                 return [[] for _ in range(n_queries)]
-            return ranked_moments(session, matrix, found, n_queries, options)
+            if self.shards:
+                lengths = window_lengths(matrix, options.window_seconds)
+                windows = self._shards(matrix).search(found, n_queries, options, lengths)
+            else:
+                windows = search_windows(matrix, found, n_queries, options)
+            return [describe(session, matrix, *w) for w in windows]
+
+    def _shards(self, matrix: vectors.ClipMatrix):  # noqa: ANN202 (vmr.cluster imports Ray)
+        """Shard actors over this build of the matrices; new ones when the catalogue moved on."""
+        from vmr.cluster import ShardPool
+
+        if self._shard_pool is None or self._shard_pool.generation != matrix.generation:
+            if self._shard_pool is not None:
+                self._shard_pool.close()
+            self._shard_pool = ShardPool(matrix, self.shards, self.ray)
+        return self._shard_pool
 
     def _encoder(self, channel: vectors.ChannelMatrix) -> TextEncoder | VisualEncoder:
         """A channel's query encoder: the visual model (text tower for text, image tower for
@@ -286,7 +324,7 @@ class Library:
         storages = {c.vectors.dtype.name for c in matrix.channels.values()}
         visual = matrix.channels.get(VISUAL)
         return LibraryInfo(
-            home=str(self.home), database=self.db_url, videos=entries,
+            home=str(self.home), database=self.engine.url.render_as_string(), videos=entries,
             total_duration=sum(e.duration for e in entries), clips=sum(e.clips for e in entries),
             words=sum(e.words for e in entries),
             text_models=sorted({c.model for c in matrix.channels.values() if c.name != VISUAL}),

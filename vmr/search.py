@@ -118,11 +118,11 @@ def clip_scores(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], n_quer
     per_channel = [channel_scores(matrix.channels[n], query_vectors[matrix.channels[n].model])
                    for n in names]
     low, high = np.zeros(n_queries, np.float32), np.ones(n_queries, np.float32)
-    if options.reference_channel in names:
+    if options.reference_channel in names and present[names.index(options.reference_channel)].any():
         ref = names.index(options.reference_channel)
         low, high = anchors(per_channel[ref], present[ref])
     for c, name in enumerate(names):
-        if name in options.rescale:
+        if name in options.rescale and present[c].any():  # (a shard may hold none of its clips)
             slope[c], intercept[c] = match_scale(per_channel[c], present[c], low, high)
     fusion = Fusion(names, weights, slope, intercept)
     for q in range(n_queries):
@@ -188,14 +188,19 @@ def window_lengths(matrix: ClipMatrix, seconds: tuple[float, ...]) -> np.ndarray
     return np.unique(np.maximum(1, np.round(np.array(seconds) / max(clip_seconds, 1e-6)))).astype(np.int64)
 
 
+Windows = tuple[np.ndarray, np.ndarray, np.ndarray]  # first rows, stop rows, scores; best first
+
+
 def ranked_windows(matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions,
-                   rescore: Callable[[np.ndarray], np.ndarray] | None = None):
-    """The best non-overlapping windows: (first row, stop row, score) arrays, best first.
-    With `rescore` (rows -> exact fused scores), windows found on approximate scores are
-    ranked again on exact ones around them."""
+                   rescore: Callable[[np.ndarray], np.ndarray] | None = None,
+                   lengths: np.ndarray | None = None) -> Windows:
+    """The best non-overlapping windows, best first. With `rescore` (rows -> exact fused
+    scores), windows found on approximate scores are ranked again on exact ones around them.
+    `lengths`: window lengths in clips when the matrix is a shard of a larger one."""
     import kernels
 
-    lengths = window_lengths(matrix, options.window_seconds)
+    if lengths is None:
+        lengths = window_lengths(matrix, options.window_seconds)
     window_options = dict(
         mode=options.mode, max_overlap=options.max_overlap,
         length_bonus=(options.length_bonus * np.log2(lengths)).astype(np.float32),
@@ -206,36 +211,32 @@ def ranked_windows(matrix: ClipMatrix, scores: np.ndarray, options: SearchOption
     return kernels.top_windows(scores, offsets, lengths, options.k, **window_options)
 
 
+def search_windows(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], n_queries: int,
+                   options: SearchOptions, lengths: np.ndarray | None = None) -> list[Windows]:
+    """Per query, the best windows: scored, fused, ranked, and refined on exact scores."""
+    if matrix.clip_count == 0:
+        return [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32))] * n_queries
+    scores, fusion = clip_scores(matrix, query_vectors, n_queries, options)
+    return [
+        ranked_windows(matrix, row, options,
+                       lambda rows, q=q: exact_scores_at(matrix, rows, query_vectors, fusion, q), lengths)
+        for q, row in enumerate(scores)
+    ]
+
+
 def warm_up(matrix: ClipMatrix) -> None:
     """Run the search kernels once on the library's own arrays, so that Numba compiles (and
     caches) them now, at the end of an index run, rather than in the user's first search."""
-    if matrix.clip_count == 0:
-        return
     dims = {c.model: c.vectors.shape[1] for c in matrix.channels.values()}
     probe = {model: np.ones((1, dim), dtype=np.float32) for model, dim in dims.items()}
-    ranked_moments(None, matrix, probe, 1, SearchOptions())
+    search_windows(matrix, probe, 1, SearchOptions())
 
 
-def ranked_moments(session: Session | None, matrix: ClipMatrix, query_vectors: dict[str, np.ndarray],
-                   n_queries: int, options: SearchOptions) -> list[list[Moment]]:
-    """Per query, its best moments (found in the catalogue through `session`; with None, only
-    the ranking runs, as `warm_up` wants)."""
-    if matrix.clip_count == 0:
-        return [[] for _ in range(n_queries)]
-    scores, fusion = clip_scores(matrix, query_vectors, n_queries, options)
-    found = []
-    for q, row in enumerate(scores):
-        windows = ranked_windows(
-            matrix, row, options, lambda rows, q=q: exact_scores_at(matrix, rows, query_vectors, fusion, q)
-        )
-        found.append(describe(session, matrix, windows) if session is not None else [])
-    return found
-
-
-def describe(session: Session, matrix: ClipMatrix, windows) -> list[Moment]:
-    """Ranked windows as moments of the videos still in the catalogue."""
+def describe(session: Session, matrix: ClipMatrix, starts: np.ndarray, stops: np.ndarray,
+             values: np.ndarray) -> list[Moment]:
+    """Ranked windows (matrix rows) as moments: video, times, the words said, a link."""
     found: list[Moment] = []
-    for first, stop, value in zip(*windows):
+    for first, stop, value in zip(starts, stops, values):
         video_id = matrix.video_of_row(int(first))
         video = session.get(Video, video_id)
         if video is None:  # removed since the matrices were built

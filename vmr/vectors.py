@@ -7,10 +7,13 @@ reads a half-written matrix and a killed rebuild leaves the previous one in plac
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +57,7 @@ class ClipMatrix:
     starts: np.ndarray  # float64 [N]
     ends: np.ndarray  # float64 [N]
     channels: dict[str, ChannelMatrix]
+    folder: Path | None = None  # where it is mapped from
 
     @property
     def clip_count(self) -> int:
@@ -73,9 +77,18 @@ def _current_dir(root: Path) -> Path | None:
 
 def load(root: Path) -> ClipMatrix | None:
     """The current matrices, memory-mapped; None when none were built yet."""
-    folder = _current_dir(root)
-    if folder is None or not folder.exists():
-        return None
+    while (folder := _current_dir(root)) is not None:
+        try:
+            return load_folder(folder)
+        except FileNotFoundError:
+            if _current_dir(root) == folder:  # a dangling pointer: the caller rebuilds
+                return None
+            # else a rebuild in another process replaced the folder as we opened it: again
+    return None
+
+
+def load_folder(folder: Path) -> ClipMatrix:
+    """The matrices of one build, memory-mapped (a shard worker maps the one its driver uses)."""
     manifest = json.loads((folder / "manifest.json").read_text())
 
     def array(name: str) -> np.ndarray:
@@ -100,6 +113,7 @@ def load(root: Path) -> ClipMatrix | None:
         starts=array("starts"),
         ends=array("ends"),
         channels=channels,
+        folder=folder,
     )
 
 
@@ -111,10 +125,28 @@ def _to_storage(vectors: np.ndarray, storage: str) -> tuple[np.ndarray, np.ndarr
     return vectors.astype(storage), None
 
 
+def current(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
+    """The matrices of the catalogue's generation: the ones on disk, else built now."""
+    found = load(root)
+    if found is None or found.generation != generation(session):
+        with build_lock(root):
+            found = load(root)  # another process may have built them while this one waited
+            if found is None or found.generation != generation(session):
+                found = _build(session, root, storage)
+    return found
+
+
 def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
     """Write the matrices for the catalogue as it is now and make them current."""
+    with build_lock(root):
+        return _build(session, root, storage)
+
+
+def _build(session: Session, root: Path, storage: str) -> ClipMatrix:
     if storage not in STORAGE_FORMATS:
         raise ValueError(f"unknown vector storage {storage!r}; one of {', '.join(STORAGE_FORMATS)}")
+    # Read first: a video committed while the rows are read makes the matrix look stale, and
+    # the next search rebuilds it; each video's rows are written in one transaction.
     gen = generation(session)
     rows = session.execute(
         select(Clip.id, Clip.video_id, Clip.start, Clip.end)
@@ -173,13 +205,17 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
         manifest["channels"][channel] = {"model": models.pop(), "dim": dim, "storage": storage,
                                          "codes": with_codes, "exact": scales is not None}
 
-    root.mkdir(parents=True, exist_ok=True)
+    return publish(root, arrays, manifest)
+
+
+def publish(root: Path, arrays: dict[str, np.ndarray], manifest: dict) -> ClipMatrix:
+    """Write a build and make it current (the caller holds `build_lock(root)`)."""
     staging = root / f".build-{uuid.uuid4().hex}"
     staging.mkdir()
     for name, array in arrays.items():
         np.save(staging / f"{name}.npy", array)
     (staging / "manifest.json").write_text(json.dumps(manifest))
-    final = root / f"g{gen:08d}-{uuid.uuid4().hex[:8]}"
+    final = root / f"g{manifest['generation']:08d}-{uuid.uuid4().hex[:8]}"
     staging.rename(final)
     pointer = root / f".CURRENT-{uuid.uuid4().hex}"
     pointer.write_text(final.name)
@@ -188,6 +224,14 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
     for old in root.iterdir():
         if old.is_dir() and old != final and not old.name.startswith(".build-"):
             shutil.rmtree(old, ignore_errors=True)
-    matrix = load(root)
-    assert matrix is not None
-    return matrix
+    return load_folder(final)
+
+
+@contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """One build at a time per folder: two processes (an index run finishing, a search) that
+    rebuild at once would each delete the other's new folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
