@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test,bench]'
+	$(PIP) install -q -e '.[test,bench,postgresql,cluster]'
 	$(PIP) install -q --no-deps openai-whisper==20250625 rapidocr-onnxruntime==1.4.4
 	touch $(STAMP)
 
@@ -34,6 +34,8 @@ bench: install
 	$(PY) bench/index_bench.py
 	$(PY) bench/asr_bench.py
 	$(PY) bench/ranking_bench.py
+	$(PY) bench/visual_bench.py
+	$(PY) bench/scaling_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME)

@@ -15,9 +15,11 @@ API::
     hamming_topk(codes u64[N,B], query_code u64[B], m) -> i64[min(m, N)]
     prefiltered_scores(codes, query_code, matrix, scales, query, n_candidates,
                        fill="estimate") -> f32[N]
+    scores_at(rows i64[M], matrix, scales, query) -> f32[M]            # exact, given rows only
+    refine_windows(clip_scores, video_offsets, window_lengths, k, rescore, ...) -> (start, stop, score)
 
 Recommended search storage: int8 codes + per-row scales (D + 4 bytes per clip, memory-bound
-scan). For large indexes, ``prefiltered_scores`` with ~2% of N candidates (min 4096) on top
+scan). For large indexes, ``prefiltered_scores`` with ~0.5% of N candidates (min 4096) on top
 of 48-64 extra bytes per clip of sign bits is ~3x faster again; see bench/kernels_bench.py.
 """
 # NB: a different PyPI package is also called ``kernels``; transformers probes for it and
@@ -33,11 +35,11 @@ import os as _os
 # takes effect if no OpenMP runtime has been loaded yet, and never overrides an explicit setting.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .binary import hamming_topk, pack_sign_bits, prefiltered_scores, rotation
+from .binary import hamming_topk, pack_sign_bits, prefiltered_scores, rotation, scores_at
 from .fusion import fuse_channels
 from .quantize import quantize_int8
 from .scoring import cosine_scores, cosine_scores_batch
-from .windows import top_windows
+from .windows import refine_windows, top_windows, window_neighbourhood
 
 __all__ = [
     "__version__",
@@ -48,6 +50,9 @@ __all__ = [
     "pack_sign_bits",
     "prefiltered_scores",
     "quantize_int8",
+    "refine_windows",
     "rotation",
+    "scores_at",
     "top_windows",
+    "window_neighbourhood",
 ]

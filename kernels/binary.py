@@ -324,6 +324,35 @@ def _rerank_f16(idx, m, q, out):
     return nbad
 
 
+def scores_at(rows, matrix, scales, query):
+    """Cosine scores float32[len(rows)] of the given rows only, exactly as
+    :func:`cosine_scores` computes them (rows ascending reads the matrix in order)."""
+    matrix, scales = _check_matrix(matrix, scales)
+    n, d = matrix.shape
+    rows = np.ascontiguousarray(np.asarray(rows), dtype=np.int64)
+    if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= n)):
+        raise ValueError(f"rows must be 1-D indices in [0, {n})")
+    qn, nonzero = normalise_query(query, d)
+    if rows.size == 0 or not nonzero[0]:
+        return np.zeros(rows.shape[0], np.float32)
+    return _scores_at(rows, matrix, scales, qn)
+
+
+def _scores_at(idx, matrix, scales, qn):
+    exact = np.empty(idx.shape[0], np.float32)
+    if matrix.dtype == np.int8:
+        q16, qscale = int16_query(qn)
+        nbad = _rerank_i8(idx, matrix, scales, q16[0], qscale[0], exact)
+    elif matrix.dtype == np.float32:
+        nbad = _rerank_f32(idx, matrix, qn[0], exact)
+    else:
+        nbad = _rerank_f16(idx, matrix.view(np.uint16), qn[0], exact)
+    if nbad:
+        bad = int(idx[np.flatnonzero(~np.isfinite(exact))[0]])
+        raise ValueError(f"matrix row {bad} contains NaN or infinity")
+    return exact
+
+
 @njit(cache=True, parallel=True)
 def _fill(dist, lut, idx, exact, out):
     """out[i] = lut[dist[i]] for every clip, then the exact scores of the candidates."""
@@ -364,17 +393,7 @@ def prefiltered_scores(codes, query_code, matrix, scales, query, n_candidates, f
     bits = codes.shape[1] * 64
     _hamming_dist(codes, qc, chunk_bounds(n, n_chunks(n)), dist)
     idx = _select_le(dist, min(n_candidates, n), bits + 1)
-    exact = np.empty(idx.shape[0], np.float32)
-    if matrix.dtype == np.int8:
-        q16, qscale = int16_query(qn)
-        nbad = _rerank_i8(idx, matrix, scales, q16[0], qscale[0], exact)
-    elif matrix.dtype == np.float32:
-        nbad = _rerank_f32(idx, matrix, qn[0], exact)
-    else:
-        nbad = _rerank_f16(idx, matrix.view(np.uint16), qn[0], exact)
-    if nbad:
-        bad = int(idx[np.flatnonzero(~np.isfinite(exact))[0]])
-        raise ValueError(f"matrix row {bad} contains NaN or infinity")
+    exact = _scores_at(idx, matrix, scales, qn)
     lo = exact.min()
     if fill == "min":
         lut = np.full(bits + 1, lo, np.float32)

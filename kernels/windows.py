@@ -387,3 +387,48 @@ def top_windows(clip_scores, video_offsets, window_lengths, k, mode="mean", max_
         if exact or cap >= n_windows_max:
             return out_a[:kept].copy(), out_b[:kept].copy(), out_s[:kept].astype(np.float32)
         cap *= 4
+
+
+def window_neighbourhood(video_offsets, starts, stops, reach):
+    """The rows within ``reach`` clips of the windows ``[starts, stops)``, never crossing a
+    video's edge: ``(rows int64[m] ascending, run_offsets int64[r+1])``. Overlapping or
+    touching stretches are merged, so the runs are disjoint and each lies in one video; a run
+    is the whole video or longer than ``reach``."""
+    off = np.asarray(video_offsets, dtype=np.int64)
+    a = np.asarray(starts, dtype=np.int64)
+    b = np.asarray(stops, dtype=np.int64)
+    if a.size == 0:
+        return np.empty(0, np.int64), np.zeros(1, np.int64)
+    video = np.searchsorted(off, a, side="right") - 1
+    lo = np.maximum(a - reach, off[video])
+    hi = np.minimum(b + reach, off[video + 1])
+    order = np.lexsort((lo, video))
+    video, lo, hi = video[order], lo[order], hi[order]
+    runs: list[list[int]] = []
+    for v, x, y in zip(video.tolist(), lo.tolist(), hi.tolist()):
+        if runs and runs[-1][0] == v and x <= runs[-1][2]:
+            runs[-1][2] = max(runs[-1][2], y)
+        else:
+            runs.append([v, x, y])
+    rows = np.concatenate([np.arange(x, y, dtype=np.int64) for _, x, y in runs])
+    run_offsets = np.concatenate([[0], np.cumsum([y - x for _, x, y in runs])]).astype(np.int64)
+    return rows, run_offsets
+
+
+def refine_windows(clip_scores, video_offsets, window_lengths, k, rescore, mode="mean",
+                   max_overlap=0.5, length_bonus=None, candidates=4):
+    """:func:`top_windows` over approximate scores (int8, or a binary prefilter's), corrected
+    where it matters: the best ``candidates * k`` windows are found on ``clip_scores``, every
+    clip within the longest window length of them is scored again by ``rescore(rows) ->
+    float32[len(rows)]`` (exact scores, e.g. from a float16 copy on disk), and the top ``k``
+    windows are chosen again among those clips. Near-ties that quantisation noise would swap
+    come out as the exact scores rank them, for the cost of a few thousand rows."""
+    options = dict(mode=mode, max_overlap=max_overlap, length_bonus=length_bonus)
+    lengths = np.asarray(window_lengths)
+    starts, stops, _ = top_windows(clip_scores, video_offsets, lengths, candidates * k, **options)
+    rows, run_offsets = window_neighbourhood(video_offsets, starts, stops, int(lengths.max()))
+    if rows.size == 0:
+        return starts, stops, np.empty(0, np.float32)
+    exact = np.asarray(rescore(rows), dtype=np.float32)
+    first, stop, scores = top_windows(exact, run_offsets, lengths, k, **options)
+    return rows[first], rows[stop - 1] + 1, scores

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["dbfixtures"]  # db_url: each test's catalogue on SQLite and on PostgreSQL
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "lecture.mp4"
 VMR = Path(sys.executable).with_name("vmr")

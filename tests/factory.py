@@ -56,3 +56,19 @@ def make_video(
             for packet in audio.encode():
                 container.mux(packet)
     return path
+
+
+def sample_excerpt(target: Path, seconds: float) -> Path:
+    """The sample lecture's first `seconds`, its packets copied (no re-encoding): real speech,
+    quicker to index."""
+    from conftest import SAMPLE
+
+    with av.open(str(SAMPLE)) as source, av.open(str(target), "w", format="mp4") as output:
+        streams = {s.index: output.add_stream_from_template(s) for s in source.streams
+                   if s.type in ("video", "audio")}
+        for packet in source.demux(*[s for s in source.streams if s.index in streams]):
+            if packet.pts is None or packet.pts * packet.time_base >= seconds:
+                continue  # the demuxer's flush packets, and what lies past the cut
+            packet.stream = streams[packet.stream.index]
+            output.mux(packet)
+    return target

@@ -4,7 +4,6 @@ non-zero exit only when nothing could be done, nothing already indexed lost."""
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
-import urllib.parse
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sqlalchemy.engine import make_url
 
-from conftest import ROOT, SAMPLE, VMR, run_json, run_vmr
+from conftest import ROOT, VMR, run_json, run_vmr
+from dbfixtures import drop_postgres_database, new_postgres_database
 from vmr.media import clip_grid
 from vmr.timecode import TimeSpan
 
@@ -141,3 +142,55 @@ def test_binary_prefilter_path_finds_the_same_moments(sample_home, tmp_path, mon
     assert matrix.channels["speech"].codes is not None
     # The sample is smaller than the rerank pool, so every clip is scored exactly.
     assert [(m.start, m.end) for m in library.search(query, k=5)] == [(m.start, m.end) for m in exact]
+
+
+def test_int8_search_ranks_like_float32(sample_home, tmp_path):
+    """int8 scans are refined on the float16 copy around the best windows, so the moments and
+    their order are those of float32 storage, with scores equal to float16 precision."""
+    import shutil
+
+    from vmr import Library
+
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home)
+    shutil.rmtree(home / "vectors")
+    int8, float32 = Library(sample_home), Library(home, storage="float32")
+    queries = [q["query"] for q in QUERIES]
+    for found8, found32 in zip(int8.search_many(queries, k=5), float32.search_many(queries, k=5)):
+        assert [(m.start, m.end) for m in found8] == [(m.start, m.end) for m in found32]
+        np.testing.assert_allclose([m.score for m in found8], [m.score for m in found32], atol=2e-3)
+
+
+@pytest.fixture(scope="module")
+def postgres_home(postgres_server, sample_video, tmp_path_factory):
+    """The sample indexed by the real CLI into a new PostgreSQL database (`--db`); the vector
+    matrices stay in --home."""
+    url = new_postgres_database(postgres_server)
+    home = tmp_path_factory.mktemp("postgres-home")
+    run_vmr("--db", url, "index", sample_video, home=home)
+    yield home, url
+    drop_postgres_database(postgres_server, url)
+
+
+def test_postgresql_catalogue_gives_the_sqlite_index_and_moments(postgres_home, sample_home, sample_video, tmp_path):
+    home, url = postgres_home
+    assert (home / "vectors" / "CURRENT").exists() and not (home / "vmr.db").exists()
+    on_postgres = run_json("--db", url, "info", home=home)
+    assert on_postgres["database"] == make_url(url).render_as_string()  # the password as ***
+    assert _comparable(on_postgres) == _comparable(run_json("info", home=sample_home))
+    assert run_json("--db", url, "transcript", sample_video, home=home) == run_json("transcript", sample_video, home=sample_home)
+    queries = tmp_path / "queries.txt"
+    queries.write_text("".join(q["query"] + "\n" for q in QUERIES))
+    found = [json.loads(run_vmr(*db, "search", "--queries", queries, "-k", "3", home=h).stdout)
+             for db, h in (((), sample_home), (("--db", url), home))]
+    assert [[(m["video"], m["start"], m["end"], m["text"]) for m in r] for r in found[0]] == \
+        [[(m["video"], m["start"], m["end"], m["text"]) for m in r] for r in found[1]]
+    assert run_json("--db", url, "remove", sample_video, home=home) == [{"path": str(sample_video), "removed": True}]
+    assert run_json("--db", url, "search", "what is overfitting", home=home) == []
+
+
+def _comparable(info: dict) -> dict:
+    """What must not depend on the catalogue's database."""
+    keep = ("total_duration", "clips", "words", "text_models", "vector_storage", "vector_bytes")
+    return {**{k: info[k] for k in keep},
+            "videos": [{k: v for k, v in video.items() if k != "indexed_at"} for video in info["videos"]]}

@@ -454,3 +454,59 @@ def test_block_bound_keys_round_trip_and_order():
     assert np.all(np.diff(keys) > 0)
     back = _keys_to_float(keys)
     assert np.array_equal(back.view(np.int32), v.view(np.int32))
+
+
+# ------------------------------------------------------------------ exact refinement
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int8])
+def test_scores_at_matches_full_scan(dtype):
+    rng = np.random.default_rng(5)
+    x = unit_rows(rng, 300, 70)
+    matrix, scales = kernels.quantize_int8(x) if dtype == np.int8 else (x.astype(dtype), None)
+    q = rng.standard_normal(70).astype(np.float32)
+    rows = np.array([0, 3, 4, 150, 299])
+    full = kernels.cosine_scores(matrix, q, scales)
+    np.testing.assert_array_equal(kernels.scores_at(rows, matrix, scales, q), full[rows])
+    assert kernels.scores_at(np.zeros(0, np.int64), matrix, scales, q).shape == (0,)
+    with pytest.raises(ValueError, match="rows"):
+        kernels.scores_at(np.array([300]), matrix, scales, q)
+
+
+def test_window_neighbourhood_merges_and_stays_inside_videos():
+    offsets = np.array([0, 10, 100, 103])
+    rows, runs = kernels.window_neighbourhood(offsets, np.array([50, 12, 60, 101]),
+                                              np.array([54, 14, 62, 102]), 5)
+    # video 1: [12,14) -> [10,19); [50,54) and [60,62) -> [45,59) and [55,67), merged;
+    # video 2 is shorter than the reach: all of it
+    expected = [np.arange(10, 19), np.arange(45, 67), np.arange(100, 103)]
+    np.testing.assert_array_equal(rows, np.concatenate(expected))
+    np.testing.assert_array_equal(runs, np.cumsum([0] + [len(e) for e in expected]))
+    rows, runs = kernels.window_neighbourhood(offsets, np.zeros(0), np.zeros(0), 5)
+    assert rows.size == 0 and list(runs) == [0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_refine_windows_recovers_the_exact_ranking(seed):
+    # approximate scores = exact + quantisation-sized noise: refinement must give exactly the
+    # windows of the exact scores (the noise is far below the gap to the k-th window's rivals
+    # outside the neighbourhood), where the plain approximate ranking swaps near-ties
+    rng = np.random.default_rng(seed)
+    n = 6000
+    offsets = random_offsets(rng, n, 12)
+    exact = smooth_scores(rng, n)
+    noisy = (exact + rng.standard_normal(n).astype(np.float32) * 2e-3).astype(np.float32)
+    lengths = np.array([2, 4, 8])
+    bonus = (0.01 * np.log2(lengths)).astype(np.float32)
+    calls = []
+
+    def rescore(rows):
+        calls.append(len(rows))
+        return exact[rows]
+
+    a, e, s = kernels.refine_windows(noisy, offsets, lengths, 10, rescore, max_overlap=0.3,
+                                     length_bonus=bonus)
+    ra, re_, rs = kernels.top_windows(exact, offsets, lengths, 10, max_overlap=0.3, length_bonus=bonus)
+    assert list(a) == list(ra) and list(e) == list(re_)
+    np.testing.assert_allclose(s, rs, rtol=1e-6)
+    assert calls and calls[0] < n // 4  # only the neighbourhood was scored again

@@ -17,5 +17,5 @@ def test_kernels_is_ours_and_transformers_does_not_probe_it():
 
 def test_cli_help_lists_every_command():
     out = run_vmr("--help").stdout
-    for command in ("index", "search", "remove", "info", "transcript"):
+    for command in ("index", "search", "remove", "info", "transcript", "serve"):
         assert command in out

@@ -1,6 +1,11 @@
-"""The catalogue: migrations match the ORM, open upgrades in place, removal cascades."""
+"""The catalogue, on SQLite and PostgreSQL: migrations match the ORM, open upgrades in place
+(once, with several processes opening a new library), removal cascades, types round-trip."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timezone
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,7 +14,7 @@ from sqlalchemy import func, select, text
 
 from vmr.store import (
     SCHEMA_REVISION, Base, Clip, ClipVector, Segment, Video, Word, alembic_config,
-    bump_generation, current_revision, generation, open_engine, session_factory, sqlite_url, utcnow,
+    bump_generation, current_revision, generation, open_engine, session_factory, utcnow,
 )
 
 
@@ -17,26 +22,26 @@ def test_schema_revision_is_the_migrations_head():
     assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_REVISION
 
 
-def test_migrations_build_exactly_the_orm_schema(tmp_path):
-    engine = open_engine(sqlite_url(tmp_path))
+def test_migrations_build_exactly_the_orm_schema(db_url):
+    engine = open_engine(db_url)
     assert current_revision(engine) == SCHEMA_REVISION
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
 
-def test_reopening_keeps_rows_and_generation(tmp_path):
-    sessions = session_factory(open_engine(sqlite_url(tmp_path)))
+def test_reopening_keeps_rows_and_generation(db_url):
+    sessions = session_factory(open_engine(db_url))
     with sessions() as session, session.begin():
         session.add(_video("/v/a.mp4"))
         bump_generation(session)
-    sessions = session_factory(open_engine(sqlite_url(tmp_path)))
+    sessions = session_factory(open_engine(db_url))
     with sessions() as session:
         assert session.scalar(select(func.count(Video.id))) == 1
         assert generation(session) == 1
 
 
-def test_deleting_a_video_removes_all_its_rows(tmp_path):
-    engine = open_engine(sqlite_url(tmp_path))
+def test_deleting_a_video_removes_all_its_rows(db_url):
+    engine = open_engine(db_url)
     sessions = session_factory(engine)
     with sessions() as session, session.begin():
         video = _video("/v/a.mp4")
@@ -55,6 +60,34 @@ def test_deleting_a_video_removes_all_its_rows(tmp_path):
         for table in ("clips", "clip_vectors", "segments", "words"):
             assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
         assert connection.execute(text("SELECT count(*) FROM videos")).scalar() == 1
+
+
+def test_new_library_opened_by_several_processes_at_once_is_migrated_once(db_url):
+    code = "import sys; from vmr.store import open_engine; open_engine(sys.argv[1])"
+    opening = [subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True)
+               for _ in range(3)]
+    errors = [p.communicate(timeout=120)[1] for p in opening]
+    assert [p.returncode for p in opening] == [0, 0, 0], errors
+    assert current_revision(open_engine(db_url)) == SCHEMA_REVISION
+
+
+def test_column_types_round_trip(db_url):
+    sessions = session_factory(open_engine(db_url))
+    vector = bytes(range(256)) * 6  # 384 float32s' worth, every byte value
+    long_path = "/" + "/".join(f"lecture-folder-{i:04d}" for i in range(200)) + "/talk.mp4"  # 4 kB
+    when = utcnow()
+    with sessions() as session, session.begin():
+        video = _video(long_path)
+        video.size, video.mtime, video.indexed_at = 5 * 2**40, 1_732_245_123.123456789, when
+        video.clips.append(Clip(idx=0, start=0.0, end=2.0, keyframe_time=None, vectors=[
+            ClipVector(channel="speech", model="m" * 256, dim=384, dtype="float32", vector=vector)]))
+        session.add(video)
+    with sessions() as session:
+        video = session.scalar(select(Video))
+        assert (video.path, video.size, video.mtime) == (long_path, 5 * 2**40, 1_732_245_123.123456789)
+        # SQLite keeps no zone: vmr writes UTC, so a naive value reads as UTC.
+        assert video.indexed_at.replace(tzinfo=video.indexed_at.tzinfo or timezone.utc) == when
+        assert session.scalar(select(ClipVector.vector)) == vector
 
 
 def _video(path: str) -> Video:

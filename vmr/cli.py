@@ -19,6 +19,51 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535, not {text}")
+    return value
+
+
+def _time(text: str) -> float:
+    """Seconds, or a clock time as vmr prints it (HH:MM:SS.mmm, MM:SS)."""
+    try:
+        value = sum(float(part) * 60 ** i for i, part in enumerate(reversed(text.split(":"))))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time: {text!r} (seconds, or HH:MM:SS.mmm)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def _ray_option(parser: argparse.ArgumentParser, purpose: str) -> None:
+    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                        help=f"{purpose}: a new local one, or ADDRESS (auto: the one `ray start "
+                        "--head` runs here; host:port)")
+
+
+def _check_ray(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.command == "index":
+        # `index --ray videos/`: argparse hands the first path to the optional ADDRESS.
+        if args.ray not in (None, "local") and Path(args.ray).exists():
+            args.paths.insert(0, args.ray)
+            args.ray = "local"
+        if not args.paths:
+            parser.error("the following arguments are required: PATH")
+        if args.workers and args.ray is None:
+            parser.error("--workers needs --ray")
+    if args.command == "search" and args.ray is not None and not args.shards:
+        parser.error("--ray needs --shards N")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vmr", description="Find moments in lecture videos by text.")
     parser.add_argument("--home", help="index folder (default $VMR_HOME, else the user data dir)")
@@ -28,28 +73,46 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="index video files or folders (unchanged files are skipped)")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="*", metavar="PATH")  # at least one: see _check_ray
     p.add_argument("--asr-backend", choices=("faster-whisper", "openai-whisper"))
     p.add_argument("--asr-model", help="base (default, packaged), tiny.en (packaged), another Whisper "
                    "name (downloads when online) or a local model path")
     p.add_argument("--text-model", help="sentence-transformers model: name, hub id or local folder")
+    p.add_argument("--visual-model", help="CLIP/SigLIP model for the frames: hub id or local folder "
+                   "(default: config.toml's visual_model, else no visual channel)")
     p.add_argument("--clip-seconds", type=_positive_float)
     p.add_argument("--no-ocr", dest="ocr", action="store_const", const=False,
                    help="do not read slide text (faster; no slides channel)")
     p.add_argument("--json", action="store_true", help="print a JSON report, no progress bars")
+    _ray_option(p, "analyse the videos on a Ray cluster")
+    p.add_argument("--workers", type=_positive_int, help="Ray workers (default: one per CPU of the cluster)")
+    p.add_argument("--wait", action="store_true", help="if another index run is writing, wait for it")
 
-    p = sub.add_parser("search", help="find moments matching a text query")
+    p = sub.add_parser("search", help="find moments matching a text query, an image or a spoken question")
     p.add_argument("query", nargs="?", help="what to look for")
     p.add_argument("-k", type=int, default=10, help="number of moments (default 10)")
     p.add_argument("--queries", type=Path, metavar="FILE",
                    help="one query per line; prints a JSON list of result lists, in order")
+    p.add_argument("--image", type=Path, metavar="FILE",
+                   help="a screenshot or photo of a slide: the moments that show it (needs a visual model)")
+    p.add_argument("--audio", type=Path, metavar="FILE",
+                   help="a recorded question, transcribed by Whisper; --json prints {query, moments}")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--shards", type=_positive_int, default=0,
+                   help="search N shards of the clip matrix on Ray workers (default: in process)")
+    _ray_option(p, "the cluster for --shards")
 
     p = sub.add_parser("remove", help="forget an indexed video")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("info", help="what is indexed, with which models, and how big")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("show", help="what was said and shown in a stretch of an indexed video")
+    p.add_argument("video", help="path or video id")
+    p.add_argument("start", type=_time, help="seconds or HH:MM:SS.mmm")
+    p.add_argument("end", type=_time, help="seconds or HH:MM:SS.mmm")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("transcript", help="print an indexed video's transcript")
@@ -63,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10,
                    help="moments per query (default 10; mAP and MRR read them all)")
     p.add_argument("--json", action="store_true", help="summaries and every query's moments as JSON")
+
+    p = sub.add_parser("serve", help="the web page and REST API (models stay loaded between searches)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)")
     return parser
 
 
@@ -98,11 +165,16 @@ def cmd_index(lib, args) -> int:
 
     options = load_config(lib.home, args.device).index_options(
         asr_backend=args.asr_backend, asr_model=args.asr_model, text_model=args.text_model,
-        clip_seconds=args.clip_seconds, ocr=args.ocr,
+        clip_seconds=args.clip_seconds, visual_model=args.visual_model, ocr=args.ocr,
     )
     bars = None if args.json or not sys.stderr.isatty() else ProgressBars()
+
+    def waiting(holder: str) -> None:
+        print(f"vmr: waiting for another `vmr index` to finish ({holder})", file=sys.stderr, flush=True)
+
     try:
-        report = lib.index(args.paths, options, progress=bars)
+        report = lib.index(args.paths, options, progress=bars, wait=args.wait, on_wait=waiting,
+                           workers=args.workers)
     finally:
         if bars:
             bars.close()
@@ -117,6 +189,11 @@ def cmd_index(lib, args) -> int:
                 print(f"vmr: warning: {video.path}: {video.warning}", file=sys.stderr)
     for failure in report.failed:
         print(f"vmr: error: {failure.path}: {failure.error}", file=sys.stderr)
+    if not options.visual_model and any(v.status == "indexed" for v in report.indexed):
+        from vmr.visual import off_hint
+
+        print(f"vmr: note: visual channel off (frames not embedded); to turn it on, "
+              f"{off_hint(lib.home / 'config.toml')}", file=sys.stderr)
     return 0 if report.ok else 1
 
 
@@ -134,8 +211,8 @@ def _print_moments(found) -> None:
 
 
 def cmd_search(lib, args) -> int:
-    if (args.query is None) == (args.queries is None):
-        raise VmrError("give a QUERY or --queries FILE (one of them)")
+    if sum(x is not None for x in (args.query, args.queries, args.image, args.audio)) != 1:
+        raise VmrError("give one of QUERY, --queries FILE, --image FILE or --audio FILE")
     if args.queries is not None:
         try:
             lines = args.queries.read_text(encoding="utf-8").splitlines()
@@ -145,7 +222,19 @@ def cmd_search(lib, args) -> int:
         results = lib.search_many(queries, args.k)
         print(json.dumps([[m.to_json() for m in found] for found in results], indent=2))
         return 0
-    found = lib.search(args.query, args.k)
+    if args.audio is not None:
+        from vmr.config import load_config
+
+        asr = load_config(lib.home, args.device).index_options().asr
+        heard, found = lib.search_audio(args.audio, args.k, asr)
+        if args.json:
+            print(json.dumps({"query": heard, "moments": [m.to_json() for m in found]}, indent=2))
+            return 0
+        print(f"heard: \"{heard}\"")
+    elif args.image is not None:
+        found = lib.search_image(args.image, args.k)
+    else:
+        found = lib.search(args.query, args.k)
     if args.json:
         print(json.dumps([m.to_json() for m in found], indent=2))
     else:
@@ -182,6 +271,15 @@ def cmd_info(lib, args) -> int:
     print(f"videos     {len(info.videos)}  ({format_clock(info.total_duration)} of video, "
           f"{info.clips} clips, {info.words} words)")
     print(f"text model {', '.join(info.text_models) or '-'}")
+    if info.visual_model:
+        print(f"visual     {info.visual_model}")
+    else:
+        from vmr.config import load_config
+        from vmr.visual import off_hint
+
+        configured = (load_config(lib.home).index or {}).get("visual_model")
+        print(f"visual     not indexed yet: vmr index embeds the frames with {configured}" if configured
+              else f"visual     off; to turn it on, {off_hint(lib.home / 'config.toml')}")
     print(f"vectors    {info.vector_storage or '-'}, {_size(info.vector_bytes)}"
           + (f"; database {_size(info.database_bytes)}" if info.database_bytes is not None else ""))
     for video in info.videos:
@@ -190,17 +288,27 @@ def cmd_info(lib, args) -> int:
     return 0
 
 
+def cmd_show(lib, args) -> int:
+    view = lib.show(args.video, args.start, args.end)
+    if args.json:
+        print(json.dumps(view.to_json(), indent=2))
+        return 0
+    print(f"{Path(view.video).name}  {format_clock(view.start)} - {format_clock(view.end)}")
+    print(f"    {view.link}")
+    print(f"said   {view.said or '(nothing)'}")
+    frames = ", ".join(format_clock(t) for t in view.keyframes)
+    print(f"shown  keyframes at {frames or '-'}"
+          + (f" (embedded by {view.visual_model})" if view.visual_model else ""))
+    return 0
+
+
 def cmd_transcript(lib, args) -> int:
+    from vmr.library import transcript_json
+
     video, segments = lib.transcript(args.video)
     fmt = "json" if args.json else args.format
     if fmt == "json":
-        print(json.dumps({
-            "video": video.path, "video_id": video.id, "language": video.language,
-            "segments": [{"start": s.start, "end": s.end, "text": s.text,
-                          "words": [{"start": w.start, "end": w.end, "text": w.text,
-                                     "probability": w.probability} for w in s.words]}
-                         for s in segments],
-        }, indent=2))
+        print(json.dumps(transcript_json(video, segments), indent=2))
     elif fmt == "txt":
         for s in segments:
             print(f"[{format_clock(s.start)} - {format_clock(s.end)}] {s.text}")
@@ -231,16 +339,46 @@ def cmd_eval(lib, args) -> int:
     return 0
 
 
+def cmd_serve(lib, args) -> int:
+    import socket
+
+    import uvicorn
+
+    from vmr.server import create_app
+
+    # Bound here, before the models load, so a busy port is one line and not a traceback.
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart need not wait out TIME_WAIT
+    try:
+        sock.bind((args.host, args.port))
+        sock.listen()
+    except OSError as exc:
+        sock.close()
+        raise VmrError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    app = create_app(lib)
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    print(f"vmr: serving {lib.home} on http://{host}:{sock.getsockname()[1]}/ (Ctrl+C stops)", flush=True)
+    try:
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises the Ctrl+C
+        pass
+    return 0
+
+
 COMMANDS = {"index": cmd_index, "search": cmd_search, "remove": cmd_remove, "info": cmd_info,
-            "transcript": cmd_transcript, "eval": cmd_eval}
+            "show": cmd_show, "transcript": cmd_transcript, "serve": cmd_serve, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_ray(parser, args)
     from vmr.library import Library
 
     try:
-        lib = Library(args.home, args.db, device=args.device or "auto")
+        lib = Library(args.home, args.db, device=args.device or "auto", ray=getattr(args, "ray", None),
+                      shards=getattr(args, "shards", 0))
         return COMMANDS[args.command](lib, args)
     except VmrError as exc:
         print(f"vmr: error: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@
     asr_backend = "faster-whisper"   # or "openai-whisper"
     asr_model = "base"               # base, tiny.en (packaged), small, large-v3 (online), a path
     text_model = "all-MiniLM-L6-v2"  # a sentence-transformers name, hub id or local folder
+    visual_model = "openai/clip-vit-base-patch32"  # CLIP/SigLIP hub id or folder; unset: no frames
     ocr = true                       # read slide text (the slides channel, slide words in BM25)
 
     [search]
@@ -27,7 +28,7 @@ from vmr.errors import VmrError
 from vmr.index import IndexOptions
 from vmr.search import SearchOptions
 
-INDEX_KEYS = {"clip_seconds", "asr_backend", "asr_model", "text_model", "ocr"}
+INDEX_KEYS = {"clip_seconds", "asr_backend", "asr_model", "text_model", "visual_model", "ocr"}
 SEARCH_KEYS = {"speech_weight", "slides_weight", "lexical_weight", "length_bonus", "snap", "snap_seconds"}
 
 
@@ -44,7 +45,7 @@ class Config:
         asr = replace(asr, **{field: values[key] for key, field in
                               (("asr_backend", "backend"), ("asr_model", "model")) if key in values})
         options = IndexOptions(asr=asr)
-        return replace(options, **{k: values[k] for k in ("clip_seconds", "text_model", "ocr") if k in values})
+        return replace(options, **{k: values[k] for k in ("clip_seconds", "text_model", "visual_model", "ocr") if k in values})
 
     def search_options(self) -> SearchOptions:
         values = dict(self.search or {})

@@ -7,25 +7,27 @@ leaves every video either fully indexed or absent, and the next run picks up whe
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from vmr.asr import AsrOptions, Transcriber, Transcript
 from vmr.encoders import DEFAULT_TEXT_MODEL, TextEncoder
-from vmr.errors import MediaError, VmrError
-from vmr.media import VIDEO_EXTENSIONS, VideoScan, load_audio, scan_video
+from vmr.errors import MediaError, ModelError, VmrError
+from vmr.media import VIDEO_EXTENSIONS, VideoScan, load_audio, read_frames, scan_video
 from vmr.ocr import ScreenText, SlideReader, SlideSpan, slide_texts
 from vmr.store import Clip, ClipVector, Segment, SlideText, Video, Word, bump_generation, utcnow
 from vmr.timecode import TimeSpan
+from vmr.visual import VISUAL, VisualEncoder, load_visual_encoder, resolve_visual_model
 
 SPEECH = "speech"
 SLIDES = "slides"
@@ -38,6 +40,7 @@ class IndexOptions:
     context_seconds: float = 0.0
     asr: AsrOptions = field(default_factory=AsrOptions)
     text_model: str = DEFAULT_TEXT_MODEL
+    visual_model: str | None = None  # a CLIP/SigLIP folder or hub id; None: no visual channel
     ocr: bool = True  # read the on-screen text of each new picture (the slides channel)
 
 
@@ -48,7 +51,7 @@ class IndexedVideo:
     duration: float
     clips: int
     words: int
-    status: str  # "indexed" | "unchanged"
+    status: str  # "indexed" | "unchanged" | "updated" (unchanged, visual channel added)
     warning: str | None = None
     # Wall time per stage; speech runs beside frames and slides (OCR), so those overlap.
     seconds: dict[str, float] = field(default_factory=dict)
@@ -59,6 +62,11 @@ class IndexedVideo:
 class FailedInput:
     path: str
     error: str
+
+    @classmethod
+    def of(cls, path: Path, error: VmrError | str) -> FailedInput:
+        """Without the message's leading file name: `path` says it."""
+        return cls(str(path), str(error).removeprefix(f"{path}: "))
 
 
 @dataclass
@@ -73,7 +81,7 @@ class IndexReport:
 
 
 # (path, stage, done, total): the CLI draws bars from it; stages: hash, frames, audio, speech,
-# encode, then "done" once the file is finished with (indexed, unchanged or failed).
+# encode, visual, then "done" once the file is finished with (indexed, unchanged or failed).
 Progress = Callable[[str, str, float, float], None]
 
 
@@ -201,6 +209,7 @@ class Analyser:
         self.progress = progress or (lambda *_: None)
         self._transcriber: Transcriber | None = None
         self._encoder: TextEncoder | None = None
+        self._visual: VisualEncoder | None = None
         self._reader: SlideReader | None = None
 
     @property
@@ -219,6 +228,12 @@ class Analyser:
             self._encoder = load_text_encoder(self.options.text_model, self.options.asr.device)
         return self._encoder
 
+    def load_visual(self, clock: StageClock) -> VisualEncoder:
+        if self._visual is None:
+            self._visual = load_visual_encoder(self.options.visual_model, self.options.asr.device)
+            clock.lap("load_visual")
+        return self._visual
+
     @property
     def reader(self) -> SlideReader:
         if self._reader is None:
@@ -232,6 +247,8 @@ class Analyser:
         slides cost little more wall time where there is a core to spare."""
         name = str(path)
         clock = clock or StageClock()
+        if self.options.visual_model:  # a model that cannot load fails now, before any Whisper work
+            self.load_visual(clock)
         stat = stat or file_stat(path)
         if digest is None:
             digest = content_hash(path, lambda done, total: self.progress(name, "hash", done, total))
@@ -275,6 +292,8 @@ class Analyser:
             vectors = self._encode_texts(name, texts, clock)
             if vectors:
                 channels[channel] = ChannelVectors(self.options.text_model, vectors)
+        if self.options.visual_model:
+            channels[VISUAL] = self.visual_channel(path, scan.keyframe_times, clock)
         return VideoAnalysis(name, stat.st_size, stat.st_mtime, digest, scan, has_audio,
                              transcript, slides, channels, clock.seconds)
 
@@ -315,6 +334,26 @@ class Analyser:
         clock.lap("encode")
         return {i: by_text[t] for i, t in enumerate(texts) if t}
 
+    def visual_channel(self, path: Path, keyframe_times: list[float], clock: StageClock) -> ChannelVectors:
+        """Image vectors of each clip's keyframe, decoded in one pass and encoded in batches;
+        clips sharing a keyframe (a still slide in a variable-rate video) share one encoding."""
+        encoder, name = self.load_visual(clock), str(path)
+        distinct = len(set(keyframe_times))
+        by_time: dict[float, np.ndarray] = {}
+        frames = read_frames(path, keyframe_times)
+        while batch := list(itertools.islice(frames, encoder.batch_size)):
+            self.progress(name, "visual", len(by_time), distinct)
+            times, images = zip(*batch)
+            by_time.update(zip(times, encoder.encode_images(list(images))))
+        clock.lap("visual")
+        return ChannelVectors(encoder.name, {i: by_time[t] for i, t in enumerate(keyframe_times) if t in by_time})
+
+
+def _clip_vector(channel: str, model: str, vector: np.ndarray, **keys) -> ClipVector:
+    vector = np.asarray(vector, dtype=np.float32)
+    return ClipVector(channel=channel, model=model, dim=len(vector), dtype="float32",
+                      vector=vector.tobytes(), **keys)
+
 
 def file_stat(path: Path) -> os.stat_result:
     try:
@@ -343,17 +382,46 @@ class Indexer:
         for path in files:
             try:
                 report.indexed.append(self.index_file(path))
+            except ModelError:
+                raise  # not about this file: every other file would fail the same way
             except VmrError as exc:
-                report.failed.append(FailedInput(str(path), str(exc).removeprefix(f"{path}: ")))
+                report.failed.append(FailedInput.of(path, exc))
             finally:
                 self.progress(str(path), "done", 1, 1)
         return report
 
     def index_file(self, path: Path) -> IndexedVideo:
         unchanged, stat, digest, clock = self.check(path)
-        if unchanged is not None:
-            return unchanged
-        return self.write(self.analyser.analyse(path, stat, digest, clock))
+        if unchanged is None:
+            return self.write(self.analyser.analyse(path, stat, digest, clock))
+        if self.options.visual_model and not self._has_visual(unchanged.video_id):
+            return self.add_visual(path, unchanged, clock)
+        return unchanged
+
+    def _has_visual(self, video_id: int) -> bool:
+        """Whether the video's clips have vectors from the visual model asked for."""
+        model = resolve_visual_model(self.options.visual_model)
+        with self.sessions() as session:
+            return session.scalar(
+                select(func.count()).select_from(ClipVector).join(Clip)
+                .where(Clip.video_id == video_id, ClipVector.channel == VISUAL, ClipVector.model == model)
+            ) > 0
+
+    def add_visual(self, path: Path, video: IndexedVideo, clock: StageClock) -> IndexedVideo:
+        """An unchanged video indexed without the visual channel (or with another visual model)
+        gets its keyframes encoded, without redoing its speech."""
+        with self.sessions() as session:
+            clips = session.execute(select(Clip.id, Clip.keyframe_time)
+                                    .where(Clip.video_id == video.video_id).order_by(Clip.idx)).all()
+        visual = self.analyser.visual_channel(path, [t for _, t in clips], clock)
+        with self.sessions() as session, session.begin():
+            session.execute(delete(ClipVector).where(
+                ClipVector.channel == VISUAL,
+                ClipVector.clip_id.in_(select(Clip.id).where(Clip.video_id == video.video_id))))
+            session.add_all(_clip_vector(VISUAL, visual.model, visual.vectors[i], clip_id=clip_id)
+                            for i, (clip_id, _) in enumerate(clips) if i in visual.vectors)
+            bump_generation(session)
+        return replace(video, status="updated", seconds=clock.seconds)
 
     def check(self, path: Path) -> tuple[IndexedVideo | None, os.stat_result, str | None, StageClock]:
         """The summary of an unchanged file (same size and mtime, or same content), else None
@@ -401,11 +469,7 @@ class Indexer:
             clip = Clip(idx=i, start=span.start, end=span.end, keyframe_time=keyframe)
             for channel, found in analysis.channels.items():
                 if i in found.vectors:
-                    vector = np.asarray(found.vectors[i], dtype=np.float32)
-                    clip.vectors.append(ClipVector(
-                        channel=channel, model=found.model, dim=len(vector), dtype="float32",
-                        vector=vector.tobytes(),
-                    ))
+                    clip.vectors.append(_clip_vector(channel, found.model, found.vectors[i]))
             video.clips.append(clip)
         session.add(video)
         session.flush()  # ids for the words' video_id

@@ -9,21 +9,31 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
 from vmr import lexical, vectors
+from vmr.asr import AsrOptions
 from vmr.encoders import TextEncoder
-from vmr.errors import VmrError
+from vmr.errors import QueryError, VmrError
 from vmr.index import IndexOptions, Indexer, IndexReport, Progress
-from vmr.search import Moment, SearchOptions, clip_scores, encode_queries, moments, validate, warm_up
-from vmr.store import (
-    Clip, Segment, Video, Word, bump_generation, generation, open_engine, session_factory, sqlite_url,
+from vmr.links import moment_link
+from vmr.locks import writer_lock
+from vmr.search import (
+    Moment, SearchOptions, check_k, clip_scores, describe, encode_queries, moments, spoken_text, validate,
+    warm_up, window_lengths,
 )
+from vmr.store import (
+    Clip, ClipVector, Segment, Video, Word, bump_generation, open_engine, session_factory,
+    sqlite_url,
+)
+from vmr.visual import VISUAL, VisualEncoder, load_visual_encoder, read_image
 
 
 def default_home() -> Path:
@@ -59,6 +69,7 @@ class LibraryInfo:
     clips: int
     words: int
     text_models: list[str]
+    visual_model: str | None
     vector_storage: str | None
     database_bytes: int | None
     vector_bytes: int
@@ -69,6 +80,23 @@ class LibraryInfo:
         return data
 
 
+@dataclass(frozen=True)
+class MomentView:
+    """What a stretch of a video holds, in words: the video-to-text direction of search."""
+
+    video: str
+    video_id: int
+    start: float
+    end: float
+    link: str
+    said: str  # the words spoken in [start, end)
+    keyframes: list[float]  # the keyframe time of each clip overlapping the span
+    visual_model: str | None  # the model that embedded those keyframes, when the video has any
+
+    def to_json(self) -> dict:
+        return self.__dict__.copy()
+
+
 def _video_at(session: Session, path: str | Path) -> Video | None:
     """The video indexed under this path, as typed or with links resolved."""
     target = Path(path).expanduser().absolute()
@@ -76,22 +104,36 @@ def _video_at(session: Session, path: str | Path) -> Video | None:
 
 
 class Library:
+    """`ray`: run index and sharded search on a Ray cluster ("local", "auto" or host:port, see
+    vmr.cluster); `shards`: search over that many shards of the clip matrix (0: in process)."""
+
     def __init__(self, home: str | Path | None = None, db: str | None = None, *,
-                 storage: str = "int8", device: str = "auto", search_options: SearchOptions | None = None):
+                 storage: str = "int8", device: str = "auto", ray: str | None = None, shards: int = 0,
+                 search_options: SearchOptions | None = None):
         self.home = Path(home).expanduser().absolute() if home else default_home()
         self.db_url = db or sqlite_url(self.home)
         self.storage = storage
         self.device = device
+        self.ray = ray
+        self.shards = shards
+        self._engine: Engine | None = None
         self._search_options = search_options
         self._sessions = None
-        self._encoders: dict[str, TextEncoder] = {}
+        self._shard_pool = None
+        self._encoders: dict[str, TextEncoder | VisualEncoder] = {}
 
     # -- plumbing
-    def session(self) -> Session:
-        if self._sessions is None:
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
             if self.db_url.startswith("sqlite:///"):
                 self.home.mkdir(parents=True, exist_ok=True)
-            self._sessions = session_factory(open_engine(self.db_url))
+            self._engine = open_engine(self.db_url)
+        return self._engine
+
+    def session(self) -> Session:
+        if self._sessions is None:
+            self._sessions = session_factory(self.engine)
         return self._sessions()
 
     @property
@@ -100,10 +142,7 @@ class Library:
 
     def matrix(self, session: Session) -> vectors.ClipMatrix:
         """The current matrices, rebuilt first if the catalogue moved on since they were built."""
-        current = vectors.load(self.vectors_dir)
-        if current is None or current.generation != generation(session):
-            current = vectors.rebuild(session, self.vectors_dir, self.storage)
-        return current
+        return vectors.current(session, self.vectors_dir, self.storage)
 
     @property
     def search_options(self) -> SearchOptions:
@@ -117,10 +156,20 @@ class Library:
 
     # -- the commands
     def index(self, paths: Iterable[str | Path], options: IndexOptions | None = None,
-              progress: Progress | None = None) -> IndexReport:
-        report = Indexer(self.session, options or IndexOptions(), progress).run(paths)
-        with self.session() as session:
-            warm_up(self.matrix(session))  # build and compile now: the first search pays nothing
+              progress: Progress | None = None, *, wait: bool = False,
+              on_wait: Callable[[str], None] | None = None, workers: int | None = None) -> IndexReport:
+        """Holds the library's writer lock: with another run writing, raises LibraryBusy, or
+        with `wait` waits for it. With `ray`, the videos are analysed on `workers` Ray workers."""
+        with writer_lock(self.engine, self.home, wait, on_wait):
+            indexer = Indexer(self.session, options or IndexOptions(), progress)
+            if self.ray is None:
+                report = indexer.run(paths)
+            else:
+                from vmr import cluster
+
+                report = cluster.index(indexer, paths, self.ray, workers)
+            with self.session() as session:
+                warm_up(self.matrix(session))  # build and compile now: the first search pays nothing
         return report
 
     def search(self, query: str, k: int = 10, options: SearchOptions | None = None) -> list[Moment]:
@@ -130,23 +179,85 @@ class Library:
                     options: SearchOptions | None = None) -> list[list[Moment]]:
         """Many queries share one model load and one pass of batched scoring."""
         options = options or self.search_options
-        queries = [validate(q, k) for q in queries]
-        options = replace(options, k=k)
+        parsed = [lexical.parse_query(validate(q, k)) for q in queries]
+        return self._rank(parsed, k, options, lambda channels: encode_queries(
+            {c.model: self._encoder(c) for c in channels}, [p.text for p in parsed]))
+
+    def search_image(self, image: str | Path, k: int = 10, text: str | None = None,
+                     options: SearchOptions | None = None) -> list[Moment]:
+        """Moments that show `image` (a screenshot, a photo of a slide): its vector from the
+        visual model's image tower against the keyframes', fused with `text`, the image's own
+        words (OCR), searched through the text channels."""
+        check_k(k)
+        pixels = read_image(image)
+
+        def query_vectors(channels: list[vectors.ChannelMatrix]) -> dict:
+            found = {c.model: self._encoder(c).encode_images([pixels]) for c in channels if c.name == VISUAL}
+            if text and text.strip():
+                found |= encode_queries({c.model: self._encoder(c) for c in channels if c.name != VISUAL},
+                                        [text.strip()])
+            if not found:
+                raise QueryError(f"{image}: searching by image needs frames indexed with a visual model "
+                                 "(vmr index --visual-model NAME) or the image's text")
+            return found
+
+        return self._rank([lexical.parse_query(text or "")], k, options or self.search_options,
+                          query_vectors)[0]
+
+    def search_audio(self, recording: str | Path, k: int = 10, asr: AsrOptions | None = None,
+                     options: SearchOptions | None = None) -> tuple[str, list[Moment]]:
+        """A spoken question: transcribed by Whisper (on this library's device unless `asr`
+        says otherwise), then searched as text. Returns (the question heard, its moments)."""
+        from vmr.asr import load_transcriber
+        from vmr.media import load_audio
+
+        check_k(k)
+        audio = load_audio(recording)
+        if audio is None or not len(audio):
+            raise QueryError(f"{recording}: no audio in the file")
+        heard = load_transcriber(asr or AsrOptions(device=self.device)).transcribe(audio).text.strip()
+        if not heard:
+            raise QueryError(f"{recording}: no speech heard in the recording")
+        return heard, self.search(heard, k, options)
+
+    def _rank(self, queries: list[lexical.Query], k: int, options: SearchOptions | None,
+              query_vectors: Callable[[list[vectors.ChannelMatrix]], dict[str, np.ndarray]]) -> list[list[Moment]]:
+        """Score, fuse and rank the parsed queries, with the query vectors made for the
+        library's channels."""
+        options = replace(options or self.search_options, k=k)
         with self.session() as session:
             matrix = self.matrix(session)
-            if not matrix.channels:  # nothing to compare with: no video has speech
+            found = query_vectors(list(matrix.channels.values()))  # first: it may refuse the query
+            if not matrix.channels:  # nothing to compare with: no video has speech or frames
                 return [[] for _ in queries]
-            parsed = [lexical.parse_query(q) for q in queries]
-            encoders = {c.model: self._encoder(c.model) for c in matrix.channels.values()}
-            scores = clip_scores(matrix, encode_queries(encoders, [p.text for p in parsed]), parsed, options)
-            return [moments(session, matrix, scores, q, options) for q in range(len(queries))]
+            if self.shards:
+                lengths = window_lengths(matrix, options.window_seconds)
+                windows = self._shards(matrix).search(found, queries, options, lengths)
+                return [describe(session, matrix, *w) for w in windows]
+            scores = clip_scores(matrix, found, queries, options)
+            return [moments(session, matrix, scores, q, options, found) for q in range(len(queries))]
 
-    def _encoder(self, model: str) -> TextEncoder:
-        if model not in self._encoders:
-            from vmr.encoders import load_text_encoder
+    def _shards(self, matrix: vectors.ClipMatrix):  # noqa: ANN202 (vmr.cluster imports Ray)
+        """Shard actors over this build of the matrices; new ones when the catalogue moved on."""
+        from vmr.cluster import ShardPool
 
-            self._encoders[model] = load_text_encoder(model, self.device, cold_start=True)
-        return self._encoders[model]
+        if self._shard_pool is None or self._shard_pool.generation != matrix.generation:
+            if self._shard_pool is not None:
+                self._shard_pool.close()
+            self._shard_pool = ShardPool(matrix, self.shards, self.ray)
+        return self._shard_pool
+
+    def _encoder(self, channel: vectors.ChannelMatrix) -> TextEncoder | VisualEncoder:
+        """A channel's query encoder: the visual model (text tower for text, image tower for
+        images) for frames, else the text encoder its vectors came from."""
+        if channel.model not in self._encoders:
+            if channel.name == VISUAL:
+                self._encoders[channel.model] = load_visual_encoder(channel.model, self.device)
+            else:
+                from vmr.encoders import load_text_encoder
+
+                self._encoders[channel.model] = load_text_encoder(channel.model, self.device, cold_start=True)
+        return self._encoders[channel.model]
 
     def remove(self, path: str | Path) -> bool:
         """Forget a video (its rows and, at the next search, its vectors). False if unknown."""
@@ -169,6 +280,29 @@ class Library:
             raise VmrError(f"{video}: not in the index (vmr index it first)")
         return found
 
+    def show(self, video: str | int, start: float, end: float) -> MomentView:
+        """What was said and shown between `start` and `end` (seconds) of an indexed video."""
+        if not 0 <= start < end:
+            raise QueryError(f"want 0 <= START < END, not {start} and {end}")
+        with self.session() as session:
+            found = self.find_video(session, video)
+            if start >= found.duration:
+                raise QueryError(f"{found.path}: starts at {start} s, after the video ends ({found.duration:.1f} s)")
+            end = min(end, found.duration)
+            clips = session.scalars(
+                select(Clip).where(Clip.video_id == found.id, Clip.end > start, Clip.start < end)
+                .order_by(Clip.idx)
+            ).all()
+            visual_model = session.scalar(
+                select(ClipVector.model).where(ClipVector.channel == VISUAL,
+                                               ClipVector.clip_id.in_([c.id for c in clips])).limit(1))
+            return MomentView(
+                video=found.path, video_id=found.id, start=start, end=end,
+                link=moment_link(Path(found.path), start, end),
+                said=spoken_text(session, found.id, start, end),
+                keyframes=[c.keyframe_time for c in clips], visual_model=visual_model,
+            )
+
     def transcript(self, video: str | int) -> tuple[Video, list[Segment]]:
         with self.session() as session:
             found = self.find_video(session, video)
@@ -178,25 +312,50 @@ class Library:
             ).all()
             return found, list(segments)
 
-    def info(self) -> LibraryInfo:
+    def videos(self, video_id: int | None = None) -> list[VideoEntry]:
+        """Every indexed video by path, or only the one with this id (none if unknown)."""
+        videos = select(Video)
+        clips = select(Clip.video_id, func.count()).group_by(Clip.video_id)
+        words = select(Word.video_id, func.count()).group_by(Word.video_id)
+        if video_id is not None:
+            videos = videos.where(Video.id == video_id)
+            clips = clips.where(Clip.video_id == video_id)
+            words = words.where(Word.video_id == video_id)
         with self.session() as session:
-            clip_counts = dict(session.execute(select(Clip.video_id, func.count()).group_by(Clip.video_id)).all())
-            word_counts = dict(session.execute(select(Word.video_id, func.count()).group_by(Word.video_id)).all())
-            entries = [
+            clip_counts = dict(session.execute(clips).all())
+            word_counts = dict(session.execute(words).all())
+            return [
                 VideoEntry(v.id, v.path, v.duration, clip_counts.get(v.id, 0), word_counts.get(v.id, 0),
                            v.has_audio, v.asr_model, v.indexed_at.isoformat())
-                for v in session.scalars(select(Video).order_by(Video.path))
+                for v in session.scalars(videos.order_by(Video.path))
             ]
+
+    def info(self) -> LibraryInfo:
+        entries = self.videos()
+        with self.session() as session:
             matrix = self.matrix(session)
         db_file = self.home / "vmr.db"
         vector_bytes = sum(p.stat().st_size for p in self.vectors_dir.rglob("*") if p.is_file())
         storages = {c.vectors.dtype.name for c in matrix.channels.values()}
+        visual = matrix.channels.get(VISUAL)
         return LibraryInfo(
-            home=str(self.home), database=self.db_url, videos=entries,
+            home=str(self.home), database=self.engine.url.render_as_string(), videos=entries,
             total_duration=sum(e.duration for e in entries), clips=sum(e.clips for e in entries),
             words=sum(e.words for e in entries),
-            text_models=sorted({c.model for c in matrix.channels.values()}),
+            text_models=sorted({c.model for c in matrix.channels.values() if c.name != VISUAL}),
+            visual_model=visual.model if visual else None,
             vector_storage=storages.pop() if len(storages) == 1 else None,
             database_bytes=db_file.stat().st_size if db_file.exists() else None,
             vector_bytes=vector_bytes,
         )
+
+
+def transcript_json(video: Video, segments: list[Segment]) -> dict:
+    """A transcript as `vmr transcript --json` prints it and the web API serves it."""
+    return {
+        "video": video.path, "video_id": video.id, "language": video.language,
+        "segments": [{"start": s.start, "end": s.end, "text": s.text,
+                      "words": [{"start": w.start, "end": w.end, "text": w.text,
+                                 "probability": w.probability} for w in s.words]}
+                     for s in segments],
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,6 +158,20 @@ def clip_grid(duration: float, clip_seconds: float) -> list[TimeSpan]:
     ]
 
 
+def _frame_times(capture) -> Iterator[float]:  # noqa: ANN001 (a cv2.VideoCapture)
+    """Grab every frame in turn and yield its time in seconds. grab() decodes without
+    converting the picture: cheap, and it gives the pts; retrieve() then converts this frame."""
+    import cv2
+
+    last = -math.inf
+    while capture.grab():
+        t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        if t <= last:
+            t = last + 1e-6  # a frame without a timestamp: keep the order
+        last = t
+        yield t
+
+
 def scan_video(path: str | Path, clip_seconds: float = 2.0, on_picture: OnPicture | None = None) -> VideoScan:
     """Read every frame's timestamp from the stream (variable frame rate safe), pick a
     keyframe per clip and find where the picture changes (`on_picture` sees each distinct
@@ -174,10 +188,7 @@ def scan_video(path: str | Path, clip_seconds: float = 2.0, on_picture: OnPictur
     chosen: dict[int, float] = {}  # clip -> keyframe time
     changes = PictureChanges(on_picture)
     try:
-        while capture.grab():  # grab() decodes without converting: cheap, and gives the pts
-            t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            if times and t <= times[-1]:
-                t = times[-1] + 1e-6  # a frame without a timestamp: keep the order
+        for t in _frame_times(capture):
             times.append(t)
             clip = int(t // clip_seconds)
             middle = (clip + 0.5) * clip_seconds
@@ -207,3 +218,47 @@ def scan_video(path: str | Path, clip_seconds: float = 2.0, on_picture: OnPictur
     fps = (len(times) - 1) / span if span > 0 else 0.0
     return VideoScan(duration, len(times), fps, width, height, clips, keyframe_times, truncated,
                      changes.shots(duration))
+
+
+
+def read_frame(path: str | Path, seconds: float) -> np.ndarray:
+    """The BGR frame shown at this time (OpenCV seeks to it and decodes forward)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise MediaError(path, "not a readable video (no decodable video stream)")
+        capture.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000.0)
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok:
+        raise MediaError(path, f"no frame at {seconds:.3f} s")
+    return frame
+
+
+def read_frames(path: str | Path, times: list[float]) -> Iterator[tuple[float, np.ndarray]]:
+    """The frames shown at `times` (seconds, as scan_video reports them): (time, RGB uint8
+    [H, W, 3]) in time order, each distinct time once, in one sequential decoding pass
+    (seeking per frame would decode from the previous keyframe each time)."""
+    import cv2
+
+    wanted = sorted(set(times))
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise MediaError(path, "not a readable video (no decodable video stream)")
+    try:
+        i = 0
+        for t in _frame_times(capture):
+            if i == len(wanted):
+                break
+            if t < wanted[i] - 1e-9:
+                continue
+            ok, frame = capture.retrieve()
+            while i < len(wanted) and wanted[i] <= t + 1e-9:
+                if ok:
+                    yield wanted[i], cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                i += 1
+    finally:
+        capture.release()

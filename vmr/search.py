@@ -3,6 +3,7 @@ keep the best non-overlapping windows, and describe each as a playable moment.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from vmr.vectors import ChannelMatrix, ClipMatrix
 
 # Windows ranked per moment wanted: spares for those that snap onto a moment already found.
 SPARE_WINDOWS = 4
-# Exact rerank pool of the binary prefilter: 2% of the clips, at least this many.
+# Exact rerank pool of the binary prefilter: 0.5% of the clips, at least this many. The
+# windows found are then ranked again on exact scores (kernels.refine_windows), which took
+# window recall@10 from 0.94 to 0.997 at a million clips (bench/kernels_bench.py).
 PREFILTER_CANDIDATES = 4096
 LEXICAL = "lexical"
 # Subtracted from the clips that lack a query's phrase (where some clip has it), so that its
@@ -46,7 +49,18 @@ class SearchOptions:
     # Windows of one video may share at most this fraction of the shorter one.
     max_overlap: float = 0.3
     # Per-channel weights for fusion; a clip missing a channel is scored on the others.
-    channel_weights: dict[str, float] = field(default_factory=lambda: {"speech": 1.0, "slides": 1.0})
+    # Frames weigh less than speech: lecture queries are about what is said, and CLIP reads the
+    # text on slides poorly. No CLIP-family weights were at hand to tune this; 0.1 is the largest
+    # weight at which frames of pure noise (random CLIP and SigLIP) left the sample's ranking as
+    # it was. Clips without speech are scored on their frames alone, whatever the weight.
+    channel_weights: dict[str, float] = field(
+        default_factory=lambda: {"speech": 1.0, "slides": 1.0, "visual": 0.1})
+    # Channels on another scale than the reference (CLIP text-image cosines crowd into a narrow
+    # band near 0.25, image-image ones near 0.9, MiniLM's spread over 0-0.9) are mapped, per
+    # query, so that their median and best clips score what the reference's do (or 0 and 1 when
+    # the query has no reference channel, as an image alone).
+    rescale: tuple[str, ...] = ("visual",)
+    reference_channel: str = "speech"
     # Weight of the lexical (BM25) channel in the same fusion; 0 turns it off.
     # These three were tuned together on the samples (README, "Ranking"): a plateau, not a peak.
     lexical_weight: float = 0.25
@@ -90,54 +104,123 @@ class ClipScores:
     # or else the whole query said (almost) word for word, a quote; None otherwise.
     phrase_docs: list[np.ndarray | None]
     quoted: list[bool]  # the phrase was in double quotes: every moment must hold it
+    # How they were fused, so that rows scored again exactly fuse alike (`exact_scores_at`):
+    # the fused channels (dense ones, then LEXICAL), their weights, and per dense channel and
+    # query the linear map onto the reference channel's scale.
+    names: list[str] = field(default_factory=list)
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    slope: dict[str, np.ndarray] = field(default_factory=dict)  # float32 [Q] each
+    intercept: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def validate(query: str, k: int) -> str:
     query = query.strip()
     if not query:
         raise QueryError("empty query: type what you are looking for")
+    check_k(k)
+    return query
+
+
+def check_k(k: int) -> None:
     if k < 1:
         raise QueryError(f"-k must be a positive number of results, not {k}")
-    return query
 
 
 def clip_scores(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], queries: list[Query],
                 options: SearchOptions) -> ClipScores:
-    """Fused per-clip scores for a batch of queries (one vector per query and model): the dense
-    channels and the lexical channel go through one weighted fusion, before any window is
-    formed; all zero where no clip has a channel (a library of silent videos)."""
+    """Fused per-clip scores for a batch of queries (one vector per query and model; a channel
+    whose model has none is left out): the dense channels and the lexical channel go through
+    one weighted fusion, before any window is formed; all zero where no clip has a channel."""
     import kernels
 
     n_queries, n = len(queries), matrix.clip_count
-    names = [name for name in matrix.channels if options.channel_weights.get(name, 0.0) > 0]
+    names = [name for name, channel in matrix.channels.items()
+             if options.channel_weights.get(name, 0.0) > 0 and channel.model in query_vectors]
     parts = {name: channel_scores(matrix.channels[name], query_vectors[matrix.channels[name].model])
              for name in names}
     present = {name: np.asarray(matrix.channels[name].present) for name in names}
+    slope, intercept = rescaling(names, parts, present, n_queries, options)
+    for name in slope:
+        parts[name] = (slope[name][:, None] * parts[name] + intercept[name][:, None]).astype(np.float32)
     phrase_docs = [phrase_documents(matrix, query) if options.lexical_weight > 0 or query.phrases else None
                    for query in queries]
     rows_present = [present[name] for name in names]
     weights = [options.channel_weights[name] for name in names]
+    fused_names = list(names)
     if matrix.lexical is not None and options.lexical_weight > 0:
         fields = np.stack([matrix.lexical.clip_scores(q, n) for q in queries], axis=1)  # [F, Q, N]
         for name, scores in zip(lexical.FIELDS, fields):
             parts[f"lexical.{name}"] = scores
         if rows_present:
             # Lexical scores count where a clip has text at all, and zero there is evidence.
-            names.append(LEXICAL)
+            fused_names.append(LEXICAL)
             parts[LEXICAL] = fields.sum(axis=0)
             rows_present.append(np.logical_or.reduce(rows_present))
             weights.append(options.lexical_weight)
     fused = np.zeros((n_queries, n), dtype=np.float32)
-    if names:
+    weights = np.array(weights, dtype=np.float32)
+    if fused_names:
         stacked_present = np.stack(rows_present)
         for q in range(n_queries):
-            fused[q] = kernels.fuse_channels(np.stack([parts[name][q] for name in names]),
-                                             stacked_present, np.array(weights, dtype=np.float32))
+            fused[q] = kernels.fuse_channels(np.stack([parts[name][q] for name in fused_names]),
+                                             stacked_present, weights)
     for q, docs in enumerate(phrase_docs):
         if docs is not None:  # windows keep to the clips that hold the phrase
             fused[q, ~matrix.lexical.rows_of(docs, n)] -= PHRASE_PENALTY
-    parts.pop(LEXICAL, None)
-    return ClipScores(fused, parts, present, phrase_docs, [bool(q.phrases) for q in queries])
+    return ClipScores(fused, parts, present, phrase_docs, [bool(q.phrases) for q in queries],
+                      fused_names, weights, slope, intercept)
+
+
+def rescaling(names: list[str], parts: dict[str, np.ndarray], present: dict[str, np.ndarray],
+              n_queries: int, options: SearchOptions) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per rescaled channel, the per-query slope and intercept that map its median clip to the
+    reference channel's median and its best to the reference's best (0 and 1 without one)."""
+    low, high = np.zeros(n_queries, np.float32), np.ones(n_queries, np.float32)
+    ref = options.reference_channel
+    if ref in names and present[ref].any():
+        low, high = anchors(parts[ref], present[ref])
+    slope, intercept = {}, {}
+    for name in names:
+        if name in options.rescale and present[name].any():  # (a shard may hold none of its clips)
+            median, best = anchors(parts[name], present[name])
+            spread = best - median
+            slope[name] = np.divide(high - low, spread, out=np.zeros_like(spread), where=spread > 1e-6)
+            intercept[name] = low - median * slope[name]
+    return slope, intercept
+
+
+def anchors(scores: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per query [Q]: the median and the best score over the clips the channel is present on."""
+    found = scores[:, present]
+    return np.median(found, axis=1), found.max(axis=1)
+
+
+def exact_scores_at(matrix: ClipMatrix, rows: np.ndarray, query_vectors: dict[str, np.ndarray],
+                    scores: ClipScores, q: int) -> np.ndarray:
+    """Query q's fused scores of the given rows, with the dense channels scored again from the
+    exact copies where the scan was approximate: what `clip_scores` gives without quantisation."""
+    import kernels
+
+    if not scores.names:
+        return np.zeros(len(rows), dtype=np.float32)
+    values, present = [], []
+    for name in scores.names:
+        if name == LEXICAL:
+            values.append(scores.parts[LEXICAL][q][rows])
+            present.append(np.logical_or.reduce(present))
+            continue
+        channel = matrix.channels[name]
+        stored, scales = (channel.exact, None) if channel.approximate else (channel.vectors, channel.scales)
+        exact = kernels.scores_at(rows, stored, scales, query_vectors[channel.model][q])
+        if name in scores.slope:
+            exact = scores.slope[name][q] * exact + scores.intercept[name][q]
+        values.append(exact.astype(np.float32))
+        present.append(np.asarray(channel.present)[rows])
+    fused = kernels.fuse_channels(np.stack(values), np.stack(present), scores.weights)
+    docs = scores.phrase_docs[q]
+    if docs is not None:
+        fused[~matrix.lexical.rows_of(docs, matrix.clip_count)[rows]] -= PHRASE_PENALTY
+    return fused
 
 
 def phrase_documents(matrix: ClipMatrix, query: Query) -> np.ndarray | None:
@@ -161,7 +244,7 @@ def channel_scores(channel: ChannelMatrix, queries: np.ndarray) -> np.ndarray:
     import kernels
 
     if channel.codes is not None:
-        candidates = max(PREFILTER_CANDIDATES, len(channel.present) // 50)
+        candidates = max(PREFILTER_CANDIDATES, len(channel.present) // 200)
         codes = kernels.pack_sign_bits(queries)
         return np.stack([
             kernels.prefiltered_scores(channel.codes, code, channel.vectors, channel.scales, query, candidates)
@@ -180,37 +263,77 @@ def window_lengths(matrix: ClipMatrix, seconds: tuple[float, ...]) -> np.ndarray
     return np.unique(np.maximum(1, np.round(np.array(seconds) / max(clip_seconds, 1e-6)))).astype(np.int64)
 
 
-def ranked_windows(matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions):
-    """The best non-overlapping windows: (first row, stop row, score) arrays, best first."""
+Windows = tuple[np.ndarray, np.ndarray, np.ndarray]  # first rows, stop rows, scores; best first
+
+
+def ranked_windows(matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions,
+                   rescore: Callable[[np.ndarray], np.ndarray] | None = None,
+                   lengths: np.ndarray | None = None) -> Windows:
+    """The best non-overlapping windows, best first. With `rescore` (rows -> exact fused
+    scores), windows found on approximate scores are ranked again on exact ones around them.
+    `lengths`: window lengths in clips when the matrix is a shard of a larger one."""
     import kernels
 
-    lengths = window_lengths(matrix, options.window_seconds)
-    return kernels.top_windows(
-        scores, np.asarray(matrix.video_offsets), lengths, options.k, mode=options.mode,
-        max_overlap=options.max_overlap,
+    if lengths is None:
+        lengths = window_lengths(matrix, options.window_seconds)
+    window_options = dict(
+        mode=options.mode, max_overlap=options.max_overlap,
         length_bonus=(options.length_bonus * np.log2(lengths)).astype(np.float32),
     )
+    offsets = np.asarray(matrix.video_offsets)
+    if rescore is not None and any(c.approximate for c in matrix.channels.values()):
+        return kernels.refine_windows(scores, offsets, lengths, options.k, rescore, **window_options)
+    return kernels.top_windows(scores, offsets, lengths, options.k, **window_options)
+
+
+def search_windows(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], queries: list[Query],
+                   options: SearchOptions, lengths: np.ndarray | None = None) -> list[Windows]:
+    """Per query, the best windows: scored, fused, ranked, and refined on exact scores (what
+    a shard returns; moments() also snaps edges and explains each)."""
+    if matrix.clip_count == 0:
+        return [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32))] * len(queries)
+    scores = clip_scores(matrix, query_vectors, queries, options)
+    return [ranked_windows(matrix, scores.fused[q], options,
+                           lambda rows, q=q: exact_scores_at(matrix, rows, query_vectors, scores, q), lengths)
+            for q in range(len(queries))]
 
 
 def warm_up(matrix: ClipMatrix) -> None:
     """Run the search kernels once on the library's own arrays, so that Numba compiles (and
     caches) them now, at the end of an index run, rather than in the user's first search."""
-    if matrix.clip_count == 0:
-        return
     dims = {c.model: c.vectors.shape[1] for c in matrix.channels.values()}
     probe = {model: np.ones((1, dim), dtype=np.float32) for model, dim in dims.items()}
-    scores = clip_scores(matrix, probe, [lexical.parse_query("warm up")], SearchOptions())
-    ranked_windows(matrix, scores.fused[0], SearchOptions())
+    search_windows(matrix, probe, [lexical.parse_query("warm up")], SearchOptions())
 
 
-def moments(session: Session, matrix: ClipMatrix, scores: ClipScores, q: int,
-            options: SearchOptions) -> list[Moment]:
+def describe(session: Session, matrix: ClipMatrix, starts: np.ndarray, stops: np.ndarray,
+             values: np.ndarray) -> list[Moment]:
+    """Ranked windows (matrix rows) as moments on the clip grid, with the words said (sharded
+    search: the shards hold no lexical index, so there is no snapping)."""
+    found: list[Moment] = []
+    for first, stop, value in zip(starts, stops, values):
+        video_id = matrix.video_of_row(int(first))
+        video = session.get(Video, video_id)
+        if video is None:  # removed since the matrices were built
+            continue
+        start, end = float(matrix.starts[first]), float(matrix.ends[stop - 1])
+        spoken = spoken_text(session, video_id, start, end)
+        found.append(Moment(video=video.path, video_id=video_id, start=start, end=end, score=float(value),
+                            text=spoken, link=moment_link(Path(video.path), start, end), speech_text=spoken))
+    return found
+
+
+def moments(session: Session, matrix: ClipMatrix, scores: ClipScores, q: int, options: SearchOptions,
+            query_vectors: dict[str, np.ndarray] | None = None) -> list[Moment]:
     """The best windows for query `q`, as moments: edges snapped, and the text that explains
     each (the slide's, where the slide evidence outweighs the speech evidence). Windows that
     snap onto a moment already found (one slide's span, one sentence) give way to the next."""
     if matrix.clip_count == 0:
         return []
-    starts, stops, values = ranked_windows(matrix, scores.fused[q], replace(options, k=SPARE_WINDOWS * options.k))
+    rescore = None if query_vectors is None else (
+        lambda rows: exact_scores_at(matrix, rows, query_vectors, scores, q))
+    starts, stops, values = ranked_windows(matrix, scores.fused[q], replace(options, k=SPARE_WINDOWS * options.k),
+                                           rescore)
     must_hold = scores.phrase_docs[q] if scores.quoted[q] else None
     baseline = {name: float(scores.parts[name][q][rows].mean()) if rows.any() else 0.0
                 for name, rows in scores.present.items()}

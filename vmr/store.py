@@ -27,10 +27,15 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+from vmr.errors import VmrError
 
 # The newest migration in migrations/versions; a test keeps the two equal.
 SCHEMA_REVISION = "0002"
+# A PostgreSQL advisory lock key (locks are per database): schema upgrades, one at a time.
+MIGRATION_LOCK = 0x766D7201
 
 
 class Base(DeclarativeBase):
@@ -176,11 +181,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API 
 
 def open_engine(url: str) -> Engine:
     """An engine whose schema is at the newest migration (upgraded in place when older)."""
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except ImportError as exc:  # the dialect's driver, e.g. psycopg for postgresql+psycopg://
+        fix = "pip install 'vmr[postgresql]'" if url.startswith("postgresql") else f"install {exc.name}"
+        raise VmrError(f"--db {url.split(':')[0]}: its driver is not installed ({exc.name}): {fix}") from exc
+    except ArgumentError as exc:
+        raise VmrError(f"--db: not a database URL: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    if current_revision(engine) != SCHEMA_REVISION:
-        upgrade(engine)
+    try:
+        if current_revision(engine) != SCHEMA_REVISION:
+            upgrade(engine)
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise VmrError(f"cannot open the catalogue {engine.url.render_as_string()}: {reason}") from exc
     return engine
 
 
@@ -198,6 +213,12 @@ def upgrade(engine: Engine) -> None:
     from alembic import command
 
     with engine.begin() as connection:
+        # One migrator at a time, in one transaction: a second process opening the same new
+        # library waits here, then finds the schema at head and has nothing to do.
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        elif engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # pysqlite would run DDL outside a transaction
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

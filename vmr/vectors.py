@@ -8,11 +8,14 @@ reads a half-written matrix and a killed rebuild leaves the previous one in plac
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +29,8 @@ from vmr.store import Clip, ClipVector, SlideText, Video, Word, generation
 
 STORAGE_FORMATS = ("int8", "float16", "float32")
 # From this many clips on, search first ranks sign-bit codes by Hamming distance and scores
-# exactly only the best candidates (bench/kernels_bench.py: same windows at recall@10 >= 0.95,
-# about 2x faster at a million clips; below this size an exact scan is already milliseconds).
+# exactly only the best candidates (bench/kernels_bench.py: window recall@10 0.997 after the
+# exact refinement, 3.6x faster at a million clips; below this size a scan takes milliseconds).
 PREFILTER_MIN_CLIPS = 200_000
 # The layout of a generation folder; folders written in another layout are rebuilt on load.
 FORMAT = 2  # 2: the lexical index
@@ -41,6 +44,14 @@ class ChannelMatrix:
     scales: np.ndarray | None  # [N] for int8
     present: np.ndarray  # bool [N]: the clip has this channel (speech needs words)
     codes: np.ndarray | None  # uint64 [N, ceil(D/64)] sign bits for the prefilter, large libraries only
+    # float16 [N, D] next to int8 storage: never scanned, only the few thousand rows around
+    # the best windows are read to rank them exactly (kernels.refine_windows).
+    exact: np.ndarray | None = None
+
+    @property
+    def approximate(self) -> bool:
+        """Scores from a scan of this channel are not exact (int8, or the binary prefilter)."""
+        return self.exact is not None
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class ClipMatrix:
     starts: np.ndarray  # float64 [N]
     ends: np.ndarray  # float64 [N]
     channels: dict[str, ChannelMatrix]
+    folder: Path | None = None  # where it is mapped from
     lexical: lexical.LexicalIndex | None = None
 
     @property
@@ -77,9 +89,19 @@ def _current_dir(root: Path) -> Path | None:
 def load(root: Path) -> ClipMatrix | None:
     """The current matrices, memory-mapped; None when none were built yet (or by another
     version of vmr, in another layout)."""
-    folder = _current_dir(root)
-    if folder is None or not folder.exists():
-        return None
+    while (folder := _current_dir(root)) is not None:
+        try:
+            return load_folder(folder)
+        except FileNotFoundError:
+            if _current_dir(root) == folder:  # a dangling pointer: the caller rebuilds
+                return None
+            # else a rebuild in another process replaced the folder as we opened it: again
+    return None
+
+
+def load_folder(folder: Path) -> ClipMatrix | None:
+    """The matrices of one build, memory-mapped (a shard worker maps the one its driver uses);
+    None for a build in another layout."""
     manifest = json.loads((folder / "manifest.json").read_text())
     if manifest.get("format") != FORMAT:
         return None
@@ -95,6 +117,7 @@ def load(root: Path) -> ClipMatrix | None:
             scales=array(f"{name}.scales") if info["storage"] == "int8" else None,
             present=array(f"{name}.present"),
             codes=array(f"{name}.codes") if info.get("codes") else None,
+            exact=array(f"{name}.exact") if info.get("exact") else None,
         )
         for name, info in manifest["channels"].items()
     }
@@ -109,6 +132,7 @@ def load(root: Path) -> ClipMatrix | None:
         starts=array("starts"),
         ends=array("ends"),
         channels=channels,
+        folder=folder,
         lexical=index,
     )
 
@@ -121,10 +145,28 @@ def _to_storage(vectors: np.ndarray, storage: str) -> tuple[np.ndarray, np.ndarr
     return vectors.astype(storage), None
 
 
+def current(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
+    """The matrices of the catalogue's generation: the ones on disk, else built now."""
+    found = load(root)
+    if found is None or found.generation != generation(session):
+        with build_lock(root):
+            found = load(root)  # another process may have built them while this one waited
+            if found is None or found.generation != generation(session):
+                found = _build(session, root, storage)
+    return found
+
+
 def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
     """Write the matrices for the catalogue as it is now and make them current."""
+    with build_lock(root):
+        return _build(session, root, storage)
+
+
+def _build(session: Session, root: Path, storage: str) -> ClipMatrix:
     if storage not in STORAGE_FORMATS:
         raise ValueError(f"unknown vector storage {storage!r}; one of {', '.join(STORAGE_FORMATS)}")
+    # Read first: a video committed while the rows are read makes the matrix look stale, and
+    # the next search rebuilds it; each video's rows are written in one transaction.
     gen = generation(session)
     rows = session.execute(
         select(Clip.id, Clip.video_id, Clip.start, Clip.end)
@@ -159,7 +201,7 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
         dims = {r[2] for r in found}
         if len(models) != 1 or len(dims) != 1:
             raise VmrError(
-                f"the {channel} vectors come from different text models ({', '.join(sorted(models))}): "
+                f"the {channel} vectors come from different models ({', '.join(sorted(models))}): "
                 "vmr remove the videos indexed with the other one and index them again"
             )
         dim = dims.pop()
@@ -174,26 +216,33 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
         arrays[f"{channel}.present"] = present
         if scales is not None:
             arrays[f"{channel}.scales"] = scales
+            arrays[f"{channel}.exact"] = matrix.astype(np.float16)
         with_codes = len(rows) >= PREFILTER_MIN_CLIPS
         if with_codes:
             import kernels
 
             arrays[f"{channel}.codes"] = kernels.pack_sign_bits(matrix)
         manifest["channels"][channel] = {"model": models.pop(), "dim": dim, "storage": storage,
-                                         "codes": with_codes}
+                                         "codes": with_codes, "exact": scales is not None}
 
     index = lexical.LexicalIndex.build(_documents(session, arrays))
     arrays.update({f"lexical.{name}": array for name, array in index.arrays().items()})
     manifest["lexical"] = {"documents": len(index.doc_field), "terms": len(index.vocab)}
+    return publish(root, arrays, manifest, {"lexical.vocab.json": json.dumps(index.vocab, ensure_ascii=False)})
 
-    root.mkdir(parents=True, exist_ok=True)
+
+def publish(root: Path, arrays: dict[str, np.ndarray], manifest: dict,
+            texts: dict[str, str] | None = None) -> ClipMatrix:
+    """Write a build (arrays, and text files by name) and make it current (the caller holds
+    `build_lock(root)`)."""
     staging = root / f".build-{uuid.uuid4().hex}"
     staging.mkdir()
     for name, array in arrays.items():
         np.save(staging / f"{name}.npy", array)
-    (staging / "lexical.vocab.json").write_text(json.dumps(index.vocab, ensure_ascii=False))
+    for name, text in (texts or {}).items():
+        (staging / name).write_text(text)
     (staging / "manifest.json").write_text(json.dumps(manifest))
-    final = root / f"g{gen:08d}-{uuid.uuid4().hex[:8]}"
+    final = root / f"g{manifest['generation']:08d}-{uuid.uuid4().hex[:8]}"
     staging.rename(final)
     pointer = root / f".CURRENT-{uuid.uuid4().hex}"
     pointer.write_text(final.name)
@@ -202,9 +251,17 @@ def rebuild(session: Session, root: Path, storage: str = "int8") -> ClipMatrix:
     for old in root.iterdir():
         if old.is_dir() and old != final and not old.name.startswith(".build-"):
             shutil.rmtree(old, ignore_errors=True)
-    matrix = load(root)
-    assert matrix is not None
-    return matrix
+    return load_folder(final)
+
+
+@contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """One build at a time per folder: two processes (an index run finishing, a search) that
+    rebuild at once would each delete the other's new folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
 
 
 def _documents(session: Session, arrays: dict[str, np.ndarray]) -> list[lexical.Document]:
