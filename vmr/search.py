@@ -104,6 +104,8 @@ class ClipScores:
     # or else the whole query said (almost) word for word, a quote; None otherwise.
     phrase_docs: list[np.ndarray | None]
     quoted: list[bool]  # the phrase was in double quotes: every moment must hold it
+    # Per query with phrase documents: bool [N], the clips they cover (the others are penalised).
+    phrase_rows: list[np.ndarray | None] = field(default_factory=list)
     # How they were fused, so that rows scored again exactly fuse alike (`exact_scores_at`):
     # the fused channels (dense ones, then LEXICAL), their weights, and per dense channel and
     # query the linear map onto the reference channel's scale.
@@ -164,11 +166,12 @@ def clip_scores(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], querie
         for q in range(n_queries):
             fused[q] = kernels.fuse_channels(np.stack([parts[name][q] for name in fused_names]),
                                              stacked_present, weights)
-    for q, docs in enumerate(phrase_docs):
-        if docs is not None:  # windows keep to the clips that hold the phrase
-            fused[q, ~matrix.lexical.rows_of(docs, n)] -= PHRASE_PENALTY
+    phrase_rows = [None if docs is None else matrix.lexical.rows_of(docs, n) for docs in phrase_docs]
+    for q, rows in enumerate(phrase_rows):
+        if rows is not None:  # windows keep to the clips that hold the phrase
+            fused[q, ~rows] -= PHRASE_PENALTY
     return ClipScores(fused, parts, present, phrase_docs, [bool(q.phrases) for q in queries],
-                      fused_names, weights, slope, intercept)
+                      phrase_rows, fused_names, weights, slope, intercept)
 
 
 def rescaling(names: list[str], parts: dict[str, np.ndarray], present: dict[str, np.ndarray],
@@ -217,9 +220,9 @@ def exact_scores_at(matrix: ClipMatrix, rows: np.ndarray, query_vectors: dict[st
         values.append(exact.astype(np.float32))
         present.append(np.asarray(channel.present)[rows])
     fused = kernels.fuse_channels(np.stack(values), np.stack(present), scores.weights)
-    docs = scores.phrase_docs[q]
-    if docs is not None:
-        fused[~matrix.lexical.rows_of(docs, matrix.clip_count)[rows]] -= PHRASE_PENALTY
+    holding = scores.phrase_rows[q]
+    if holding is not None:
+        fused[~holding[rows]] -= PHRASE_PENALTY
     return fused
 
 
