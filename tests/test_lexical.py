@@ -105,3 +105,14 @@ def test_two_words_run_together_by_ocr_count_as_both():
     scores = index.clip_scores(parse_query("thylakoid membrane"), 2)[SLIDES]
     assert scores[0] > scores[1] > 0
     assert scores[0] == pytest.approx(1.0, abs=0.2)  # as if both words were there, once
+
+
+def test_the_run_closest_to_a_phrase_is_found_within_its_edits():
+    from vmr.lexical import matched_run
+
+    said = tokens("One of them showed that light is the same for every observer, so moving clock tick "
+                  "more slowly, another explained that light comes in packets")
+    start, stop = matched_run(tokens("a moving clock ticks more slowly"), said)  # "a" was not said
+    assert said[start:stop] == tokens("moving clock tick more slowly")
+    start, stop = matched_run(tokens("light comes in packets"), said)  # the second "light"
+    assert said[start:stop] == tokens("light comes in packets") and start > said.index("light")

@@ -46,6 +46,20 @@ def test_reads_the_lines_of_a_rendered_slide(reader):
     assert min(shown.scores) >= 0.5
 
 
+def test_small_text_is_enlarged_so_words_keep_their_spaces(reader):
+    """A 320 x 180 picture of the slide (a photo, a low-resolution recording): its lines are
+    about half the recogniser's height, and read without enlarging them the words run together."""
+    import cv2
+
+    lines = ("Chain rule, from the output layer backwards", "Weighted sum and nonlinear activation")
+    small = cv2.resize(np.ascontiguousarray(slide("Backpropagation", lines)[:, :, ::-1]), (320, 180),
+                       interpolation=cv2.INTER_AREA)
+    shown = reader.read(small)
+    for expected in lines:
+        best = max(shown.lines, key=lambda got: _similar(got, expected))
+        assert best.split() == expected.split(), shown.lines
+
+
 def test_blank_picture_reads_nothing(reader):
     assert reader.read(np.full((360, 640, 3), 250, np.uint8)).lines == ()
 
@@ -87,3 +101,27 @@ def test_slide_texts_drop_page_numbers_and_shared_footers():
     assert [(t.start, t.end) for t in texts] == [(s, e) for s, e, _ in spans]
     assert [t.text for t in texts] == ["Inertia\nA body keeps moving", "", "Gravitation", "Relativity"]
     assert texts[0].confidence == pytest.approx(0.9) and texts[1].confidence is None
+
+
+def test_a_photo_of_a_slide_finds_it_by_its_words(sample_home, sample_video, tmp_path):
+    """No visual model in this library: the image is searched by the text OCR reads on it."""
+    import cv2
+
+    from conftest import run_json
+
+    capture = cv2.VideoCapture(str(sample_video))
+    capture.set(cv2.CAP_PROP_POS_MSEC, 105_000)  # the neural networks slide, 90.7 s to 120.8 s
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    # A photo, not a frame: smaller, off-centre on a grey wall, with sensor noise.
+    small = cv2.resize(frame, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+    height, width = frame.shape[:2]
+    photo = np.full((int(height * 0.8), int(width * 0.8), 3), 96, np.uint8)
+    photo[40:40 + small.shape[0], 90:90 + small.shape[1]] = small
+    noise = np.random.default_rng(0).normal(0, 6, photo.shape)
+    cv2.imwrite(str(tmp_path / "photo.jpg"), np.clip(photo + noise, 0, 255).astype(np.uint8))
+    answer = run_json("search", "--image", tmp_path / "photo.jpg", "-k", "3", home=sample_home)
+    assert "Backpropagation" in answer["query"] and "Chain rule" in answer["query"]
+    best = answer["moments"][0]
+    assert best["video"] == str(sample_video) and 90.6 <= (best["start"] + best["end"]) / 2 <= 120.8

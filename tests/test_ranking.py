@@ -107,6 +107,31 @@ def test_moment_edges_are_sentence_boundaries(sample_home, sample_video, lecture
     assert abs(best["start"] - truth["start"]) < 0.6 and abs(best["end"] - truth["end"]) < 0.6
 
 
+def test_a_spoken_moment_keeps_to_its_peak():
+    import numpy as np
+
+    from vmr.search import peak_extent
+
+    shoulder_and_peak = np.array([0.1] * 10 + [0.3, 0.3, 0.35, 0.6, 0.65, 0.6, 0.2] + [0.1] * 10, np.float32)
+    # Median 0.1, best 0.65: the clips at 0.375 or more, not the shoulder the window took in.
+    assert peak_extent(shoulder_and_peak, 10, 17, 14, (0, 27)) == (13, 16)
+    passage = np.array([0.1] * 10 + [0.5, 0.55, 0.6, 0.5, 0.45, 0.5] + [0.1] * 10, np.float32)
+    assert peak_extent(passage, 9, 17, 12, (0, 26)) == (10, 16)  # relevant throughout: kept whole
+
+
+def test_a_quote_that_whisper_ran_on_is_its_clause(tmp_path):
+    """Whisper wrote "... same for every observer, so moving clock tick more slowly, another
+    exclaimed that light comes ..., which we now call photons." as one 13-s sentence, split
+    over two segments."""
+    from vmr.timecode import TimeSpan
+
+    home = tmp_path / "home"
+    run_json("index", ROOT / "samples" / "mechanics.mp4", home=home)
+    best = run_json("search", "a moving clock ticks more slowly", "-k", "1", home=home)[0]
+    assert TimeSpan(best["start"], best["end"]).iou(TimeSpan(101.269, 107.878)) >= 0.9, best
+    assert best["speech_text"].startswith("One of them showed") and best["speech_text"].endswith("more slowly,")
+
+
 def test_a_quoted_phrase_is_in_every_moment(sample_home):
     found = run_json("search", '"chain rule"', "-k", "5", home=sample_home)
     assert found

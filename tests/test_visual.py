@@ -212,14 +212,17 @@ def test_text_queries_fuse_speech_with_frames(indexed, models):
 def test_an_image_of_a_slide_finds_the_moments_showing_it(indexed, tmp_path, slide):
     home, video = indexed
     seconds = round((SLIDES[slide].start + SLIDES[slide].end) / 2, 1)
-    best = Library(home).search_image(frame_png(video, seconds, tmp_path / "shot.png"), k=3)[0]
+    _, found = Library(home).search_image(frame_png(video, seconds, tmp_path / "shot.png"), k=3, read_text=False)
+    best = found[0]
     assert best.start <= seconds <= best.end, (seconds, best)
 
 
 def test_search_by_image_on_the_command_line(indexed, tmp_path, offline):
     home, video = indexed
     shot = frame_png(video, 75.0, tmp_path / "slide.png")
-    found = json.loads(run_vmr("search", "--image", shot, "-k", "3", "--json", home=home, env=offline).stdout)
+    answer = json.loads(run_vmr("search", "--image", shot, "-k", "3", "--json", home=home, env=offline).stdout)
+    assert answer["query"].startswith("Overfitting Memorizing the training data")  # read by OCR
+    found = answer["moments"]
     assert found[0]["start"] <= 75.0 <= found[0]["end"] and found[0]["video"] == str(video)
     (tmp_path / "notes.png").write_text("not an image")
     result = run_vmr("search", "--image", tmp_path / "notes.png", home=home, check=False, env=offline)
@@ -233,8 +236,12 @@ def test_show_prints_what_was_said_and_shown(indexed, models):
     assert "overfitting happens when the model memorizes" in view["said"].lower()
     assert len(view["keyframes"]) == 4 and all(64 <= t < 72 for t in view["keyframes"])
     assert view["visual_model"] == str(models["clip"]) and view["link"].endswith("#t=64.0,72.0")
+    (slide,) = view["shown"]  # the overfitting slide, 60.2 s to 90.7 s, as OCR read it
+    assert slide["start"] <= 64 and slide["end"] >= 72
+    assert slide["text"].startswith("Overfitting\nMemorizing the training data, noise included\n")
     text = run_vmr("show", video, "64", "72", home=home).stdout
-    assert "said   a good model. Overfitting happens" in text and "shown  keyframes at 00:01:05.000, " in text
+    assert "\nshown  00:01:00." in text and "\n       Dropout: randomly switch off neurons\n" in text
+    assert "said   a good model. Overfitting happens" in text and "frames keyframes at 00:01:05.000, " in text
     result = run_vmr("show", video, "72", "64", home=home, check=False)
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and "START < END" in result.stderr
 
@@ -256,7 +263,7 @@ def test_siglip_replaces_the_frames_of_unchanged_videos(indexed, models, offline
     report = json.loads(run_vmr("index", video, "--visual-model", models["siglip"], "--json", home=copy, env=offline).stdout)
     assert report["indexed"][0]["status"] == "updated" and "speech" not in report["indexed"][0]["seconds"]
     assert visual_rows(copy) == [(str(models["siglip"]), SIGLIP_DIM, 84)]
-    best = Library(copy).search_image(frame_png(video, 135.0, tmp_path / "shot.png"), k=1)[0]
+    _, (best,) = Library(copy).search_image(frame_png(video, 135.0, tmp_path / "shot.png"), k=1, read_text=False)
     assert best.start <= 135.0 <= best.end
     again = json.loads(run_vmr("index", video, "--visual-model", models["siglip"], "--json", home=copy, env=offline).stdout)
     assert again["indexed"][0]["status"] == "unchanged"
@@ -274,8 +281,8 @@ def test_off_by_default_and_both_commands_say_how_to_turn_it_on(tmp_path, offlin
     shot = frame_png(silent, 1.0, tmp_path / "shot.png")
     result = run_vmr("search", "--image", shot, home=home, check=False)
     assert result.returncode == 1
-    assert result.stderr.strip().endswith("searching by image needs frames indexed with a visual model "
-                                          "(vmr index --visual-model NAME) or the image's text")
+    assert result.stderr.strip() == (f"vmr: error: {shot}: no text read on the image, and searching by the "
+                                     "picture needs frames indexed with a visual model (vmr index --visual-model NAME)")
 
 
 def test_a_model_that_is_not_there_is_one_line_and_no_download(tmp_path, offline):

@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=Path, metavar="FILE",
                    help="one query per line; prints a JSON list of result lists, in order")
     p.add_argument("--image", type=Path, metavar="FILE",
-                   help="a screenshot or photo of a slide: the moments that show it (needs a visual model)")
+                   help="a screenshot or photo of a slide: the moments that show it, by its words (OCR) and, "
+                        "with a visual model, its picture; --json prints {query, moments}")
     p.add_argument("--audio", type=Path, metavar="FILE",
                    help="a recorded question, transcribed by Whisper; --json prints {query, moments}")
     p.add_argument("--json", action="store_true")
@@ -232,7 +233,14 @@ def cmd_search(lib, args) -> int:
             return 0
         print(f"heard: \"{heard}\"")
     elif args.image is not None:
-        found = lib.search_image(args.image, args.k)
+        from vmr.config import load_config
+
+        ocr = load_config(lib.home).index_options().ocr
+        read, found = lib.search_image(args.image, args.k, read_text=ocr)
+        if args.json:
+            print(json.dumps({"query": read, "moments": [m.to_json() for m in found]}, indent=2))
+            return 0
+        print(f"read: \"{read}\"" if read else "read: no text on the image")
     else:
         found = lib.search(args.query, args.k)
     if args.json:
@@ -296,8 +304,11 @@ def cmd_show(lib, args) -> int:
     print(f"{Path(view.video).name}  {format_clock(view.start)} - {format_clock(view.end)}")
     print(f"    {view.link}")
     print(f"said   {view.said or '(nothing)'}")
+    for slide in view.shown:
+        print(f"shown  {format_clock(slide.start)} - {format_clock(slide.end)}")
+        print("".join(f"       {line}\n" for line in slide.text.splitlines()), end="")
     frames = ", ".join(format_clock(t) for t in view.keyframes)
-    print(f"shown  keyframes at {frames or '-'}"
+    print(f"frames keyframes at {frames or '-'}"
           + (f" (embedded by {view.visual_model})" if view.visual_model else ""))
     return 0
 

@@ -315,8 +315,14 @@ class LexicalIndex:
 
 
 def _substring_edits(phrase: np.ndarray, tokens: np.ndarray) -> int:
-    """The fewest word edits turning the phrase into some run of `tokens` (Sellers' algorithm:
-    edit distance with a free start and end in the text)."""
+    """The fewest word edits turning the phrase into some run of `tokens`."""
+    return int(_edits_by_end(phrase, tokens).min())
+
+
+def _edits_by_end(phrase: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """Per position j of `tokens` (0..len), the fewest word edits turning the phrase into a run
+    of tokens that ends just before j (Sellers' algorithm: edit distance with a free start and
+    end in the text)."""
     row = np.zeros(len(tokens) + 1, dtype=np.int64)  # matching nothing costs nothing anywhere
     for i, word in enumerate(phrase, 1):
         diagonal = row[:-1] + (tokens != word)
@@ -327,7 +333,18 @@ def _substring_edits(phrase: np.ndarray, tokens: np.ndarray) -> int:
         for j in range(1, len(row)):  # a word skipped in the text: a left-to-right dependency
             new[j] = min(best[j - 1], new[j - 1] + 1)
         row = new
-    return int(row.min())
+    return row
+
+
+def matched_run(phrase: list[str], text: list[str]) -> tuple[int, int]:
+    """[start, stop) of the run of tokens in `text` closest to the phrase (fewest word edits;
+    of those, the first to end, and the shortest ending there)."""
+    ids: dict[str, int] = {}
+    target = np.array([ids.setdefault(t, len(ids)) for t in phrase], dtype=np.int64)
+    found = np.array([ids.get(t, -1) for t in text], dtype=np.int64)
+    stop = int(np.argmin(_edits_by_end(target, found)))
+    back = _edits_by_end(target[::-1], found[:stop][::-1])  # the same match, read backwards
+    return stop - int(np.argmin(back)), stop
 
 
 def load_index(vocab: dict[str, int], arrays: dict[str, np.ndarray]) -> LexicalIndex:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from vmr.search import (
     warm_up, window_lengths,
 )
 from vmr.store import (
-    Clip, ClipVector, Segment, Video, Word, bump_generation, open_engine, session_factory,
+    Clip, ClipVector, Segment, SlideText, Video, Word, bump_generation, open_engine, session_factory,
     sqlite_url,
 )
 from vmr.visual import VISUAL, VisualEncoder, load_visual_encoder, read_image
@@ -81,6 +81,15 @@ class LibraryInfo:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """Text on screen (OCR) from `start` to `end` seconds: one slide, or what was left of it."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
 class MomentView:
     """What a stretch of a video holds, in words: the video-to-text direction of search."""
 
@@ -90,11 +99,13 @@ class MomentView:
     end: float
     link: str
     said: str  # the words spoken in [start, end)
+    shown: list[Shown]  # the slide text on screen during the span, slide by slide
     keyframes: list[float]  # the keyframe time of each clip overlapping the span
     visual_model: str | None  # the model that embedded those keyframes, when the video has any
 
     def to_json(self) -> dict:
-        return self.__dict__.copy()
+        return asdict(self)
+
 
 
 def _video_at(session: Session, path: str | Path) -> Video | None:
@@ -183,26 +194,33 @@ class Library:
         return self._rank(parsed, k, options, lambda channels: encode_queries(
             {c.model: self._encoder(c) for c in channels}, [p.text for p in parsed]))
 
-    def search_image(self, image: str | Path, k: int = 10, text: str | None = None,
-                     options: SearchOptions | None = None) -> list[Moment]:
+    def search_image(self, image: str | Path, k: int = 10, options: SearchOptions | None = None, *,
+                     read_text: bool = True) -> tuple[str, list[Moment]]:
         """Moments that show `image` (a screenshot, a photo of a slide): its vector from the
-        visual model's image tower against the keyframes', fused with `text`, the image's own
-        words (OCR), searched through the text channels."""
+        visual model's image tower against the keyframes', fused with its words, read by OCR
+        (unless `read_text` is off) and searched through the text channels and keywords.
+        Returns (the words read, "" for none; the moments)."""
         check_k(k)
         pixels = read_image(image)
+        if read_text:
+            from vmr.ocr import picture_text
+
+            text = picture_text(pixels)
+        else:
+            text = ""
 
         def query_vectors(channels: list[vectors.ChannelMatrix]) -> dict:
             found = {c.model: self._encoder(c).encode_images([pixels]) for c in channels if c.name == VISUAL}
-            if text and text.strip():
+            if text:
                 found |= encode_queries({c.model: self._encoder(c) for c in channels if c.name != VISUAL},
-                                        [text.strip()])
+                                        [text])
             if not found:
-                raise QueryError(f"{image}: searching by image needs frames indexed with a visual model "
-                                 "(vmr index --visual-model NAME) or the image's text")
+                raise QueryError(f"{image}: no text read on the image, and searching by the picture "
+                                 "needs frames indexed with a visual model (vmr index --visual-model NAME)")
             return found
 
-        return self._rank([lexical.parse_query(text or "")], k, options or self.search_options,
-                          query_vectors)[0]
+        return text, self._rank([lexical.parse_query(text)], k, options or self.search_options,
+                                query_vectors)[0]
 
     def search_audio(self, recording: str | Path, k: int = 10, asr: AsrOptions | None = None,
                      options: SearchOptions | None = None) -> tuple[str, list[Moment]]:
@@ -300,6 +318,10 @@ class Library:
                 video=found.path, video_id=found.id, start=start, end=end,
                 link=moment_link(Path(found.path), start, end),
                 said=spoken_text(session, found.id, start, end),
+                shown=[Shown(s.start, s.end, s.text) for s in session.scalars(
+                    select(SlideText).where(SlideText.video_id == found.id, SlideText.end > start,
+                                            SlideText.start < end, SlideText.text != "")
+                    .order_by(SlideText.idx))],
                 keyframes=[c.keyframe_time for c in clips], visual_model=visual_model,
             )
 

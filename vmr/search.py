@@ -3,6 +3,7 @@ keep the best non-overlapping windows, and describe each as a playable moment.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +36,13 @@ PHRASE_PENALTY = 1.0
 # one word in this many may differ (a misremembered word, or one Whisper misheard).
 QUOTE_TOKENS = 3
 QUOTE_WORDS_PER_EDIT = 5
+# A phrase of this many words or more is a quote, whose moment is the sentence that says it; a
+# shorter one (a name, a date) is a term, whose moment is the sentence or passage about it.
+QUOTE_SPAN_TOKENS = 5
+# A "sentence" longer than this is mostly two or three that Whisper joined with commas: a quote
+# in it ends with its clause, at the next word that ends in one of CLAUSE_END.
+RUN_ON_SECONDS = 10.0
+CLAUSE_END = re.compile(r"[,;:.?!][\"')\]]*$")
 
 
 @dataclass(frozen=True)
@@ -104,8 +112,10 @@ class ClipScores:
     # or else the whole query said (almost) word for word, a quote; None otherwise.
     phrase_docs: list[np.ndarray | None]
     quoted: list[bool]  # the phrase was in double quotes: every moment must hold it
-    # Per query with phrase documents: bool [N], the clips they cover (the others are penalised).
+    # Per query with phrase documents: bool [N], the clips they cover (the others are penalised),
+    # and the tokens those documents say (the quoted phrase, or the whole query).
     phrase_rows: list[np.ndarray | None] = field(default_factory=list)
+    phrases: list[list[str] | None] = field(default_factory=list)
     # How they were fused, so that rows scored again exactly fuse alike (`exact_scores_at`):
     # the fused channels (dense ones, then LEXICAL), their weights, and per dense channel and
     # query the linear map onto the reference channel's scale.
@@ -170,8 +180,10 @@ def clip_scores(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], querie
     for q, rows in enumerate(phrase_rows):
         if rows is not None:  # windows keep to the clips that hold the phrase
             fused[q, ~rows] -= PHRASE_PENALTY
+    phrases = [None if docs is None else (query.phrases[0] if query.phrases else query.tokens)
+               for docs, query in zip(phrase_docs, queries)]
     return ClipScores(fused, parts, present, phrase_docs, [bool(q.phrases) for q in queries],
-                      phrase_rows, fused_names, weights, slope, intercept)
+                      phrase_rows, phrases, fused_names, weights, slope, intercept)
 
 
 def rescaling(names: list[str], parts: dict[str, np.ndarray], present: dict[str, np.ndarray],
@@ -356,9 +368,17 @@ def moments(session: Session, matrix: ClipMatrix, scores: ClipScores, q: int, op
             SlideText.video_id == video_id, SlideText.start <= middle, SlideText.end > middle)).first()
         why = SLIDES if slide is not None and slide.text and found_by[SLIDES] > found_by[SPEECH] else SPEECH
         start, end = float(matrix.starts[first]), float(matrix.ends[stop - 1])
-        if options.snap:
-            start, end = (slide.start, slide.end) if why == SLIDES else snap_to_sentences(
-                session, matrix, video_id, first, start, end, options.snap_seconds)
+        if options.snap and why == SLIDES:
+            start, end = slide.start, slide.end
+        elif options.snap:
+            quote = None if scores.phrase_docs[q] is None or len(scores.phrases[q]) < QUOTE_SPAN_TOKENS else quote_span(
+                session, matrix, video_id, first, scores.phrases[q], scores.phrase_docs[q], TimeSpan(start, end))
+            if quote is None:
+                first, stop = peak_extent(scores.fused[q], first, stop, best, matrix.video_rows(first))
+                start, end = snap_to_sentences(session, matrix, video_id, first, float(matrix.starts[first]),
+                                               float(matrix.ends[stop - 1]), options.snap_seconds)
+            else:
+                start, end = quote
         span = TimeSpan(start, end)
         if must_hold is not None and not holds(matrix.lexical, must_hold, matrix.video_rows(first), span):
             continue  # a quoted query's moments hold the phrase
@@ -373,6 +393,46 @@ def moments(session: Session, matrix: ClipMatrix, scores: ClipScores, q: int, op
             why=why, speech_text=spoken, slide_text=slide_text,
         ))
     return found
+
+
+def peak_extent(scores: np.ndarray, first: int, stop: int, best: int,
+                video_rows: tuple[int, int]) -> tuple[int, int]:
+    """The rows of [first, stop) around its best clip that score at least half-way from the
+    video's median clip up to that best: the peak's full width at half maximum. A window that
+    the length bonus or a slide's span stretched over a passage keeps to the part that answers."""
+    cut = (float(np.median(scores[video_rows[0]:video_rows[1]])) + float(scores[best])) / 2
+    start, end = best, best + 1
+    while start > first and scores[start - 1] >= cut:
+        start -= 1
+    while end < stop and scores[end] >= cut:
+        end += 1
+    return start, end
+
+
+def quote_span(session: Session, matrix: ClipMatrix, video_id: int, row: int, phrase: list[str],
+               docs: np.ndarray, window: TimeSpan) -> tuple[float, float] | None:
+    """A phrase said (almost) word for word, in the sentence that most overlaps the window (of
+    the video at clip `row`): that sentence, or in a run-on one, from its start to the end of
+    the clause where the phrase ends. None if no sentence says it."""
+    index = matrix.lexical
+    lo, hi = matrix.video_rows(row)
+    docs = docs[(index.doc_field[docs] == lexical.FIELDS.index(SPEECH))
+                & (index.doc_first[docs] >= lo) & (index.doc_first[docs] < hi)]
+    overlap = np.minimum(index.doc_end[docs], window.end) - np.maximum(index.doc_start[docs], window.start)
+    if not len(docs) or overlap.max() <= 0:
+        return None
+    doc = int(docs[np.argmax(overlap)])
+    if index.doc_end[doc] - index.doc_start[doc] <= RUN_ON_SECONDS:
+        return float(index.doc_start[doc]), float(index.doc_end[doc])
+    said = words(session, video_id, float(index.doc_start[doc]), float(index.doc_end[doc]) + 1e-3)
+    flat = [(i, token) for i, word in enumerate(said) for token in lexical.tokens(word.text)]
+    begin, stop = lexical.matched_run(phrase, [token for _, token in flat])
+    if stop <= begin:
+        return None
+    last = flat[stop - 1][0]
+    while last < len(said) - 1 and not CLAUSE_END.search(said[last].text.strip()):
+        last += 1
+    return float(index.doc_start[doc]), float(said[last].end)
 
 
 def holds(index: lexical.LexicalIndex, docs: np.ndarray, rows: tuple[int, int], span: TimeSpan) -> bool:
