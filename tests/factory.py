@@ -72,3 +72,23 @@ def sample_excerpt(target: Path, seconds: float) -> Path:
             packet.stream = streams[packet.stream.index]
             output.mux(packet)
     return target
+
+
+def frame_at(video: Path, seconds: float) -> np.ndarray:
+    """The decoded frame (BGR) shown at `seconds`."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    capture.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok, (video, seconds)
+    return frame
+
+
+def frame_png(video: Path, seconds: float, out: Path) -> Path:
+    """The frame shown at `seconds`, saved as an image file (a screenshot)."""
+    import cv2
+
+    cv2.imwrite(str(out), frame_at(video, seconds))
+    return out

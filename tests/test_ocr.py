@@ -108,12 +108,9 @@ def test_a_photo_of_a_slide_finds_it_by_its_words(sample_home, sample_video, tmp
     import cv2
 
     from conftest import run_json
+    from factory import frame_at
 
-    capture = cv2.VideoCapture(str(sample_video))
-    capture.set(cv2.CAP_PROP_POS_MSEC, 105_000)  # the neural networks slide, 90.7 s to 120.8 s
-    ok, frame = capture.read()
-    capture.release()
-    assert ok
+    frame = frame_at(sample_video, 105.0)  # the neural networks slide, 90.7 s to 120.8 s
     # A photo, not a frame: smaller, off-centre on a grey wall, with sensor noise.
     small = cv2.resize(frame, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
     height, width = frame.shape[:2]

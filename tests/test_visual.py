@@ -16,12 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from conftest import ROOT, SAMPLE, run_vmr
-from factory import make_video
+from factory import frame_png, make_video
 from vmr.asr import normalize_text
 from vmr.library import Library
 from vmr.lexical import parse_query
@@ -126,16 +125,6 @@ def indexed(tmp_path_factory, models, offline) -> tuple[Path, Path]:
     assert report["indexed"][0]["status"] == "indexed" and report["indexed"][0]["seconds"]["visual"] > 0
     assert "visual channel off" not in result.stderr
     return home, video
-
-
-def frame_png(video: Path, seconds: float, out: Path) -> Path:
-    capture = cv2.VideoCapture(str(video))
-    capture.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000)
-    ok, frame = capture.read()
-    capture.release()
-    assert ok
-    cv2.imwrite(str(out), frame)
-    return out
 
 
 def visual_rows(home: Path) -> list[tuple]:

@@ -107,7 +107,6 @@ class MomentView:
         return asdict(self)
 
 
-
 def _video_at(session: Session, path: str | Path) -> Video | None:
     """The video indexed under this path, as typed or with links resolved."""
     target = Path(path).expanduser().absolute()
@@ -132,6 +131,7 @@ class Library:
         self._sessions = None
         self._shard_pool = None
         self._encoders: dict[str, TextEncoder | VisualEncoder] = {}
+        self._slide_reader = None  # the OCR engine of image queries: loaded once, then reused
 
     # -- plumbing
     @property
@@ -203,9 +203,11 @@ class Library:
         check_k(k)
         pixels = read_image(image)
         if read_text:
-            from vmr.ocr import picture_text
+            from vmr.ocr import SlideReader, picture_text
 
-            text = picture_text(pixels)
+            if self._slide_reader is None:
+                self._slide_reader = SlideReader(os.cpu_count() or 1)
+            text = picture_text(self._slide_reader, pixels)
         else:
             text = ""
 

@@ -8,7 +8,6 @@ verified into vmr's model cache on first use (`vmr.models.ensure_packaged`).
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -126,12 +125,12 @@ class SlideReader:
         return None
 
 
-def picture_text(pixels: np.ndarray, threads: int | None = None) -> str:
+def picture_text(reader: SlideReader, pixels: np.ndarray) -> str:
     """The words on one picture (RGB: a screenshot, a photo of a slide) as one line of query
     text: lines without a letter dropped, double quotes too (they would make it a phrase)."""
     import cv2
 
-    shown = SlideReader(threads or os.cpu_count() or 1).read(cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+    shown = reader.read(cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
     return " ".join(line.replace('"', " ") for line in shown.lines if _has_letter(line)).strip()
 
 

@@ -371,7 +371,7 @@ def moments(session: Session, matrix: ClipMatrix, scores: ClipScores, q: int, op
         if options.snap and why == SLIDES:
             start, end = slide.start, slide.end
         elif options.snap:
-            quote = None if scores.phrase_docs[q] is None or len(scores.phrases[q]) < QUOTE_SPAN_TOKENS else quote_span(
+            quote = None if scores.phrase_docs[q] is None else quote_span(
                 session, matrix, video_id, first, scores.phrases[q], scores.phrase_docs[q], TimeSpan(start, end))
             if quote is None:
                 first, stop = peak_extent(scores.fused[q], first, stop, best, matrix.video_rows(first))
@@ -413,12 +413,13 @@ def quote_span(session: Session, matrix: ClipMatrix, video_id: int, row: int, ph
                docs: np.ndarray, window: TimeSpan) -> tuple[float, float] | None:
     """A phrase said (almost) word for word, in the sentence that most overlaps the window (of
     the video at clip `row`): that sentence, or in a run-on one, from its start to the end of
-    the clause where the phrase ends. None if no sentence says it."""
+    the clause where the phrase ends. None if no sentence says it, or the phrase is too short
+    to be a quote."""
+    if len(phrase) < QUOTE_SPAN_TOKENS:
+        return None
     index = matrix.lexical
-    lo, hi = matrix.video_rows(row)
-    docs = docs[(index.doc_field[docs] == lexical.FIELDS.index(SPEECH))
-                & (index.doc_first[docs] >= lo) & (index.doc_first[docs] < hi)]
-    overlap = np.minimum(index.doc_end[docs], window.end) - np.maximum(index.doc_start[docs], window.start)
+    docs = docs[index.doc_field[docs] == lexical.FIELDS.index(SPEECH)]
+    docs, overlap = overlaps(index, docs, matrix.video_rows(row), window)
     if not len(docs) or overlap.max() <= 0:
         return None
     doc = int(docs[np.argmax(overlap)])
@@ -438,9 +439,16 @@ def quote_span(session: Session, matrix: ClipMatrix, video_id: int, row: int, ph
 def holds(index: lexical.LexicalIndex, docs: np.ndarray, rows: tuple[int, int], span: TimeSpan) -> bool:
     """Whether the span (of the video at clip rows `rows`) and one of the documents mostly
     overlap: most of a sentence said in it, or most of it under a slide."""
-    docs = docs[(index.doc_first[docs] >= rows[0]) & (index.doc_first[docs] < rows[1])]
-    overlap = np.minimum(index.doc_end[docs], span.end) - np.maximum(index.doc_start[docs], span.start)
+    docs, overlap = overlaps(index, docs, rows, span)
     return bool((overlap >= 0.5 * np.minimum(index.doc_end[docs] - index.doc_start[docs], span.duration)).any())
+
+
+def overlaps(index: lexical.LexicalIndex, docs: np.ndarray, rows: tuple[int, int],
+             span: TimeSpan) -> tuple[np.ndarray, np.ndarray]:
+    """The documents of the video at clip rows `rows`, and the seconds each shares with the
+    span (negative: the gap between them)."""
+    docs = docs[(index.doc_first[docs] >= rows[0]) & (index.doc_first[docs] < rows[1])]
+    return docs, np.minimum(index.doc_end[docs], span.end) - np.maximum(index.doc_start[docs], span.start)
 
 
 def evidence(scores: ClipScores, q: int, first: int, stop: int, baseline: dict[str, float],
