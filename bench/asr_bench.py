@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 import jiwer  # noqa: E402
 
-from vmr.asr import AsrOptions, load_transcriber, normalize_text, resolve_device  # noqa: E402
-from vmr.media import SAMPLE_RATE, load_audio  # noqa: E402
-from vmr.models import resolve_whisper  # noqa: E402
+from vmr.ingest.asr import AsrOptions, load_transcriber, normalize_text, resolve_device  # noqa: E402
+from vmr.ingest.media import SAMPLE_RATE, load_audio  # noqa: E402
+from vmr.models.weights import resolve_whisper  # noqa: E402
 
 EDGE = 0.5  # VAD pads speech by 0.4 s: word edges this close to a silence's ends are fine
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VMR = Path(sys.executable).with_name("vmr")
 QUERY = "how does gradient descent update the weights"
 BASELINE = (
-    "from sentence_transformers import SentenceTransformer; from vmr.models import resolve_text_encoder; "
+    "from sentence_transformers import SentenceTransformer; from vmr.models.weights import resolve_text_encoder; "
     f"SentenceTransformer(resolve_text_encoder('all-MiniLM-L6-v2'), device='cpu').encode([{QUERY!r}])"
 )
 

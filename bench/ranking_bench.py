@@ -26,7 +26,7 @@ from pathlib import Path
 
 from vmr.evaluate import COLUMNS, evaluate, load_annotations
 from vmr.library import Library
-from vmr.search import SearchOptions
+from vmr.search.options import SearchOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 VMR = Path(sys.executable).with_name("vmr")

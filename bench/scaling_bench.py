@@ -42,8 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import kernels  # noqa: E402  (first: sets OMP_WAIT_POLICY before any OpenMP runtime loads)
-from vmr import cluster, vectors  # noqa: E402
-from vmr.search import SearchOptions, clip_scores, ranked_windows, window_lengths  # noqa: E402
+from vmr import cluster  # noqa: E402
+from vmr.search import matrices  # noqa: E402
+from vmr.search.fusion import clip_scores  # noqa: E402
+from vmr.search.options import SearchOptions  # noqa: E402
+from vmr.search.windows import ranked_windows, window_lengths  # noqa: E402
 
 VMR = Path(sys.executable).with_name("vmr")
 SAMPLE = ROOT / "samples" / "lecture.mp4"
@@ -103,7 +106,7 @@ def build_library(scratch: Path, n: int, seed: int) -> tuple[Path, Path]:
     starts = (np.arange(n) - np.repeat(offsets[:-1], lengths)) * 2.0
     work = scratch / "work"
     work.mkdir(exist_ok=True)
-    codes = np.lib.format.open_memmap(work / "vectors.npy", "w+", np.int8, (n, DIM))
+    codes = np.lib.format.open_memmap(work / "matrices.npy", "w+", np.int8, (n, DIM))
     scales = np.lib.format.open_memmap(work / "scales.npy", "w+", np.float32, (n,))
     signs = np.lib.format.open_memmap(work / "codes.npy", "w+", np.uint64, (n, (DIM + 63) // 64))
     step = 1 << 18
@@ -118,10 +121,10 @@ def build_library(scratch: Path, n: int, seed: int) -> tuple[Path, Path]:
     roots = []
     for with_codes in (False, True):
         root = scratch / ("prefilter" if with_codes else "exact")
-        manifest = {"format": vectors.FORMAT, "generation": 1, "storage": "int8", "channels": {
+        manifest = {"format": matrices.FORMAT, "generation": 1, "storage": "int8", "channels": {
             "speech": {"model": MODEL, "dim": DIM, "storage": "int8", "codes": with_codes}}}
-        with vectors.build_lock(root):
-            vectors.publish(root, {**arrays, **({"speech.codes": signs} if with_codes else {})}, manifest)
+        with matrices.build_lock(root):
+            matrices.publish(root, {**arrays, **({"speech.codes": signs} if with_codes else {})}, manifest)
         roots.append(root)
     del codes, scales, signs
     shutil.rmtree(work)
@@ -143,7 +146,7 @@ def search_part(sizes: list[int], rounds: int, per_block: int) -> str:
         exact_root, prefilter_root = build_library(scratch, n, seed=n)
         log(f"  built in {time.perf_counter() - built:.0f} s")
         for label, root in (("exact int8 scan", exact_root), ("default: sign-bit prefilter + int8 rerank", prefilter_root)):
-            matrix = vectors.load(root)
+            matrix = matrices.load(root)
             lengths = window_lengths(matrix, options.window_seconds)
 
             def in_process(query, matrix=matrix):
@@ -172,7 +175,7 @@ def search_part(sizes: list[int], rounds: int, per_block: int) -> str:
                         pool.close()
             ms = {name: statistics.median(t) for name, t in times.items()}
             if label.startswith("exact"):
-                read = matrix.channels["speech"].vectors.nbytes + n * 5  # + scales and presence
+                read = matrix.channels["speech"].matrices.nbytes + n * 5  # + scales and presence
                 bandwidth[n] = read / ms["in process"] / 1e6
             rows.append(f"| {n / 1e6:g}M | {label} | {ms['in process']:.0f} | {ms['Ray, 1 shard']:.0f} | "
                         f"{ms['Ray, 2 shards']:.0f} | {ms['in process'] / ms['Ray, 2 shards']:.2f}x | "
@@ -197,7 +200,7 @@ def catalogue_part(postgres: str | None, videos: int) -> str:
     clips with one speech vector each, a sentence every 5 s, 140 words a minute."""
     from sqlalchemy import text
 
-    from vmr.store import Clip, ClipVector, Segment, Video, Word, open_engine, session_factory, sqlite_url, utcnow
+    from vmr.catalogue.store import Clip, ClipVector, Segment, Video, Word, open_engine, session_factory, sqlite_url, utcnow
 
     scratch = Path(tempfile.mkdtemp(prefix="vmr-scale-db-"))
     targets = {"SQLite": sqlite_url(scratch)}

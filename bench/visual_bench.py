@@ -5,7 +5,7 @@ time the channel adds per minute of video, against the text-only pipeline.
 
 Weights are random (a forward pass costs the same whatever they hold): a CLIPModel whose vision
 tower has CLIPVisionConfig's defaults (hidden 768, 12 layers, 224 px) with patch 32 or 16, saved
-to a temporary folder and loaded through vmr.visual like any real model. Torch uses one thread
+to a temporary folder and loaded through vmr.encode.visual like any real model. Torch uses one thread
 per core. Rounds are interleaved and medians reported (the machine is shared and noisy).
 """
 
@@ -27,7 +27,7 @@ def make_model(folder: Path, patch: int) -> Path:
     import torch
     from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessorPil, CLIPModel
 
-    from vmr.models import resolve_text_encoder
+    from vmr.models.weights import resolve_text_encoder
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_text_encoder())
     torch.manual_seed(0)
@@ -44,9 +44,9 @@ def make_model(folder: Path, patch: int) -> Path:
 def main() -> None:
     import torch
 
-    from vmr.asr import AsrOptions
-    from vmr.index import Analyser, IndexOptions, StageClock
-    from vmr.media import read_frames, scan_video
+    from vmr.ingest.asr import AsrOptions
+    from vmr.ingest.analysis import Analyser, IndexOptions, StageClock
+    from vmr.ingest.media import read_frames, scan_video
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=ROOT / "samples" / "lecture.mp4")

@@ -1,12 +1,12 @@
-"""Alembic environment: vmr hands over an open connection (see vmr.store.upgrade)."""
+"""Alembic environment: vmr hands over an open connection (see vmr.catalogue.store.upgrade)."""
 
 from alembic import context
 
-from vmr.store import Base
+from vmr.catalogue.store import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("vmr migrations run through vmr.store.upgrade(), which passes a connection")
+    raise RuntimeError("vmr migrations run through vmr.catalogue.store.upgrade(), which passes a connection")
 
 # render_as_batch: SQLite can only alter tables by copying them.
 context.configure(

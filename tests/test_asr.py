@@ -1,4 +1,4 @@
-"""vmr.asr on real weights and the real sample lecture (samples/lecture.mp4 + .json).
+"""vmr.ingest.asr on real weights and the real sample lecture (samples/lecture.mp4 + .json).
 
 tiny.en carries most tests (2 CPU cores); the default model (base) is run once through
 the default backend.  The slices used:
@@ -16,9 +16,9 @@ import jiwer
 import numpy as np
 import pytest
 
-from vmr.asr import AsrOptions, Transcript, load_transcriber, normalize_text
+from vmr.ingest.asr import AsrOptions, Transcript, load_transcriber, normalize_text
 from vmr.errors import ModelError
-from vmr.media import SAMPLE_RATE, load_audio
+from vmr.ingest.media import SAMPLE_RATE, load_audio
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 INTRO = (0.0, 28.0)

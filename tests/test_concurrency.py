@@ -18,8 +18,10 @@ from sqlalchemy import create_engine, func, select
 
 from conftest import SAMPLE, VMR, run_json
 from factory import sample_excerpt
-from vmr import Library, locks, vectors
-from vmr.store import (
+from vmr import Library
+from vmr.catalogue import locks
+from vmr.search import matrices
+from vmr.catalogue.store import (
     Clip, ClipVector, Video, Word, bump_generation, open_engine, session_factory, sqlite_url, utcnow,
 )
 
@@ -126,13 +128,13 @@ def test_matrices_rebuilt_by_several_processes_at_once_stay_loadable(tmp_path):
                 ClipVector(channel="speech", model="m", dim=8, dtype="float32", vector=vector.tobytes())]))
         session.add(video)
         bump_generation(session)
-    code = ("import sys; from pathlib import Path; from vmr import store, vectors; "
+    code = ("import sys; from pathlib import Path; from vmr.catalogue import store; from vmr.search import matrices; "
             "sessions = store.session_factory(store.open_engine(sys.argv[1])); "
-            "[vectors.rebuild(sessions(), Path(sys.argv[2])) for _ in range(40)]")
+            "[matrices.rebuild(sessions(), Path(sys.argv[2])) for _ in range(40)]")
     root = tmp_path / "vectors"
     builders = [subprocess.Popen([sys.executable, "-c", code, sqlite_url(tmp_path), str(root)],
                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
     while any(b.poll() is None for b in builders):
-        matrix = vectors.load(root)  # never a folder deleted under it, never half a build
+        matrix = matrices.load(root)  # never a folder deleted under it, never half a build
         assert matrix is None or matrix.clip_count == 4
     assert [b.returncode for b in builders] == [0, 0, 0], [b.stderr.read() for b in builders]

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vmr.encoders import NumpyBertEncoder, TorchSentenceEncoder, load_text_encoder
-from vmr.models import resolve_text_encoder
+from vmr.encode.text import NumpyBertEncoder, TorchSentenceEncoder, load_text_encoder
+from vmr.models.weights import resolve_text_encoder
 
 TEXTS = [
     "how does gradient descent update the weights",

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from conftest import ROOT, VMR, run_json, run_vmr
 from dbfixtures import drop_postgres_database, new_postgres_database
-from vmr.media import clip_grid
+from vmr.ingest.media import clip_grid
 from vmr.timecode import TimeSpan
 
 # The indexed lecture's queries that speech can answer (slide queries need the slide channel).
@@ -129,16 +129,17 @@ def test_python_api_mirrors_the_cli(sample_home):
 def test_binary_prefilter_path_finds_the_same_moments(sample_home, tmp_path, monkeypatch):
     import shutil
 
-    from vmr import Library, vectors
+    from vmr import Library
+    from vmr.search import matrices
 
     query = "how does gradient descent update the weights"
     exact = Library(sample_home).search(query, k=5)
     home = tmp_path / "home"
     shutil.copytree(sample_home, home)
-    monkeypatch.setattr(vectors, "PREFILTER_MIN_CLIPS", 1)
+    monkeypatch.setattr(matrices, "PREFILTER_MIN_CLIPS", 1)
     library = Library(home)
     with library.session() as session:
-        matrix = vectors.rebuild(session, library.vectors_dir)
+        matrix = matrices.rebuild(session, library.vectors_dir)
     assert matrix.channels["speech"].codes is not None
     # The sample is smaller than the rerank pool, so every clip is scored exactly.
     assert [(m.start, m.end) for m in library.search(query, k=5)] == [(m.start, m.end) for m in exact]

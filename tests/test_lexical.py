@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from vmr.lexical import B, FIELDS, K1, Document, LexicalIndex, parse_query, tokens
+from vmr.search.lexical import B, FIELDS, K1, Document, LexicalIndex, parse_query, tokens
 
 SPEECH, SLIDES = FIELDS.index("speech"), FIELDS.index("slides")
 
@@ -108,7 +108,7 @@ def test_two_words_run_together_by_ocr_count_as_both():
 
 
 def test_the_run_closest_to_a_phrase_is_found_within_its_edits():
-    from vmr.lexical import matched_run
+    from vmr.search.lexical import matched_run
 
     said = tokens("One of them showed that light is the same for every observer, so moving clock tick "
                   "more slowly, another explained that light comes in packets")

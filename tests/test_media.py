@@ -7,7 +7,7 @@ import pytest
 
 from factory import make_video
 from vmr.errors import MediaError
-from vmr.media import SAMPLE_RATE, clip_grid, load_audio, scan_video
+from vmr.ingest.media import SAMPLE_RATE, clip_grid, load_audio, scan_video
 from vmr.timecode import TimeSpan, format_clock
 
 

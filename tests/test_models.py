@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vmr import models
+from vmr.models import ct2 as converter
+from vmr.models import weights as models
 from vmr.errors import ModelError
 
 
@@ -154,10 +155,10 @@ def test_converter_maps_every_tensor_and_loads_strictly(cache):
     from whisper.model import ModelDimensions, Whisper
 
     ct2 = Path(models.resolve_whisper("tiny.en", "faster-whisper"))
-    spec, _rev, variables = models.read_ct2_model(ct2 / "model.bin")
+    spec, _rev, variables = converter.read_ct2_model(ct2 / "model.bin")
     assert spec == "WhisperSpec"
     config = json.loads((ct2 / "config.json").read_text())
-    dims, sd, heads = models.ct2_to_openai_state_dict(variables, config["alignment_heads"])
+    dims, sd, heads = converter.ct2_to_openai_state_dict(variables, config["alignment_heads"])
     assert dims == {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 384, "n_audio_head": 6,
                     "n_audio_layer": 4, "n_vocab": 51864, "n_text_ctx": 448,
                     "n_text_state": 384, "n_text_head": 6, "n_text_layer": 4}
@@ -175,13 +176,13 @@ def test_converter_maps_every_tensor_and_loads_strictly(cache):
 
     # an unknown CT2 variable is an error, not silently dropped
     with pytest.raises(ModelError, match="unmapped variables decoder/extra"):
-        models.ct2_to_openai_state_dict({**variables, "decoder/extra": np.zeros(3)})
+        converter.ct2_to_openai_state_dict({**variables, "decoder/extra": np.zeros(3)})
 
     pt = Path(models.resolve_whisper("tiny.en", "openai-whisper"))
     assert pt.parent == cache and pt.suffix == ".pt"
     checkpoint = torch.load(pt, weights_only=True)
     assert checkpoint["model_state_dict"]["encoder.conv1.weight"].dtype == torch.float32
-    model = models.load_openai_whisper(str(pt))  # load_state_dict(strict=True) inside
+    model = converter.load_openai_whisper(str(pt))  # load_state_dict(strict=True) inside
     assert not model.is_multilingual
     mask = model.alignment_heads.to_dense()
     assert sorted(map(list, mask.nonzero().tolist())) == sorted(config["alignment_heads"])
@@ -193,8 +194,8 @@ def test_converter_maps_every_tensor_and_loads_strictly(cache):
 
 def test_base_dimensions_are_derived_from_shapes(cache):
     ct2 = Path(models.resolve_whisper("base", "faster-whisper"))
-    _spec, _rev, variables = models.read_ct2_model(ct2)
-    dims, sd, heads = models.ct2_to_openai_state_dict(variables)
+    _spec, _rev, variables = converter.read_ct2_model(ct2)
+    dims, sd, heads = converter.ct2_to_openai_state_dict(variables)
     assert dims["n_audio_state"] == 512 and dims["n_audio_head"] == 8
     assert dims["n_text_layer"] == 6 and dims["n_vocab"] == 51865
     assert len(heads) == 3 * 8  # no config given: last half of the layers, all heads
@@ -206,11 +207,11 @@ def test_a_truncated_model_bin_is_rejected(tmp_path):
     with open(src, "rb") as f:
         bad.write_bytes(f.read(1_000_000))
     with pytest.raises(ModelError, match="not a valid CTranslate2 model"):
-        models.read_ct2_model(bad)
+        converter.read_ct2_model(bad)
 
 
 def test_a_cold_import_loads_no_ml_framework():
-    code = ("import sys, vmr.models, vmr.asr; "
+    code = ("import sys, vmr.models.weights, vmr.models.ct2, vmr.ingest.asr; "
             "print(sorted(m for m in ('torch', 'whisper', 'faster_whisper', 'ctranslate2') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

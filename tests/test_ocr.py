@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from factory import make_video
-from vmr.media import PICTURE_STEP, scan_video
-from vmr.ocr import ScreenText, SlideReader, slide_texts
+from vmr.ingest.media import PICTURE_STEP, scan_video
+from vmr.ingest.ocr import ScreenText, SlideReader, slide_texts
 
 SIZE = (640, 360)
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from conftest import ROOT, run_json
-from vmr.search import SearchOptions
-from vmr.store import (
+from vmr.search.options import SearchOptions
+from vmr.catalogue.store import (
     Clip, ClipVector, Segment, Video, Word, alembic_config, bump_generation, current_revision,
     session_factory, sqlite_url, utcnow,
 )
@@ -19,7 +19,7 @@ from vmr.store import (
 def test_a_0001_library_upgrades_in_place_and_keeps_answering(tmp_path):
     from alembic import command
 
-    from vmr.encoders import load_text_encoder
+    from vmr.encode.text import load_text_encoder
     from vmr.library import Library
 
     engine = create_engine(sqlite_url(tmp_path))
@@ -87,7 +87,7 @@ def test_a_slide_only_query_returns_the_slide_and_its_text(sample_home, lecture)
 
 
 def test_moment_edges_are_sentence_boundaries(sample_home, sample_video, lecture):
-    from vmr.lexical import sentences
+    from vmr.search.lexical import sentences
 
     data = run_json("transcript", sample_video, home=sample_home)
     words = [(w["start"], w["end"], w["text"]) for s in data["segments"] for w in s["words"]]
@@ -110,7 +110,7 @@ def test_moment_edges_are_sentence_boundaries(sample_home, sample_video, lecture
 def test_a_spoken_moment_keeps_to_its_peak():
     import numpy as np
 
-    from vmr.search import peak_extent
+    from vmr.search.moments import peak_extent
 
     shoulder_and_peak = np.array([0.1] * 10 + [0.3, 0.3, 0.35, 0.6, 0.65, 0.6, 0.2] + [0.1] * 10, np.float32)
     # Median 0.1, best 0.65: the clips at 0.375 or more, not the shoulder the window took in.

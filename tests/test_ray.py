@@ -16,10 +16,11 @@ import pytest
 import kernels
 from conftest import VMR, run_json, run_vmr
 from factory import make_video, sample_excerpt
-from vmr.lexical import parse_query
-from vmr.search import SearchOptions, search_windows, window_lengths
-from vmr.shards import merge, search_shard, shard_bounds, shard_view
-from vmr.vectors import ChannelMatrix, ClipMatrix
+from vmr.search.lexical import parse_query
+from vmr.search.options import SearchOptions
+from vmr.search.windows import search_windows, window_lengths
+from vmr.search.shards import merge, search_shard, shard_bounds, shard_view
+from vmr.search.matrices import ChannelMatrix, ClipMatrix
 
 
 @pytest.fixture(scope="module")

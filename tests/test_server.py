@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from conftest import run_json, run_vmr
 from serving import served
 from vmr.library import Library
-from vmr.media import read_frame
-from vmr.server import MAX_QUERY_CHARS, THUMB_WIDTH, create_app
+from vmr.ingest.media import read_frame
+from vmr.app.server import MAX_QUERY_CHARS, THUMB_WIDTH, create_app
 
 QUERY = "what is overfitting"
 

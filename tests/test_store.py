@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
-from vmr.store import (
+from vmr.catalogue.store import (
     SCHEMA_REVISION, Base, Clip, ClipVector, Segment, Video, Word, alembic_config,
     bump_generation, current_revision, generation, open_engine, session_factory, utcnow,
 )
@@ -63,7 +63,7 @@ def test_deleting_a_video_removes_all_its_rows(db_url):
 
 
 def test_new_library_opened_by_several_processes_at_once_is_migrated_once(db_url):
-    code = "import sys; from vmr.store import open_engine; open_engine(sys.argv[1])"
+    code = "import sys; from vmr.catalogue.store import open_engine; open_engine(sys.argv[1])"
     opening = [subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True)
                for _ in range(3)]
     errors = [p.communicate(timeout=120)[1] for p in opening]

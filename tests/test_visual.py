@@ -21,10 +21,11 @@ import pytest
 
 from conftest import ROOT, SAMPLE, run_vmr
 from factory import frame_png, make_video
-from vmr.asr import normalize_text
+from vmr.ingest.asr import normalize_text
 from vmr.library import Library
-from vmr.lexical import parse_query
-from vmr.search import SearchOptions, channel_scores, clip_scores
+from vmr.search.lexical import parse_query
+from vmr.search.fusion import channel_scores, clip_scores
+from vmr.search.options import SearchOptions
 from vmr.timecode import TimeSpan
 
 SLIDES = [TimeSpan(s["start"], s["end"]) for s in json.loads((ROOT / "samples" / "lecture.json").read_text())["slides"]]
@@ -61,7 +62,7 @@ socket.getaddrinfo = lambda host, *args, **kwargs: _refuse(host)
 def _tiny_parts():
     from transformers import AutoTokenizer
 
-    from vmr.models import resolve_text_encoder
+    from vmr.models.weights import resolve_text_encoder
 
     # Any tokenizer whose vocabulary matches the text tower's will do: the packaged MiniLM one.
     tokenizer = AutoTokenizer.from_pretrained(resolve_text_encoder())
@@ -140,7 +141,7 @@ def test_the_guard_refuses_connections(offline):
 
 
 def test_keyframes_are_decoded_in_one_pass_at_their_times(tmp_path):
-    from vmr.media import read_frames, scan_video
+    from vmr.ingest.media import read_frames, scan_video
 
     # Frame i is a flat grey of shade 37 * i % 256; the gaps make clips that share a keyframe.
     times = [0.0, 0.04, 0.5, 0.52, 3.0, 7.5, 7.6, 9.0]
@@ -173,8 +174,8 @@ def test_text_queries_fuse_speech_with_frames(indexed, models):
     with lib.session() as session:
         matrix = lib.matrix(session)
     speech, visual = matrix.channels["speech"], matrix.channels["visual"]
-    from vmr.encoders import load_text_encoder
-    from vmr.visual import load_visual_encoder
+    from vmr.encode.text import load_text_encoder
+    from vmr.encode.visual import load_visual_encoder
 
     query = ["what is overfitting"]
     vectors = {speech.model: load_text_encoder(speech.model, "cpu").encode(query),

@@ -1,7 +1,8 @@
 """vmr: find the moments inside lecture videos that match what you type."""
 
 from vmr.library import Library
-from vmr.search import Moment, SearchOptions
+from vmr.search.moments import Moment
+from vmr.search.options import SearchOptions
 
 __version__ = "0.1.0"
 __all__ = ["Library", "Moment", "SearchOptions", "__version__"]

@@ -1,5 +1,5 @@
 import sys
 
-from vmr.cli import main
+from vmr.app.cli import main
 
 sys.exit(main())

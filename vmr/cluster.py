@@ -26,11 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vmr import shards, vectors
+from vmr.search import matrices, shards
 from vmr.errors import VmrError
-from vmr.index import Analyser, FailedInput, IndexOptions, Indexer, IndexReport, VideoAnalysis, discover
-from vmr.lexical import Query
-from vmr.search import SearchOptions
+from vmr.catalogue.writer import Indexer, IndexReport
+from vmr.ingest.analysis import Analyser, IndexOptions, VideoAnalysis
+from vmr.ingest.files import FailedInput, discover
+from vmr.search.lexical import Query
+from vmr.search.options import SearchOptions
 
 # A video whose analysis kills its worker this many more times is reported as failed.
 TASK_RETRIES = 2
@@ -170,7 +172,7 @@ class Shard:
         import numba
 
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-        self.matrix, self.row0 = shards.shard_view(vectors.load_folder(Path(folder)), first, stop)
+        self.matrix, self.row0 = shards.shard_view(matrices.load_folder(Path(folder)), first, stop)
 
     def search(self, query_vectors: dict[str, np.ndarray], queries: list[Query], options: SearchOptions,
                lengths: np.ndarray) -> list[shards.Windows]:
@@ -180,7 +182,7 @@ class Shard:
 class ShardPool:
     """One Shard actor per shard of one build (spread over the nodes); search fans out to all."""
 
-    def __init__(self, matrix: vectors.ClipMatrix, count: int, address: str | None):
+    def __init__(self, matrix: matrices.ClipMatrix, count: int, address: str | None):
         import ray
 
         connect(address)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vmr.errors import VmrError
-from vmr.search import Moment
+from vmr.search.moments import Moment
 from vmr.timecode import TimeSpan
 
 if TYPE_CHECKING:

@@ -18,22 +18,24 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
-from vmr import lexical, vectors
-from vmr.asr import AsrOptions
-from vmr.encoders import TextEncoder
-from vmr.errors import QueryError, VmrError
-from vmr.index import IndexOptions, Indexer, IndexReport, Progress
-from vmr.links import moment_link
-from vmr.locks import writer_lock
-from vmr.search import (
-    Moment, SearchOptions, check_k, clip_scores, describe, encode_queries, moments, spoken_text, validate,
-    warm_up, window_lengths,
-)
-from vmr.store import (
+from vmr.catalogue.locks import writer_lock
+from vmr.catalogue.store import (
     Clip, ClipVector, Segment, SlideText, Video, Word, bump_generation, open_engine, session_factory,
     sqlite_url,
 )
-from vmr.visual import VISUAL, VisualEncoder, load_visual_encoder, read_image
+from vmr.catalogue.writer import Indexer, IndexReport
+from vmr.channels import Channel
+from vmr.encode.text import TextEncoder
+from vmr.encode.visual import VisualEncoder, load_visual_encoder, read_image
+from vmr.errors import QueryError, VmrError
+from vmr.ingest.analysis import IndexOptions, Progress
+from vmr.ingest.asr import AsrOptions
+from vmr.search import lexical, matrices
+from vmr.search.fusion import clip_scores, encode_queries
+from vmr.search.links import moment_link
+from vmr.search.moments import Moment, describe, moments, spoken_text
+from vmr.search.options import SearchOptions, check_k, validate
+from vmr.search.windows import warm_up, window_lengths
 
 
 def default_home() -> Path:
@@ -151,16 +153,16 @@ class Library:
     def vectors_dir(self) -> Path:
         return self.home / "vectors"
 
-    def matrix(self, session: Session) -> vectors.ClipMatrix:
+    def matrix(self, session: Session) -> matrices.ClipMatrix:
         """The current matrices, rebuilt first if the catalogue moved on since they were built."""
-        return vectors.current(session, self.vectors_dir, self.storage)
+        return matrices.current(session, self.vectors_dir, self.storage)
 
     @property
     def search_options(self) -> SearchOptions:
         """The options searches use unless given others: the constructor's, else the
         [search] section of HOME/config.toml."""
         if self._search_options is None:
-            from vmr.config import load_config
+            from vmr.app.config import load_config
 
             self._search_options = load_config(self.home).search_options()
         return self._search_options
@@ -203,7 +205,7 @@ class Library:
         check_k(k)
         pixels = read_image(image)
         if read_text:
-            from vmr.ocr import SlideReader, picture_text
+            from vmr.ingest.ocr import SlideReader, picture_text
 
             if self._slide_reader is None:
                 self._slide_reader = SlideReader(os.cpu_count() or 1)
@@ -211,10 +213,10 @@ class Library:
         else:
             text = ""
 
-        def query_vectors(channels: list[vectors.ChannelMatrix]) -> dict:
-            found = {c.model: self._encoder(c).encode_images([pixels]) for c in channels if c.name == VISUAL}
+        def query_vectors(channels: list[matrices.ChannelMatrix]) -> dict:
+            found = {c.model: self._encoder(c).encode_images([pixels]) for c in channels if c.name == Channel.VISUAL}
             if text:
-                found |= encode_queries({c.model: self._encoder(c) for c in channels if c.name != VISUAL},
+                found |= encode_queries({c.model: self._encoder(c) for c in channels if c.name != Channel.VISUAL},
                                         [text])
             if not found:
                 raise QueryError(f"{image}: no text read on the image, and searching by the picture "
@@ -228,8 +230,8 @@ class Library:
                      options: SearchOptions | None = None) -> tuple[str, list[Moment]]:
         """A spoken question: transcribed by Whisper (on this library's device unless `asr`
         says otherwise), then searched as text. Returns (the question heard, its moments)."""
-        from vmr.asr import load_transcriber
-        from vmr.media import load_audio
+        from vmr.ingest.asr import load_transcriber
+        from vmr.ingest.media import load_audio
 
         check_k(k)
         audio = load_audio(recording)
@@ -241,7 +243,7 @@ class Library:
         return heard, self.search(heard, k, options)
 
     def _rank(self, queries: list[lexical.Query], k: int, options: SearchOptions | None,
-              query_vectors: Callable[[list[vectors.ChannelMatrix]], dict[str, np.ndarray]]) -> list[list[Moment]]:
+              query_vectors: Callable[[list[matrices.ChannelMatrix]], dict[str, np.ndarray]]) -> list[list[Moment]]:
         """Score, fuse and rank the parsed queries, with the query vectors made for the
         library's channels."""
         options = replace(options or self.search_options, k=k)
@@ -257,7 +259,7 @@ class Library:
             scores = clip_scores(matrix, found, queries, options)
             return [moments(session, matrix, scores, q, options, found) for q in range(len(queries))]
 
-    def _shards(self, matrix: vectors.ClipMatrix):  # noqa: ANN202 (vmr.cluster imports Ray)
+    def _shards(self, matrix: matrices.ClipMatrix):  # noqa: ANN202 (vmr.cluster imports Ray)
         """Shard actors over this build of the matrices; new ones when the catalogue moved on."""
         from vmr.cluster import ShardPool
 
@@ -267,14 +269,14 @@ class Library:
             self._shard_pool = ShardPool(matrix, self.shards, self.ray)
         return self._shard_pool
 
-    def _encoder(self, channel: vectors.ChannelMatrix) -> TextEncoder | VisualEncoder:
+    def _encoder(self, channel: matrices.ChannelMatrix) -> TextEncoder | VisualEncoder:
         """A channel's query encoder: the visual model (text tower for text, image tower for
         images) for frames, else the text encoder its vectors came from."""
         if channel.model not in self._encoders:
-            if channel.name == VISUAL:
+            if channel.name == Channel.VISUAL:
                 self._encoders[channel.model] = load_visual_encoder(channel.model, self.device)
             else:
-                from vmr.encoders import load_text_encoder
+                from vmr.encode.text import load_text_encoder
 
                 self._encoders[channel.model] = load_text_encoder(channel.model, self.device, cold_start=True)
         return self._encoders[channel.model]
@@ -314,7 +316,7 @@ class Library:
                 .order_by(Clip.idx)
             ).all()
             visual_model = session.scalar(
-                select(ClipVector.model).where(ClipVector.channel == VISUAL,
+                select(ClipVector.model).where(ClipVector.channel == Channel.VISUAL,
                                                ClipVector.clip_id.in_([c.id for c in clips])).limit(1))
             return MomentView(
                 video=found.path, video_id=found.id, start=start, end=end,
@@ -361,12 +363,12 @@ class Library:
         db_file = self.home / "vmr.db"
         vector_bytes = sum(p.stat().st_size for p in self.vectors_dir.rglob("*") if p.is_file())
         storages = {c.vectors.dtype.name for c in matrix.channels.values()}
-        visual = matrix.channels.get(VISUAL)
+        visual = matrix.channels.get(Channel.VISUAL)
         return LibraryInfo(
             home=str(self.home), database=self.engine.url.render_as_string(), videos=entries,
             total_duration=sum(e.duration for e in entries), clips=sum(e.clips for e in entries),
             words=sum(e.words for e in entries),
-            text_models=sorted({c.model for c in matrix.channels.values() if c.name != VISUAL}),
+            text_models=sorted({c.model for c in matrix.channels.values() if c.name != Channel.VISUAL}),
             visual_model=visual.model if visual else None,
             vector_storage=storages.pop() if len(storages) == 1 else None,
             database_bytes=db_file.stat().st_size if db_file.exists() else None,

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from vmr.devices import DEVICES
+from vmr.models.devices import DEVICES
 from vmr.errors import VmrError
 from vmr.timecode import format_clock
 
@@ -162,7 +162,7 @@ class ProgressBars:
 
 
 def cmd_index(lib, args) -> int:
-    from vmr.config import load_config
+    from vmr.app.config import load_config
 
     options = load_config(lib.home, args.device).index_options(
         asr_backend=args.asr_backend, asr_model=args.asr_model, text_model=args.text_model,
@@ -191,7 +191,7 @@ def cmd_index(lib, args) -> int:
     for failure in report.failed:
         print(f"vmr: error: {failure.path}: {failure.error}", file=sys.stderr)
     if not options.visual_model and any(v.status == "indexed" for v in report.indexed):
-        from vmr.visual import off_hint
+        from vmr.encode.visual import off_hint
 
         print(f"vmr: note: visual channel off (frames not embedded); to turn it on, "
               f"{off_hint(lib.home / 'config.toml')}", file=sys.stderr)
@@ -224,7 +224,7 @@ def cmd_search(lib, args) -> int:
         print(json.dumps([[m.to_json() for m in found] for found in results], indent=2))
         return 0
     if args.audio is not None:
-        from vmr.config import load_config
+        from vmr.app.config import load_config
 
         asr = load_config(lib.home, args.device).index_options().asr
         heard, found = lib.search_audio(args.audio, args.k, asr)
@@ -233,7 +233,7 @@ def cmd_search(lib, args) -> int:
             return 0
         print(f"heard: \"{heard}\"")
     elif args.image is not None:
-        from vmr.config import load_config
+        from vmr.app.config import load_config
 
         ocr = load_config(lib.home).index_options().ocr
         read, found = lib.search_image(args.image, args.k, read_text=ocr)
@@ -282,8 +282,8 @@ def cmd_info(lib, args) -> int:
     if info.visual_model:
         print(f"visual     {info.visual_model}")
     else:
-        from vmr.config import load_config
-        from vmr.visual import off_hint
+        from vmr.app.config import load_config
+        from vmr.encode.visual import off_hint
 
         configured = (load_config(lib.home).index or {}).get("visual_model")
         print(f"visual     not indexed yet: vmr index embeds the frames with {configured}" if configured
@@ -355,7 +355,7 @@ def cmd_serve(lib, args) -> int:
 
     import uvicorn
 
-    from vmr.server import create_app
+    from vmr.app.server import create_app
 
     # Bound here, before the models load, so a busy port is one line and not a traceback.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

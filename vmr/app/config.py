@@ -23,10 +23,10 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from vmr.asr import AsrOptions
+from vmr.ingest.asr import AsrOptions
 from vmr.errors import VmrError
-from vmr.index import IndexOptions
-from vmr.search import SearchOptions
+from vmr.ingest.analysis import IndexOptions
+from vmr.search.options import SearchOptions
 
 INDEX_KEYS = {"clip_seconds", "asr_backend", "asr_model", "text_model", "visual_model", "ocr"}
 SEARCH_KEYS = {"speech_weight", "slides_weight", "lexical_weight", "length_bonus", "snap", "snap_seconds"}

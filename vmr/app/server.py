@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from vmr import __version__
 from vmr.errors import MediaError, QueryError
 from vmr.library import Library, VideoEntry, transcript_json
-from vmr.links import watch_path
-from vmr.media import read_frame
-from vmr.search import Moment
-from vmr.store import Clip, Video
+from vmr.search.links import watch_path
+from vmr.ingest.media import read_frame
+from vmr.search.moments import Moment
+from vmr.catalogue.store import Clip, Video
 
 STATIC = Path(__file__).with_name("static")
 PAGE = STATIC / "index.html"

@@ -1,6 +1,6 @@
 """The catalogue: SQLAlchemy 2.0 ORM over SQLite (default) or any SQLAlchemy URL.
 
-Rows hold everything needed to rebuild the search matrices (`vmr.vectors`): videos, their clip
+Rows hold everything needed to rebuild the search matrices (`vmr.search.matrices`): videos, their clip
 grid, transcript segments and words, timed slide text, and one vector per clip and channel. The schema is owned by
 Alembic migrations in `migrations/`, applied when a store is opened.
 """

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vmr.devices import torch_device
+from vmr.models.devices import torch_device
 from vmr.errors import ModelError
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
@@ -35,7 +35,7 @@ class TextEncoder(Protocol):
 def load_text_encoder(name: str = DEFAULT_TEXT_MODEL, device: str = "cpu", cold_start: bool = False) -> TextEncoder:
     """cold_start: a few texts in a fresh process (a query), where numpy beats torch's import;
     otherwise (indexing, a server) sentence-transformers, about 3x faster on batches."""
-    from vmr.models import resolve_text_encoder
+    from vmr.models.weights import resolve_text_encoder
 
     location = resolve_text_encoder(name)
     if cold_start and device in ("cpu", "auto") and NumpyBertEncoder.supports(Path(location)):

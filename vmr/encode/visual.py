@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vmr.devices import torch_device
+from vmr.models.devices import torch_device
 from vmr.errors import ModelError, QueryError
 
 VISUAL = "visual"  # the channel's name in the catalogue and the matrices

@@ -5,7 +5,7 @@ Two backends share :class:`AsrOptions` and return the same :class:`Transcript`:
 * ``faster-whisper`` (CTranslate2): int8 on CPU, float16 on CUDA; the default
   (see ``bench/asr_bench.py`` and bench-results/asr.md for the measurement).
 * ``openai-whisper`` (PyTorch): fp32 on CPU, fp16 on CUDA; the packaged CTranslate2
-  weights are converted to an openai-whisper checkpoint by :mod:`vmr.models`.
+  weights are converted to an openai-whisper checkpoint by :mod:`vmr.models.ct2`.
 
 Silence must never turn into text (Whisper hallucinates "Thank you." into silence), so
 both backends only see the speech regions found by the Silero VAD that ships inside the
@@ -25,9 +25,9 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from vmr.devices import DEVICES, ctranslate2_device, torch_device
+from vmr.models.devices import DEVICES, ctranslate2_device, torch_device
 from vmr.errors import ModelError
-from vmr.media import SAMPLE_RATE
+from vmr.ingest.media import SAMPLE_RATE
 
 __all__ = [
     "Word", "Segment", "Transcript", "AsrOptions", "Transcriber", "Progress",
@@ -242,7 +242,7 @@ class _FasterWhisper(_Backend):
     name = "faster-whisper"
 
     def __init__(self, options: AsrOptions, device: str):
-        from vmr.models import resolve_whisper
+        from vmr.models.weights import resolve_whisper
 
         self.options = options
         self.device = device
@@ -286,7 +286,8 @@ class _OpenAIWhisper(_Backend):
     name = "openai-whisper"
 
     def __init__(self, options: AsrOptions, device: str):
-        from vmr.models import load_openai_whisper, resolve_whisper
+        from vmr.models.ct2 import load_openai_whisper
+        from vmr.models.weights import resolve_whisper
 
         self.options = options
         self.device = device

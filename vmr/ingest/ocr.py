@@ -1,8 +1,8 @@
 """On-screen text: RapidOCR (PP-OCRv4 ONNX models shipped inside `rapidocr-onnxruntime`) reads
-each distinct picture that `vmr.media.scan_video` finds, once.
+each distinct picture that `vmr.ingest.media.scan_video` finds, once.
 
 The models are third-party files like the other weights, so they are pinned by sha256 and
-verified into vmr's model cache on first use (`vmr.models.ensure_packaged`).
+verified into vmr's model cache on first use (`vmr.models.weights.ensure_packaged`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vmr.errors import ModelError
-from vmr.models import PackagedModel, Part, WeightFile, ensure_packaged
+from vmr.models.weights import PackagedModel, Part, WeightFile, ensure_packaged
 
 _PKG = "rapidocr_onnxruntime"
 PPOCR = PackagedModel(
@@ -139,7 +139,7 @@ def _has_letter(line: str) -> bool:
 
 
 def _line_key(line: str) -> str:
-    from vmr.lexical import tokens
+    from vmr.search.lexical import tokens
 
     return " ".join(tokens(line))
 

@@ -23,9 +23,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vmr import lexical
+from vmr import language
+from vmr.search import lexical
 from vmr.errors import VmrError
-from vmr.store import Clip, ClipVector, SlideText, Video, Word, generation
+from vmr.catalogue.store import Clip, ClipVector, SlideText, Video, Word, generation
 
 STORAGE_FORMATS = ("int8", "float16", "float32")
 # From this many clips on, search first ranks sign-bit codes by Hamming distance and scores
@@ -273,7 +274,7 @@ def _documents(session: Session, arrays: dict[str, np.ndarray]) -> list[lexical.
     spans: list[tuple[int, int, tuple[float, float, str]]] = [
         (lexical.FIELDS.index("speech"), video_id, sentence)
         for video_id, group in itertools.groupby(words, key=lambda w: w[0])
-        for sentence in lexical.sentences([(w[1], w[2], w[3]) for w in group])
+        for sentence in language.sentences([(w[1], w[2], w[3]) for w in group])
     ]
     slides = session.execute(select(SlideText.video_id, SlideText.start, SlideText.end, SlideText.text)
                              .where(SlideText.text != "").order_by(SlideText.video_id, SlideText.idx))

@@ -16,9 +16,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from vmr.lexical import Query
-from vmr.search import SearchOptions, Windows, search_windows
-from vmr.vectors import ClipMatrix
+from vmr.search.lexical import Query
+from vmr.search.options import SearchOptions
+from vmr.search.windows import Windows, search_windows
+from vmr.search.matrices import ClipMatrix
 
 def shard_bounds(video_offsets: np.ndarray, shards: int) -> list[tuple[int, int]]:
     """Video index ranges [first, stop) of at most `shards` runs of whole videos with about
