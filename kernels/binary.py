@@ -71,21 +71,6 @@ def pack_sign_bits(x, rotate=True):
 
 
 @njit(cache=True, inline="always")
-def _ham6(codes, i, q0, q1, q2, q3, q4, q5):
-    return np.int64(popcount64(codes[i, 0] ^ q0) + popcount64(codes[i, 1] ^ q1)
-                    + popcount64(codes[i, 2] ^ q2) + popcount64(codes[i, 3] ^ q3)
-                    + popcount64(codes[i, 4] ^ q4) + popcount64(codes[i, 5] ^ q5))
-
-
-@njit(cache=True, inline="always")
-def _ham8(codes, i, q0, q1, q2, q3, q4, q5, q6, q7):
-    return np.int64(popcount64(codes[i, 0] ^ q0) + popcount64(codes[i, 1] ^ q1)
-                    + popcount64(codes[i, 2] ^ q2) + popcount64(codes[i, 3] ^ q3)
-                    + popcount64(codes[i, 4] ^ q4) + popcount64(codes[i, 5] ^ q5)
-                    + popcount64(codes[i, 6] ^ q6) + popcount64(codes[i, 7] ^ q7))
-
-
-@njit(cache=True, inline="always")
 def _ham_any(codes, i, q):
     h = np.uint64(0)
     for b in range(codes.shape[1]):
@@ -381,26 +366,80 @@ def prefiltered_scores(codes, query_code, matrix, scales, query, n_candidates, f
     n_candidates = int(n_candidates)
     if n_candidates <= 0:
         raise ValueError(f"n_candidates must be positive, got {n_candidates}")
+    codes, qc, matrix, scales, qn, nonzero = _check_prefilter(codes, query_code, matrix, scales, query)
+    n = matrix.shape[0]
+    if n == 0 or not nonzero:
+        return np.zeros(n, np.float32)
+    dist = _distances(codes, qc)
+    idx = _select_le(dist, min(n_candidates, n), codes.shape[1] * 64 + 1)
+    exact = _scores_at(idx, matrix, scales, qn)
+    return _filled(dist, idx, exact, exact.min(), fill, codes.shape[1] * 64, matrix.shape[1])
+
+
+# The prefilter of a matrix cut into shards, each shard holding some of its rows, in three
+# steps that give exactly what prefiltered_scores gives on the whole matrix: the shards'
+# distance histograms, summed, set the threshold; the lowest exact score of the candidates
+# over all shards sets the floor; then each shard fills its own scores.
+def hamming_histogram(codes, query_code):
+    """How many codes lie at each Hamming distance from ``query_code``: int64[bits + 1]."""
+    codes, qc = _check_codes(codes, query_code)
+    return np.bincount(_distances(codes, qc), minlength=codes.shape[1] * 64 + 1).astype(np.int64)
+
+
+def prefilter_threshold(histogram, n_candidates):
+    """The distance t whose codes at distance <= t are the prefilter's candidates: the
+    smallest with at least ``n_candidates`` of them (all ties at t included)."""
+    counts = np.cumsum(np.asarray(histogram, dtype=np.int64))
+    if counts.size == 0 or counts[-1] == 0:
+        return 0
+    return int(np.searchsorted(counts, min(int(n_candidates), int(counts[-1]))))
+
+
+def prefilter_floor(codes, query_code, matrix, scales, query, threshold):
+    """The lowest exact score among the codes within ``threshold`` (inf if there are none)."""
+    codes, qc, matrix, scales, qn, nonzero = _check_prefilter(codes, query_code, matrix, scales, query)
+    idx = np.flatnonzero(_distances(codes, qc) <= threshold) if nonzero else np.empty(0, np.int64)
+    return float(_scores_at(idx, matrix, scales, qn).min()) if idx.size else np.inf
+
+
+def prefiltered_scores_within(codes, query_code, matrix, scales, query, threshold, floor,
+                              fill="estimate"):
+    """:func:`prefiltered_scores` with the candidates and the floor given: the codes within
+    ``threshold`` scored exactly, the others filled from their distance, never above
+    ``floor``."""
+    codes, qc, matrix, scales, qn, nonzero = _check_prefilter(codes, query_code, matrix, scales, query)
+    n = matrix.shape[0]
+    if n == 0 or not nonzero:
+        return np.zeros(n, np.float32)
+    dist = _distances(codes, qc)
+    idx = np.flatnonzero(dist <= threshold).astype(np.int64)
+    exact = _scores_at(idx, matrix, scales, qn)
+    return _filled(dist, idx, exact, floor, fill, codes.shape[1] * 64, matrix.shape[1])
+
+
+def _check_prefilter(codes, query_code, matrix, scales, query):
     codes, qc = _check_codes(codes, query_code)
     matrix, scales = _check_matrix(matrix, scales)
     n, d = matrix.shape
     if codes.shape[0] != n or codes.shape[1] != (d + 63) // 64:
         raise ValueError(f"codes shape {codes.shape} does not match matrix shape {matrix.shape}")
     qn, nonzero = normalise_query(query, d)
-    if n == 0 or not nonzero[0]:
-        return np.zeros(n, np.float32)
-    dist = _scratch_dist(n)
-    bits = codes.shape[1] * 64
-    _hamming_dist(codes, qc, chunk_bounds(n, n_chunks(n)), dist)
-    idx = _select_le(dist, min(n_candidates, n), bits + 1)
-    exact = _scores_at(idx, matrix, scales, qn)
-    lo = exact.min()
+    return codes, qc, matrix, scales, qn, bool(nonzero[0])
+
+
+def _distances(codes, qc):
+    dist = _scratch_dist(codes.shape[0])
+    _hamming_dist(codes, qc, chunk_bounds(codes.shape[0], n_chunks(codes.shape[0])), dist)
+    return dist
+
+
+def _filled(dist, idx, exact, floor, fill, bits, d):
     if fill == "min":
-        lut = np.full(bits + 1, lo, np.float32)
+        lut = np.full(bits + 1, floor, np.float32)
     else:
         # SimHash estimate, never above the lowest exact candidate score
         est = np.cos(np.pi * np.minimum(np.arange(bits + 1), d) / d)
-        lut = np.minimum(est, lo).astype(np.float32)
-    out = np.empty(n, np.float32)
+        lut = np.minimum(est, floor).astype(np.float32)
+    out = np.empty(dist.shape[0], np.float32)
     _fill(dist, lut, idx, exact, out)
     return out

@@ -9,7 +9,8 @@ over a million clips) or max of its clip scores plus the bonus of its length.
 Ranking is by score descending, ties broken by lower start then lower stop, so results are
 deterministic. Greedy suppression walks down that ranking and drops a window whose overlap
 with an already-kept window of the same video, ``|a & b| / min(|a|, |b|)``, exceeds
-``max_overlap``.
+``max_overlap``; lengths are measured in time when the clips' ``times`` are given (a video's
+last clip is often short), else in clips.
 
 Selection never scores, let alone sorts, all N*W windows. Start positions are cut into
 blocks of 256 inside each video; one parallel pass computes each block's upper bound (the
@@ -260,7 +261,7 @@ def _collect(scores, offsets, lengths, bonus, full_bonus_by_len, use_max,
 
 
 @njit(cache=True)
-def _select(hs, h0, h1, size, cap, offsets, k, max_overlap, out_s, out_a, out_b):
+def _select(hs, h0, h1, size, cap, offsets, k, max_overlap, begins, ends, out_s, out_a, out_b):
     """Greedy suppression over the heap's windows in rank order.
 
     Returns (n_kept, exact). When the heap is full, windows ranked below its root may be
@@ -291,14 +292,14 @@ def _select(hs, h0, h1, size, cap, offsets, k, max_overlap, out_s, out_a, out_b)
         _sift_down_best(ms, ma, mb, 0, n)
         vid = np.searchsorted(offsets, a, side="right") - 1
         ok = True
-        la = b - a
+        la = ends[b - 1] - begins[a]
         for t in range(kept):
             if kv[t] != vid:
                 continue
-            inter = min(b, out_b[t]) - max(a, out_a[t])
+            inter = min(ends[b - 1], ends[out_b[t] - 1]) - max(begins[a], begins[out_a[t]])
             if inter <= 0:
                 continue
-            if inter / min(la, out_b[t] - out_a[t]) > max_overlap:
+            if inter / min(la, ends[out_b[t] - 1] - begins[out_a[t]]) > max_overlap:
                 ok = False
                 break
         if ok:
@@ -314,12 +315,14 @@ def _select(hs, h0, h1, size, cap, offsets, k, max_overlap, out_s, out_a, out_b)
 
 
 def top_windows(clip_scores, video_offsets, window_lengths, k, mode="mean", max_overlap=0.5,
-                length_bonus=None, pool=None):
+                length_bonus=None, pool=None, times=None):
     """Best ``k`` windows after per-video overlap suppression.
 
-    Returns ``(start int64[m], stop int64[m], score float32[m])``, m <= k, best first; start
-    and stop are global clip indices, stop exclusive. See the module docstring for the exact
-    rules. ``pool`` (candidate heap size, default ``16 * k + 64``, grown 4x as needed) only
+    Returns ``(start int64[m], stop int64[m], score float64[m])``, m <= k, best first; start
+    and stop are global clip indices, stop exclusive; the scores are the float64 values the
+    windows were ranked on, so that windows of several calls merge in the same order. See the module docstring for the exact
+    rules. ``times`` (float64 [N] starts, float64 [N] ends of the clips) measures overlap in
+    seconds. ``pool`` (candidate heap size, default ``16 * k + 64``, grown 4x as needed) only
     affects speed, never the result.
     """
     if mode not in ("mean", "max"):
@@ -353,9 +356,15 @@ def top_windows(clip_scores, video_offsets, window_lengths, k, mode="mean", max_
             raise ValueError(f"length_bonus must have shape {wl.shape}, got {lb.shape}")
         if not np.isfinite(lb).all():
             raise ValueError("length_bonus contains NaN or infinity")
-    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32))
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
     if n == 0:
         return empty
+    if times is None:
+        begins, ends = np.arange(n, dtype=np.float64), np.arange(1, n + 1, dtype=np.float64)
+    else:
+        begins, ends = (np.ascontiguousarray(t, dtype=np.float64) for t in times)
+        if begins.shape != (n,) or ends.shape != (n,):
+            raise ValueError(f"times must be two float arrays of N={n} clip starts and ends")
     # distinct lengths ascending, each with its best bonus
     lengths = np.unique(wl)
     bonus = np.array([lb[wl == w].max() for w in lengths], np.float64)
@@ -382,10 +391,10 @@ def top_windows(clip_scores, video_offsets, window_lengths, k, mode="mean", max_
         out_s = np.empty(k, np.float64)
         out_a = np.empty(k, np.int64)
         out_b = np.empty(k, np.int64)
-        kept, exact = _select(hs, h0, h1, size, cap, off, k, float(max_overlap),
+        kept, exact = _select(hs, h0, h1, size, cap, off, k, float(max_overlap), begins, ends,
                               out_s, out_a, out_b)
         if exact or cap >= n_windows_max:
-            return out_a[:kept].copy(), out_b[:kept].copy(), out_s[:kept].astype(np.float32)
+            return out_a[:kept].copy(), out_b[:kept].copy(), out_s[:kept].copy()
         cap *= 4
 
 
@@ -416,19 +425,29 @@ def window_neighbourhood(video_offsets, starts, stops, reach):
 
 
 def refine_windows(clip_scores, video_offsets, window_lengths, k, rescore, mode="mean",
-                   max_overlap=0.5, length_bonus=None, candidates=4):
+                   max_overlap=0.5, length_bonus=None, candidates=4, times=None):
     """:func:`top_windows` over approximate scores (int8, or a binary prefilter's), corrected
-    where it matters: the best ``candidates * k`` windows are found on ``clip_scores``, every
-    clip within the longest window length of them is scored again by ``rescore(rows) ->
-    float32[len(rows)]`` (exact scores, e.g. from a float16 copy on disk), and the top ``k``
-    windows are chosen again among those clips. Near-ties that quantisation noise would swap
-    come out as the exact scores rank them, for the cost of a few thousand rows."""
-    options = dict(mode=mode, max_overlap=max_overlap, length_bonus=length_bonus)
+    where it matters: the best ``candidates * k`` windows are found on ``clip_scores``, and
+    :func:`rerank_windows` ranks them again on exact scores. Near-ties that quantisation noise
+    would swap come out as the exact scores rank them, for the cost of a few thousand rows."""
+    options = dict(mode=mode, max_overlap=max_overlap, length_bonus=length_bonus, times=times)
     lengths = np.asarray(window_lengths)
     starts, stops, _ = top_windows(clip_scores, video_offsets, lengths, candidates * k, **options)
+    return rerank_windows(starts, stops, video_offsets, lengths, k, rescore, **options)
+
+
+def rerank_windows(starts, stops, video_offsets, window_lengths, k, rescore, mode="mean",
+                   max_overlap=0.5, length_bonus=None, times=None):
+    """The best ``k`` windows among the clips within the longest window length of candidate
+    windows ``[starts, stops)``, on the scores ``rescore(rows) -> float32[len(rows)]`` gives
+    those clips (exact scores, e.g. from a float16 copy on disk). The clips form runs inside
+    videos; candidates cut into sets of whole videos rerank to the same windows set by set."""
+    options = dict(mode=mode, max_overlap=max_overlap, length_bonus=length_bonus)
+    lengths = np.asarray(window_lengths)
     rows, run_offsets = window_neighbourhood(video_offsets, starts, stops, int(lengths.max()))
     if rows.size == 0:
-        return starts, stops, np.empty(0, np.float32)
+        return np.asarray(starts, np.int64), np.asarray(stops, np.int64), np.empty(0, np.float64)
     exact = np.asarray(rescore(rows), dtype=np.float32)
-    first, stop, scores = top_windows(exact, run_offsets, lengths, k, **options)
+    run_times = None if times is None else (np.asarray(times[0])[rows], np.asarray(times[1])[rows])
+    first, stop, scores = top_windows(exact, run_offsets, lengths, k, times=run_times, **options)
     return rows[first], rows[stop - 1] + 1, scores

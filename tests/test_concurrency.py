@@ -1,6 +1,6 @@
 """Concurrent use of one library, on SQLite and PostgreSQL, with real `vmr` processes: a
 second index run is refused (or waits), a killed one leaves no lock behind, searches during
-an index run see whole videos only, and processes rebuilding the matrices at once do not
+an index run see whole videos only, and processes rebuilding the search build at once do not
 delete each other's builds."""
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ import sys
 import time
 from collections.abc import Callable
 
-import numpy as np
 from sqlalchemy import create_engine, func, select
 
 from conftest import SAMPLE, VMR, run_json
 from factory import sample_excerpt
+from synthetic import synthetic_library
 from vmr import Library
 from vmr.catalogue import locks
-from vmr.search import matrices
-from vmr.catalogue.store import (
-    Clip, ClipVector, Video, Word, bump_generation, open_engine, session_factory, sqlite_url, utcnow,
-)
+from vmr.catalogue.store import Clip, Word, sqlite_url
+from vmr.search import build
 
 EXCERPT_SECONDS = 40  # 20 clips of the sample's first 40 s, where it explains supervised learning
 
@@ -117,24 +115,19 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 180) ->
         time.sleep(0.1)
 
 
-def test_matrices_rebuilt_by_several_processes_at_once_stay_loadable(tmp_path):
-    sessions = session_factory(open_engine(sqlite_url(tmp_path)))
-    with sessions() as session, session.begin():
-        video = Video(path="/v/a.mp4", content_hash="0" * 64, size=1, mtime=0.0, duration=8.0, fps=25.0,
-                      width=16, height=16, has_audio=True, status="indexed", indexed_at=utcnow())
-        for i in range(4):
-            vector = np.full(8, 1 / np.sqrt(8), np.float32)
-            video.clips.append(Clip(idx=i, start=2.0 * i, end=2.0 * i + 2, keyframe_time=None, vectors=[
-                ClipVector(channel="speech", model="m", dim=8, dtype="float32", vector=vector.tobytes())]))
-        session.add(video)
-        bump_generation(session)
-    code = ("import sys; from pathlib import Path; from vmr.catalogue import store; from vmr.search import matrices; "
-            "sessions = store.session_factory(store.open_engine(sys.argv[1])); "
-            "[matrices.rebuild(sessions(), Path(sys.argv[2])) for _ in range(40)]")
+def test_builds_made_by_several_processes_at_once_stay_loadable(tmp_path):
+    synthetic_library(tmp_path, videos=2, clips=(2, 3), copies=False)
+    code = ("import sys; from pathlib import Path; from vmr.catalogue import store; "
+            "from vmr.catalogue.vectors import VectorFiles; from vmr.search import build; "
+            "sessions = store.session_factory(store.open_engine(sys.argv[1])); home = Path(sys.argv[2]); "
+            "[build.rebuild(sessions(), home / 'vectors', VectorFiles(home)) for _ in range(40)]")
     root = tmp_path / "vectors"
-    builders = [subprocess.Popen([sys.executable, "-c", code, sqlite_url(tmp_path), str(root)],
+    builders = [subprocess.Popen([sys.executable, "-c", code, sqlite_url(tmp_path), str(tmp_path)],
                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    clips = None
     while any(b.poll() is None for b in builders):
-        matrix = matrices.load(root)  # never a folder deleted under it, never half a build
-        assert matrix is None or matrix.clip_count == 4
+        found = build.load(root)  # never a folder deleted under it, never half a build
+        if found is not None:
+            assert clips in (None, found.clip_count) and len(found.word_start) == found.word_offsets[-1]
+            clips = found.clip_count
     assert [b.returncode for b in builders] == [0, 0, 0], [b.stderr.read() for b in builders]

@@ -130,16 +130,16 @@ def test_binary_prefilter_path_finds_the_same_moments(sample_home, tmp_path, mon
     import shutil
 
     from vmr import Library
-    from vmr.search import matrices
+    from vmr.search import build
 
     query = "how does gradient descent update the weights"
     exact = Library(sample_home).search(query, k=5)
     home = tmp_path / "home"
     shutil.copytree(sample_home, home)
-    monkeypatch.setattr(matrices, "PREFILTER_MIN_CLIPS", 1)
+    monkeypatch.setattr(build, "PREFILTER_MIN_CLIPS", 1)
     library = Library(home)
     with library.session() as session:
-        matrix = matrices.rebuild(session, library.vectors_dir)
+        matrix = build.rebuild(session, library.vectors_dir, library.vector_files)
     assert matrix.channels["speech"].codes is not None
     # The sample is smaller than the rerank pool, so every clip is scored exactly.
     assert [(m.start, m.end) for m in library.search(query, k=5)] == [(m.start, m.end) for m in exact]

@@ -245,7 +245,7 @@ def test_top_windows_matches_brute_force(seed, mode):
             pass
         assert list(a) == ra and list(e) == re_, (pool, list(zip(a, e)), list(zip(ra, re_)))
         np.testing.assert_allclose(s, rs, rtol=1e-5, atol=1e-6)
-        assert a.dtype == np.int64 and e.dtype == np.int64 and s.dtype == np.float32
+        assert a.dtype == np.int64 and e.dtype == np.int64 and s.dtype == np.float64
 
 
 def test_top_windows_edge_cases():
@@ -510,3 +510,31 @@ def test_refine_windows_recovers_the_exact_ranking(seed):
     assert list(a) == list(ra) and list(e) == list(re_)
     np.testing.assert_allclose(s, rs, rtol=1e-6)
     assert calls and calls[0] < n // 4  # only the neighbourhood was scored again
+
+
+def test_overlap_is_measured_in_seconds_when_clip_times_are_given():
+    """A video's last clip is often short: [3, 5) lasts 2.2 s, and shares 2 of them with
+    [2, 4), most of its length, though only one clip of two."""
+    scores = np.array([0.1, 0.1, 0.8, 0.9, 0.9], np.float32)
+    times = (np.array([0.0, 2.0, 4.0, 6.0, 8.0]), np.array([2.0, 4.0, 6.0, 8.0, 8.2]))
+    offsets, lengths = np.array([0, 5]), np.array([2])
+    in_clips = kernels.top_windows(scores, offsets, lengths, 2, max_overlap=0.6)
+    in_seconds = kernels.top_windows(scores, offsets, lengths, 2, max_overlap=0.6, times=times)
+    assert list(zip(in_clips[0].tolist(), in_clips[1].tolist())) == [(3, 5), (2, 4)]
+    assert list(zip(in_seconds[0].tolist(), in_seconds[1].tolist())) == [(3, 5), (1, 3)]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_prefilter_cut_into_shards_gives_the_whole_matrix_scores(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((5000, 64)).astype(np.float32)
+    codes, query = kernels.pack_sign_bits(x), rng.standard_normal(64).astype(np.float32)
+    matrix, scales = kernels.quantize_int8(x)
+    code = kernels.pack_sign_bits(query)
+    whole = kernels.prefiltered_scores(codes, code, matrix, scales, query, 300)
+    shards = [slice(0, 1234), slice(1234, 1235), slice(1235, 5000)]
+    threshold = kernels.prefilter_threshold(sum(kernels.hamming_histogram(codes[s], code) for s in shards), 300)
+    floor = min(kernels.prefilter_floor(codes[s], code, matrix[s], scales[s], query, threshold) for s in shards)
+    cut = np.concatenate([kernels.prefiltered_scores_within(codes[s], code, matrix[s], scales[s], query,
+                                                            threshold, floor) for s in shards])
+    np.testing.assert_array_equal(cut, whole)

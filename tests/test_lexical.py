@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from vmr.search.lexical import B, FIELDS, K1, Document, LexicalIndex, parse_query, tokens
+from vmr.language import tokens, word_tokens
+from vmr.search.lexical import B, FIELDS, K1, Document, LexicalIndex, parse_query
 
 SPEECH, SLIDES = FIELDS.index("speech"), FIELDS.index("slides")
 
@@ -45,8 +46,15 @@ def test_query_phrases_and_text():
     assert tokens("eleventh")[0] in query.terms and len(query.terms) == len(set(query.terms))
 
 
+def _doc(field: int, first_row: int, stop_row: int, text: str) -> Document:
+    """A document of one video with 2-s clips, over clips [first_row, stop_row)."""
+    return Document(2.0 * first_row, 2.0 * stop_row, field=field, video=0, first_row=first_row, stop_row=stop_row,
+                    text=text)
+
+
 def _index(texts: list[str], field: int = SPEECH) -> LexicalIndex:
-    return LexicalIndex.build([Document(field, i, i + 1, t) for i, t in enumerate(texts)])
+    """One video whose clip i holds document i."""
+    return LexicalIndex.build([_doc(field, i, i + 1, t) for i, t in enumerate(texts)], videos=1)
 
 
 def test_bm25_matches_a_hand_computation():
@@ -72,10 +80,10 @@ def test_bm25_matches_a_hand_computation():
 
 def test_documents_spread_over_their_clips_and_fields_stay_apart():
     index = LexicalIndex.build([
-        Document(SPEECH, 0, 3, "the chain rule of calculus"),
-        Document(SLIDES, 2, 6, "Chain rule, from the output layer backwards"),
-        Document(SPEECH, 5, 6, "thanks for watching"),
-    ])
+        _doc(SPEECH, 0, 3, "the chain rule of calculus"),
+        _doc(SLIDES, 2, 6, "Chain rule, from the output layer backwards"),
+        _doc(SPEECH, 5, 6, "thanks for watching"),
+    ], videos=1)
     scores = index.clip_scores(parse_query("chain rule"), 7)
     assert (scores[SPEECH, :3] > 0).all() and (scores[SPEECH, 3:] == 0).all()
     assert (scores[SLIDES, 2:6] > 0).all() and scores[SLIDES, [0, 1, 6]].tolist() == [0, 0, 0]
@@ -94,14 +102,14 @@ def test_quoted_phrase_keeps_only_documents_with_the_sequence():
 
 
 def test_empty_index_and_unknown_words_score_nothing():
-    empty = LexicalIndex.build([])
+    empty = LexicalIndex.build([], videos=0)
     assert not empty.clip_scores(parse_query("anything"), 4).any()
     assert not _index(["gradient descent"]).clip_scores(parse_query("zebra"), 1).any()
 
 
 def test_two_words_run_together_by_ocr_count_as_both():
-    index = LexicalIndex.build([Document(SLIDES, 0, 1, "Light reactions thylakoidmembrane"),
-                                Document(SLIDES, 1, 2, "membrane proteins")])
+    index = LexicalIndex.build([_doc(SLIDES, 0, 1, "Light reactions thylakoidmembrane"),
+                                _doc(SLIDES, 1, 2, "membrane proteins")], videos=1)
     scores = index.clip_scores(parse_query("thylakoid membrane"), 2)[SLIDES]
     assert scores[0] > scores[1] > 0
     assert scores[0] == pytest.approx(1.0, abs=0.2)  # as if both words were there, once
@@ -116,3 +124,25 @@ def test_the_run_closest_to_a_phrase_is_found_within_its_edits():
     assert said[start:stop] == tokens("moving clock tick more slowly")
     start, stop = matched_run(tokens("light comes in packets"), said)  # the second "light"
     assert said[start:stop] == tokens("light comes in packets") and start > said.index("light")
+
+
+def test_tokens_keep_the_word_they_start_in():
+    said = ["In", "the", "eleventh", "century,", "twenty", "six", "of", "one", "hundred", "and", "five"]
+    found, sources = word_tokens(said)
+    assert found == tokens(" ".join(said)) == tokens("in the 11th century 26 of 105")
+    assert sources == [0, 1, 2, 3, 4, 6, 7]  # "twenty six" starts at word 4, "one hundred and five" at 7
+
+
+def test_a_part_of_the_index_scores_its_documents_as_the_whole_does():
+    """Two videos; the part holding the second keeps the whole index's statistics."""
+    texts = ["gradient descent", "the chain rule", "descent again", "chain of stores", "rule of law"]
+    videos = [0, 0, 1, 1, 1]
+    docs = [Document(2.0 * i, 2.0 * i + 2, field=SPEECH, video=v, first_row=i, stop_row=i + 1, text=t,
+                     words=tuple(t.split()), first_word=3 * i) for i, (t, v) in enumerate(zip(texts, videos))]
+    whole = LexicalIndex.build(docs, videos=2)
+    part = whole.part(1, 2, first_row=2, first_word=6)
+    query = parse_query("chain rule descent")
+    np.testing.assert_array_equal(part.clip_scores(query, 3), whole.clip_scores(query, 5)[:, 2:])
+    assert part.phrase_documents([tokens("chain of")]).tolist() == [1]
+    assert [part.doc_text[d] for d in range(3)] == texts[2:]
+    assert part.token_word[part.token_offsets[1]:part.token_offsets[2]].tolist() == [3, 4, 5]

@@ -7,11 +7,12 @@ import json
 
 import pytest
 from sqlalchemy import create_engine, inspect
+from sqlalchemy import text as sql
 
 from conftest import ROOT, run_json
 from vmr.search.options import SearchOptions
 from vmr.catalogue.store import (
-    Clip, ClipVector, Segment, Video, Word, alembic_config, bump_generation, current_revision,
+    SCHEMA_REVISION, Clip, Segment, Video, Word, alembic_config, bump_generation, current_revision,
     session_factory, sqlite_url, utcnow,
 )
 
@@ -34,15 +35,16 @@ def test_a_0001_library_upgrades_in_place_and_keeps_answering(tmp_path):
         video = Video(path=str(tmp_path / "old.mp4"), content_hash="0" * 64, size=1, mtime=0.0,
                       duration=12.0, fps=10.0, width=16, height=16, has_audio=True, status="indexed",
                       indexed_at=utcnow())
-        for i, (sentence, vector) in enumerate(zip(sentences, vectors)):
+        for i, sentence in enumerate(sentences):
             for j in (2 * i, 2 * i + 1):  # two clips per sentence
-                clip = Clip(idx=j, start=2.0 * j, end=2.0 * j + 2, keyframe_time=2.0 * j + 1)
-                clip.vectors.append(ClipVector(channel="speech", model="all-MiniLM-L6-v2", dim=len(vector),
-                                               dtype="float32", vector=vector.tobytes()))
-                video.clips.append(clip)
+                video.clips.append(Clip(idx=j, start=2.0 * j, end=2.0 * j + 2, keyframe_time=2.0 * j + 1))
             video.segments.append(Segment(idx=i, start=4.0 * i + 0.3, end=4.0 * i + 3.6, text=sentence))
         session.add(video)
         session.flush()
+        for clip in video.clips:  # in 0001 every clip's vector was a row
+            session.execute(sql("INSERT INTO clip_vectors VALUES (:clip, 'speech', 'all-MiniLM-L6-v2', :dim, "
+                                 "'float32', :vector)"),
+                            {"clip": clip.id, "dim": vectors.shape[1], "vector": vectors[clip.idx // 2].tobytes()})
         for i, segment in enumerate(video.segments):
             words = segment.text.split()
             step = (segment.end - segment.start) / len(words)
@@ -55,7 +57,7 @@ def test_a_0001_library_upgrades_in_place_and_keeps_answering(tmp_path):
     # Short windows: a whole video shorter than the longest window is one window with its bonus.
     options = SearchOptions(window_seconds=(4.0, 6.0))
     best = Library(tmp_path, search_options=options).search("what is overfitting", k=1)[0]
-    assert current_revision(create_engine(sqlite_url(tmp_path))) == "0002"
+    assert current_revision(create_engine(sqlite_url(tmp_path))) == SCHEMA_REVISION
     assert "slide_texts" in inspect(create_engine(sqlite_url(tmp_path))).get_table_names()
     assert (best.start, best.end) == (4.3, 7.6)  # the sentence, snapped from the 2-s grid
     assert best.why == "speech" and best.text == "Overfitting memorizes the noise." and best.slide_text == ""
@@ -87,11 +89,11 @@ def test_a_slide_only_query_returns_the_slide_and_its_text(sample_home, lecture)
 
 
 def test_moment_edges_are_sentence_boundaries(sample_home, sample_video, lecture):
-    from vmr.search.lexical import sentences
+    from vmr.language import sentences
 
     data = run_json("transcript", sample_video, home=sample_home)
     words = [(w["start"], w["end"], w["text"]) for s in data["segments"] for w in s["words"]]
-    bounds = {(round(a, 3), round(b, 3)) for a, b, _ in sentences(words)}
+    bounds = {(round(words[a][0], 3), round(words[b - 1][1], 3)) for a, b in sentences(words)}
     starts, ends = {a for a, _ in bounds}, {b for _, b in bounds}
     word_starts, word_ends = {round(w[0], 3) for w in words}, {round(w[1], 3) for w in words}
     for query in ("applying the chain rule of calculus", "how does gradient descent update the weights"):

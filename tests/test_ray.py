@@ -1,5 +1,6 @@
 """Ray with a real local cluster: `vmr index --ray` survives a worker killed mid-video, and
-sharded search finds exactly the single-process moments."""
+sharded search finds exactly the single-process moments; and the search steps over parts of a
+build, in one process, merge into exactly the whole build's moments."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import kernels
 from conftest import VMR, run_json, run_vmr
 from factory import make_video, sample_excerpt
+from synthetic import VOCABULARY, synthetic_library
+from vmr import Library
+from vmr.search import build, fusion, parts
 from vmr.search.lexical import parse_query
 from vmr.search.options import SearchOptions
-from vmr.search.windows import search_windows, window_lengths
-from vmr.search.shards import merge, search_shard, shard_bounds, shard_view
-from vmr.search.matrices import ChannelMatrix, ClipMatrix
+from vmr.search.shards import shard_bounds
 
 
 @pytest.fixture(scope="module")
@@ -66,17 +67,9 @@ def test_a_worker_killed_mid_video_is_replaced_and_the_video_indexed_once(ray_ru
 def test_sharded_search_on_ray_finds_the_single_process_moments(ray_run):
     home = ray_run[0]
     queries = home / "queries.txt"
-    queries.write_text("what is supervised learning\nhow does gradient descent start\n")
-    # Shards rank on the dense channels, on the clip grid (they hold no lexical index yet).
-    (home / "config.toml").write_text("[search]\nlexical_weight = 0.0\nsnap = false\n")
-    try:
-        single, sharded = (
-            [[(m["video"], m["start"], m["end"], m["score"]) for m in found]
-             for found in json.loads(run_vmr("search", "--queries", queries, "-k", "5", *extra, home=home).stdout)]
-            for extra in ((), ("--shards", "2"))
-        )
-    finally:
-        (home / "config.toml").unlink()
+    queries.write_text("what is supervised learning\nhow does gradient descent start\n\"labeled examples\"\n")
+    single, sharded = (json.loads(run_vmr("search", "--queries", queries, "-k", "5", *extra, home=home).stdout)
+                       for extra in ((), ("--shards", "2")))
     assert sharded == single and all(single)
 
 
@@ -95,40 +88,31 @@ def test_shards_cut_on_video_boundaries_into_near_equal_parts():
 
 
 @pytest.mark.parametrize("k", [1, 7, 40])
-def test_merged_shard_results_are_exactly_the_single_process_results(k):
-    matrix, queries = _synthetic_library(videos=300, seed=k)
+@pytest.mark.parametrize("prefilter", [False, True])
+def test_parts_of_a_build_answer_exactly_like_the_whole(tmp_path, monkeypatch, k, prefilter):
+    """Copies of videos (tied scores), two clip lengths, quoted and unquoted phrases, int8
+    scans reranked exactly; with the sign-bit prefilter scoring only some clips exactly."""
+    if prefilter:
+        monkeypatch.setattr(build, "PREFILTER_MIN_CLIPS", 1)
+        monkeypatch.setattr(fusion, "PREFILTER_CANDIDATES", 64)
+    synthetic_library(tmp_path, videos=300, seed=k)
+    library = Library(tmp_path)
+    with library.session() as session:
+        whole = library.search_build(session)
+    assert (whole.channels["speech"].codes is not None) == prefilter
+    rng = np.random.default_rng(k)
+    texts = [" ".join(rng.choice(VOCABULARY, 2)) for _ in range(4)] + [f'"{VOCABULARY[0]} {VOCABULARY[1]}"', ""]
+    vectors = {model: rng.standard_normal((len(texts), 32)).astype(np.float32) for model in ("text-a", "text-b")}
     options = SearchOptions(k=k, channel_weights={"speech": 1.0, "slides": 0.5})
-    lengths = window_lengths(matrix, options.window_seconds)
-    single = search_windows(matrix, queries, [parse_query("")] * 6, options)
+
+    def search(pieces: list) -> list:
+        request = parts.request_for(whole, [parse_query(t) for t in texts], vectors, options)
+        return parts.search(parts.local_fan([parts.Part(piece) for piece in pieces]), whole, request)
+
+    single = search([whole])
+    assert all(len(found) == k for found in single[:4]) and any(m.why == "slides" for found in single for m in found)
     for count in (2, 3, 8):
-        per_shard = [search_shard(*shard_view(matrix, first, stop), queries, [parse_query("")] * 6, options, lengths)
-                     for first, stop in shard_bounds(matrix.video_offsets, count)]
-        for expected, got in zip(single, merge(per_shard, k)):
-            for a, b in zip(expected, got):
-                np.testing.assert_array_equal(a, b)
-
-
-def _synthetic_library(videos: int, seed: int) -> tuple[ClipMatrix, dict[str, np.ndarray]]:
-    """Two channels of int8 vectors over videos of 1-80 clips, slide text on some clips only.
-    The second half of the videos repeats the first (copies of a lecture: tied scores, ranked
-    by position) with 4-s clips, so a shard alone would choose other window lengths."""
-    rng = np.random.default_rng(seed)
-    half = rng.integers(1, 80, videos // 2)
-    lengths = np.concatenate([half, half])
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    seconds = np.repeat([2.0, 4.0], len(half))
-    starts = np.concatenate([np.arange(m) * s for m, s in zip(lengths, seconds)])
-    ends = starts + np.repeat(seconds, lengths)
-    rows = int(half.sum())
-    channels = {}
-    for name, model in (("speech", "text-a"), ("slides", "text-b")):
-        codes, scales = kernels.quantize_int8(rng.standard_normal((rows, 32)).astype(np.float32))
-        present = np.ones(rows, bool) if name == "speech" else rng.random(rows) < 0.3
-        channels[name] = ChannelMatrix(name, model, np.tile(codes, (2, 1)), np.tile(scales, 2),
-                                       np.tile(present, 2), None)
-    matrix = ClipMatrix(0, np.arange(len(lengths), dtype=np.int64) + 1, offsets, starts, ends, channels)
-    queries = {model: rng.standard_normal((6, 32)).astype(np.float32) for model in ("text-a", "text-b")}
-    return matrix, queries
+        assert search([whole.part(first, stop) for first, stop in shard_bounds(whole.video_offsets, count)]) == single
 
 
 def _analysing_worker(ancestor: int) -> int | None:
@@ -145,3 +129,15 @@ def _analysing_worker(ancestor: int) -> int | None:
         except (OSError, ValueError):  # a process that ended as we looked
             continue
     return None
+
+
+def test_a_query_after_a_bare_ray_flag_is_the_query_not_an_address():
+    from vmr.app.cli import _check_ray, build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["search", "--shards", "2", "--ray", "what is overfitting"])
+    _check_ray(parser, args)
+    assert (args.query, args.ray) == ("what is overfitting", "local")
+    args = parser.parse_args(["search", "overfitting", "--shards", "2", "--ray", "auto"])
+    _check_ray(parser, args)
+    assert (args.query, args.ray) == ("overfitting", "auto")

@@ -1,5 +1,6 @@
 """The catalogue, on SQLite and PostgreSQL: migrations match the ORM, open upgrades in place
-(once, with several processes opening a new library), removal cascades, types round-trip."""
+(once, with several processes opening a new library; clip vectors move out to files), removal
+cascades, types round-trip."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import subprocess
 import sys
 from datetime import timezone
 
+import numpy as np
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from vmr.catalogue.store import (
-    SCHEMA_REVISION, Base, Clip, ClipVector, Segment, Video, Word, alembic_config,
+    SCHEMA_REVISION, Base, Clip, Segment, Video, VideoChannel, Word, alembic_config,
     bump_generation, current_revision, generation, open_engine, session_factory, utcnow,
 )
+from vmr.catalogue.vectors import VectorFiles
 
 
 def test_schema_revision_is_the_migrations_head():
@@ -45,9 +49,8 @@ def test_deleting_a_video_removes_all_its_rows(db_url):
     sessions = session_factory(engine)
     with sessions() as session, session.begin():
         video = _video("/v/a.mp4")
-        clip = Clip(idx=0, start=0.0, end=2.0, keyframe_time=1.0)
-        clip.vectors.append(ClipVector(channel="speech", model="m", dim=2, dtype="float32", vector=b"\0" * 8))
-        video.clips.append(clip)
+        video.clips.append(Clip(idx=0, start=0.0, end=2.0, keyframe_time=1.0))
+        video.channels.append(VideoChannel(channel="speech", model="m", dim=2))
         segment = Segment(idx=0, start=0.0, end=1.0, text="hello")
         video.segments.append(segment)
         session.add(video)
@@ -57,7 +60,7 @@ def test_deleting_a_video_removes_all_its_rows(db_url):
     with sessions() as session, session.begin():
         session.delete(session.scalar(select(Video).where(Video.path == "/v/a.mp4")))
     with engine.connect() as connection:
-        for table in ("clips", "clip_vectors", "segments", "words"):
+        for table in ("clips", "video_channels", "segments", "words"):
             assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
         assert connection.execute(text("SELECT count(*) FROM videos")).scalar() == 1
 
@@ -73,21 +76,53 @@ def test_new_library_opened_by_several_processes_at_once_is_migrated_once(db_url
 
 def test_column_types_round_trip(db_url):
     sessions = session_factory(open_engine(db_url))
-    vector = bytes(range(256)) * 6  # 384 float32s' worth, every byte value
     long_path = "/" + "/".join(f"lecture-folder-{i:04d}" for i in range(200)) + "/talk.mp4"  # 4 kB
     when = utcnow()
     with sessions() as session, session.begin():
         video = _video(long_path)
         video.size, video.mtime, video.indexed_at = 5 * 2**40, 1_732_245_123.123456789, when
-        video.clips.append(Clip(idx=0, start=0.0, end=2.0, keyframe_time=None, vectors=[
-            ClipVector(channel="speech", model="m" * 256, dim=384, dtype="float32", vector=vector)]))
+        video.clips.append(Clip(idx=0, start=0.0, end=2.0, keyframe_time=None))
+        video.channels.append(VideoChannel(channel="speech", model="m" * 1024, dim=384))
         session.add(video)
     with sessions() as session:
         video = session.scalar(select(Video))
         assert (video.path, video.size, video.mtime) == (long_path, 5 * 2**40, 1_732_245_123.123456789)
         # SQLite keeps no zone: vmr writes UTC, so a naive value reads as UTC.
         assert video.indexed_at.replace(tzinfo=video.indexed_at.tzinfo or timezone.utc) == when
-        assert session.scalar(select(ClipVector.vector)) == vector
+        assert session.scalar(select(VideoChannel.model)) == "m" * 1024
+
+
+def test_clip_vectors_move_out_of_a_0002_catalogue_into_files(db_url, tmp_path):
+    """Every float32 vector row of a library from before 0003 ends up, bit for bit, in its
+    video's file; absent clips are NaN rows; the table goes; nothing is indexed again."""
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3, 8)).astype(np.float32)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO videos (id, path, content_hash, size, mtime, duration, fps, width, height, has_audio, "
+            "status, indexed_at) VALUES (1, '/v/a.mp4', :hash, 1, 0, 6, 10, 16, 16, true, 'indexed', :now)"),
+            {"hash": "ab" * 32, "now": utcnow()})
+        for idx in range(3):
+            connection.execute(text("INSERT INTO clips (id, video_id, idx, start, \"end\") VALUES (:i, 1, :x, :s, :e)"),
+                               {"i": idx + 1, "x": idx, "s": 2.0 * idx, "e": 2.0 * idx + 2})
+        for idx in (0, 2):  # the middle clip has no speech
+            connection.execute(text("INSERT INTO clip_vectors VALUES (:clip, 'speech', 'm', 8, 'float32', :v)"),
+                               {"clip": idx + 1, "v": vectors[idx].tobytes()})
+    engine.dispose()
+    engine = open_engine(db_url, tmp_path)
+    assert current_revision(engine) == SCHEMA_REVISION
+    assert "clip_vectors" not in inspect(engine).get_table_names()
+    with session_factory(engine)() as session:
+        assert [(c.video_id, c.channel, c.model, c.dim) for c in session.scalars(select(VideoChannel))] == \
+            [(1, "speech", "m", 8)]
+    moved = VectorFiles(tmp_path).read("ab" * 32, "speech", "m")
+    np.testing.assert_array_equal(moved[[0, 2]], vectors[[0, 2]])
+    assert np.isnan(moved[1]).all()
 
 
 def _video(path: str) -> Video:

@@ -24,7 +24,8 @@ from factory import frame_png, make_video
 from vmr.ingest.asr import normalize_text
 from vmr.library import Library
 from vmr.search.lexical import parse_query
-from vmr.search.fusion import channel_scores, clip_scores
+from vmr.search import fusion, parts
+from vmr.search.fusion import channel_scores
 from vmr.search.options import SearchOptions
 from vmr.timecode import TimeSpan
 
@@ -129,9 +130,15 @@ def indexed(tmp_path_factory, models, offline) -> tuple[Path, Path]:
 
 
 def visual_rows(home: Path) -> list[tuple]:
+    """(model, dim, clips with a vector) of each video's visual channel, from the catalogue's
+    record and the video's vector file."""
+    from vmr.catalogue.vectors import VectorFiles
+
     with sqlite3.connect(home / "vmr.db") as db:
-        return db.execute("SELECT model, dim, count(*) FROM clip_vectors WHERE channel = 'visual' "
-                          "GROUP BY model, dim").fetchall()
+        found = db.execute("SELECT v.content_hash, c.model, c.dim FROM video_channels c JOIN videos v "
+                           "ON v.id = c.video_id WHERE c.channel = 'visual'").fetchall()
+    return [(model, dim, int((~np.isnan(VectorFiles(home).read(content, "visual", model)).any(axis=1)).sum()))
+            for content, model, dim in found]
 
 
 def test_the_guard_refuses_connections(offline):
@@ -159,7 +166,7 @@ def test_every_clip_has_a_frame_vector_of_the_projection_size(indexed, models):
     home, _ = indexed
     lib = Library(home)
     with lib.session() as session:
-        matrix = lib.matrix(session)
+        matrix = lib.search_build(session)
     visual = matrix.channels["visual"]
     assert visual.model == str(models["clip"]) and visual.vectors.shape == (matrix.clip_count, CLIP_DIM)
     assert np.asarray(visual.present).all() and matrix.clip_count == 84
@@ -172,7 +179,7 @@ def test_text_queries_fuse_speech_with_frames(indexed, models):
     home, _ = indexed
     lib = Library(home)
     with lib.session() as session:
-        matrix = lib.matrix(session)
+        matrix = lib.search_build(session)
     speech, visual = matrix.channels["speech"], matrix.channels["visual"]
     from vmr.encode.text import load_text_encoder
     from vmr.encode.visual import load_visual_encoder
@@ -182,12 +189,15 @@ def test_text_queries_fuse_speech_with_frames(indexed, models):
                visual.model: load_visual_encoder(visual.model, "cpu").encode_texts(query)}
     # Speech and frames only (the slides and lexical channels have tests of their own).
     options = SearchOptions(channel_weights={"speech": 1.0, "visual": 0.1}, lexical_weight=0.0)
-    fused = clip_scores(matrix, vectors, [parse_query(query[0])], options).fused[0]
-    s = channel_scores(speech, vectors[speech.model])[0]
-    v = channel_scores(visual, vectors[visual.model])[0]
-    # The median and best frames score what the median and best sentences do; weights 1 : 0.1.
+    request = parts.request_for(matrix, [parse_query(query[0])], vectors, options)
+    scores, stats = fusion.clip_scores(matrix, request, {})
+    fusion.fuse(matrix, scores, fusion.plan(stats, matrix, request))
+    fused = scores.fused[0]
+    s = channel_scores(speech, vectors[speech.model], None)[0]
+    v = channel_scores(visual, vectors[visual.model], None)[0]
+    # The mean and best frames score what the mean and best sentences do; weights 1 : 0.1.
     said = s[np.asarray(speech.present)]
-    mapped = np.median(said) + (v - np.median(v)) / (v.max() - np.median(v)) * (said.max() - np.median(said))
+    mapped = said.mean() + (v - v.mean()) / (v.max() - v.mean()) * (said.max() - said.mean())
     both = np.asarray(speech.present) & np.asarray(visual.present)
     np.testing.assert_allclose(fused[both], (s[both] + 0.1 * mapped[both]) / 1.1, atol=1e-4)
     silent = ~np.asarray(speech.present)

@@ -1,12 +1,14 @@
-"""Ray: per-video analysis on a cluster's workers, and search over shards of the clip matrix.
+"""Ray: per-video analysis on a cluster's workers, and search over shards of the search build.
 
-Indexing: a pool of actors, each holding one `Analyser` (models load once per worker), runs
-`Analyser.analyse` on one video at a time; the driver skips unchanged files before submitting
-and writes each finished analysis itself, so there is exactly one writer. A worker that dies
-mid-video is restarted by Ray and the video analysed again: nothing was written for it yet.
+Indexing: a pool of actors, each holding one `Analyser` (models load once per worker), is the
+`Indexer`'s executor: it runs `Analyser.analyse` on one video at a time while the driver skips
+unchanged files and writes each finished analysis itself, in the order the files were found,
+so there is exactly one writer. A worker that dies mid-video is restarted by Ray and the video
+analysed again: nothing was written for it yet.
 
-Search: one actor per shard maps its rows of the current build from HOME/vectors (a path that
-every worker sees: one host, or a shared file system) and returns its top k; the driver merges.
+Search: one actor per shard maps the current build from HOME/vectors (a path that every worker
+sees: one host, or a shared file system) and holds a `Part` of it, its run of whole videos;
+the driver runs the steps of `vmr.search.parts` on all of them.
 
 Ray is optional (`pip install 'vmr[cluster]'`); `address` is "local" (a new cluster in this
 process, stopped at exit), "auto" (the one `ray start --head` runs on this host) or host:port.
@@ -17,25 +19,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import socket
 import sys
-from collections import deque
-from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from vmr.search import matrices, shards
 from vmr.errors import VmrError
-from vmr.catalogue.writer import Indexer, IndexReport
-from vmr.ingest.analysis import Analyser, IndexOptions, VideoAnalysis
-from vmr.ingest.files import FailedInput, discover
-from vmr.search.lexical import Query
-from vmr.search.options import SearchOptions
+from vmr.ingest.analysis import Analyser, IndexOptions, StageClock, VideoAnalysis
+from vmr.search import build, shards
+from vmr.search.parts import Part
 
 # A video whose analysis kills its worker this many more times is reported as failed.
 TASK_RETRIES = 2
+# Actors that cannot start in this time (the CPUs they ask for are busy) fail with a message.
+START_SECONDS = 120
 
 
 def connect(address: str | None) -> None:
@@ -86,11 +85,32 @@ def default_workers() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
+def started(actors: list, what: str, cpus: float) -> list:
+    """The actors, once each has started; or a clear error if the cluster could not place
+    them in time (their CPUs are held by other work), after which they are given back."""
+    import ray
+    from ray.exceptions import GetTimeoutError
+
+    try:
+        ray.get([actor.ready.remote() for actor in actors], timeout=START_SECONDS)
+    except GetTimeoutError:
+        for actor in actors:
+            ray.kill(actor)
+        free = ray.available_resources().get("CPU", 0.0)
+        raise VmrError(f"{len(actors)} Ray {what} asking for {cpus:g} CPUs each did not start within "
+                       f"{START_SECONDS} s ({free:g} CPUs free in the cluster): free some, or ask for fewer "
+                       "(--workers, --shards)") from None
+    return actors
+
+
 class Analyst:
     """A Ray actor: one Analyser, models loaded on its first video and kept."""
 
     def __init__(self, options: IndexOptions):
         self.analyser = Analyser(options)
+
+    def ready(self) -> bool:
+        return True
 
     def analyse(self, path: str, stat: os.stat_result, digest: str | None) -> VideoAnalysis | str:
         try:
@@ -99,107 +119,89 @@ class Analyst:
             return str(exc)
 
 
-def index(indexer: Indexer, paths: Iterable[str | Path], address: str | None,
-          workers: int | None = None) -> IndexReport:
-    """Like `Indexer.run`, with the analyses on the cluster's workers."""
-    import ray
+class RayAnalysts:
+    """The Indexer's executor on a Ray cluster: one Analyst per worker, each analysing one
+    video at a time."""
 
-    connect(address)
-    files, failed = discover(paths)
-    report = IndexReport(failed=failed)
-    workers = workers or default_workers()
-    cpus = _cpus_per_actor(workers)
-    asr = replace(indexer.options.asr, cpu_threads=max(1, int(cpus)))
-    actor = ray.remote(Analyst).options(num_cpus=cpus, max_restarts=-1, max_task_retries=TASK_RETRIES)
-    pool = [actor.remote(replace(indexer.options, asr=asr)) for _ in range(min(workers, len(files)))]
-    try:
-        with _driver_messages_to_stderr():
-            _drive(indexer, files, pool, report)
-    finally:
-        for member in pool:
-            ray.kill(member)
-    order = {str(path): i for i, path in enumerate(files)}
-    report.indexed.sort(key=lambda video: order[video.path])
-    return report
+    def __init__(self, options: IndexOptions, address: str | None, workers: int | None = None):
+        import ray
 
+        connect(address)
+        workers = workers or default_workers()
+        cpus = _cpus_per_actor(workers)
+        asr = replace(options.asr, cpu_threads=max(1, int(cpus)))
+        actor = ray.remote(Analyst).options(num_cpus=cpus, max_restarts=-1, max_task_retries=TASK_RETRIES)
+        self.pool = started([actor.remote(replace(options, asr=asr)) for _ in range(workers)], "workers", cpus)
+        self.capacity = len(self.pool)
+        self.idle: queue.SimpleQueue = queue.SimpleQueue()
+        for member in self.pool:
+            self.idle.put(member)
 
-def _drive(indexer: Indexer, files: list[Path], pool: list, report: IndexReport) -> None:
-    """Keeps every actor busy with one video; checks before and writes after, in this process."""
-    import ray
-    from ray.exceptions import RayActorError
+    def submit(self, path: Path, stat: os.stat_result, digest: str | None,
+               clock: StageClock) -> Future[VideoAnalysis]:
+        from ray.exceptions import RayActorError
 
-    idle = list(pool)
-    waiting = deque(files)
-    running: dict = {}  # ObjectRef -> (path, actor, the driver's stage times)
-    while waiting or running:
-        while idle and waiting:
-            path = waiting.popleft()
+        worker = self.idle.get()
+        future: Future[VideoAnalysis] = Future()
+
+        def done(remote: Future) -> None:
+            self.idle.put(worker)
             try:
-                unchanged, stat, digest, clock = indexer.check(path)
-            except VmrError as exc:
-                report.failed.append(FailedInput.of(path, exc))
-                indexer.progress(str(path), "done", 1, 1)
-                continue
-            if unchanged is not None:
-                report.indexed.append(unchanged)
-                indexer.progress(str(path), "done", 1, 1)
-                continue
-            worker = idle.pop()
-            indexer.progress(str(path), "analyse (ray)", 0, 1)
-            running[worker.analyse.remote(str(path), stat, digest)] = (path, worker, clock)
-        if not running:
-            break
-        [ref], _ = ray.wait(list(running), num_returns=1)
-        path, worker, clock = running.pop(ref)
-        idle.append(worker)
-        try:
-            result = ray.get(ref)
-        except RayActorError:
-            result = f"its Ray worker died {TASK_RETRIES + 1} times analysing it"
-        if isinstance(result, str):
-            report.failed.append(FailedInput.of(path, result))
-        else:
-            indexer.progress(str(path), "save", 0, 1)
-            result.seconds = {**clock.seconds, **result.seconds}
-            report.indexed.append(indexer.write(result))
-        indexer.progress(str(path), "done", 1, 1)
+                result = remote.result()
+            except RayActorError:
+                future.set_exception(VmrError(f"its Ray worker died {TASK_RETRIES + 1} times analysing it"))
+                return
+            if isinstance(result, str):
+                future.set_exception(VmrError(result))
+            else:
+                result.seconds = {**clock.seconds, **result.seconds}
+                future.set_result(result)
+
+        with _driver_messages_to_stderr():
+            worker.analyse.remote(str(path), stat, digest).future().add_done_callback(done)
+        return future
+
+    def close(self) -> None:
+        import ray
+
+        for member in self.pool:
+            ray.kill(member)
 
 
-class Shard:
-    """A Ray actor: the rows of some whole videos, memory-mapped from one build's folder."""
+class Shard(Part):
+    """A Ray actor: the part of one build that holds some whole videos, memory-mapped."""
 
     def __init__(self, folder: str, first: int, stop: int, threads: int):
         import numba
 
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-        self.matrix, self.row0 = shards.shard_view(matrices.load_folder(Path(folder)), first, stop)
+        super().__init__(build.load_folder(Path(folder)).part(first, stop))
 
-    def search(self, query_vectors: dict[str, np.ndarray], queries: list[Query], options: SearchOptions,
-               lengths: np.ndarray) -> list[shards.Windows]:
-        return shards.search_shard(self.matrix, self.row0, query_vectors, queries, options, lengths)
+    def ready(self) -> bool:
+        return True
 
 
 class ShardPool:
-    """One Shard actor per shard of one build (spread over the nodes); search fans out to all."""
+    """One Shard actor per shard of one build (spread over the nodes); `fan` runs a search
+    step on all of them."""
 
-    def __init__(self, matrix: matrices.ClipMatrix, count: int, address: str | None):
+    def __init__(self, whole: build.SearchBuild, count: int, address: str | None):
         import ray
 
         connect(address)
-        bounds = shards.shard_bounds(matrix.video_offsets, count)
+        bounds = shards.shard_bounds(whole.video_offsets, count)
         cpus = _cpus_per_actor(len(bounds))
         actor = ray.remote(Shard).options(num_cpus=cpus, scheduling_strategy="SPREAD")
-        self.generation = matrix.generation
-        self.actors = [actor.remote(str(matrix.folder), first, stop, int(cpus)) for first, stop in bounds]
+        self.generation = whole.generation
+        self.actors = started([actor.remote(str(whole.folder), first, stop, int(cpus)) for first, stop in bounds],
+                              "shards", cpus)
 
-    def search(self, query_vectors: dict[str, np.ndarray], queries: list[Query], options: SearchOptions,
-               lengths: np.ndarray) -> list[shards.Windows]:
+    def fan(self, method: str, *args) -> list:
         import ray
 
-        shared = ray.put(query_vectors)  # one copy in the object store, read by every shard
+        shared = [ray.put(arg) for arg in args]  # one copy in the object store, read by every shard
         with _driver_messages_to_stderr():
-            found = ray.get([a.search.remote(shared, queries, options, lengths) for a in self.actors])
-        return shards.merge(found, options.k)
+            return ray.get([getattr(actor, method).remote(*shared) for actor in self.actors])
 
     def close(self) -> None:
         import ray

@@ -57,28 +57,38 @@ def _raw_tokens(text: str) -> list[str]:
     return tokens
 
 
-def _numbers(tokens: list[str]) -> list[str]:
+def _numbers(tokens: list[str], sources: list[int]) -> tuple[list[str], list[int]]:
     """Runs of number words become one decimal token ("twenty six" -> "26", "sixteen hundred"
     -> "1600", "eleventh" -> "11"); "11th" -> "11". A run ends where it stops being one number
-    ("one two" is 1, 2) and after an ordinal."""
+    ("one two" is 1, 2) and after an ordinal. Each output token keeps the source (a word's
+    index) of the first token it was made of."""
     out: list[str] = []
+    out_sources: list[int] = []
     total = current = 0
     last = None  # kind of the previous number word in the run, None outside a run
+    run_source = 0
 
     def flush() -> None:
         nonlocal total, current, last
         if last is not None:
             out.append(str(total + current))
+            out_sources.append(run_source)
         total = current = 0
         last = None
 
-    for i, token in enumerate(tokens):
+    def extend(source: int) -> None:
+        nonlocal run_source
+        if last is None:
+            run_source = source
+
+    for i, (token, source) in enumerate(zip(tokens, sources)):
         if token in _UNITS or token in _ORDINALS and _ORDINALS[token] < 100:
             value = _UNITS.get(token, _ORDINALS.get(token))
             kind = "tens" if value >= 20 else "teen" if value >= 10 else "unit"
             # "twenty one" continues a run; "one two" or "ten three" starts a new one.
             if last in ("unit", "teen", "tens") and not (last == "tens" and kind == "unit"):
                 flush()
+            extend(source)
             current += value
             last = kind
             if token in _ORDINALS:
@@ -86,10 +96,12 @@ def _numbers(tokens: list[str]) -> list[str]:
         elif token in _TENS:
             if last in ("unit", "teen", "tens"):
                 flush()
+            extend(source)
             current += _TENS[token]
             last = "tens"
         elif token in _SCALES or token in _ORDINALS:
             scale = _SCALES.get(token, _ORDINALS.get(token))
+            extend(source)
             if scale == 100:
                 current = max(current, 1) * 100
             else:
@@ -105,8 +117,9 @@ def _numbers(tokens: list[str]) -> list[str]:
             flush()
             match = _ORDINAL_SUFFIX.match(token)
             out.append(match.group(1) if match else token)
+            out_sources.append(source)
     flush()
-    return out
+    return out, out_sources
 
 
 # A sentence with no end in sight (no punctuation) is cut once it has run this long.
@@ -114,21 +127,33 @@ MAX_SENTENCE_SECONDS = 20.0
 _SENTENCE_END = re.compile(r"[.?!][\"')\]]*$")
 
 
-def sentences(words: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
-    """Timed words (start, end, text) grouped into sentences (start, end, text). Whisper's own
-    segments are no sentences: they cut one in two at a line length, or join two."""
-    out: list[tuple[float, float, str]] = []
-    current: list[tuple[float, float, str]] = []
-    for word in words:
-        current.append(word)
-        if _SENTENCE_END.search(word[2].strip()) or word[1] - current[0][0] >= MAX_SENTENCE_SECONDS:
-            out.append((current[0][0], current[-1][1], " ".join(w[2].strip() for w in current)))
-            current = []
-    if current:
-        out.append((current[0][0], current[-1][1], " ".join(w[2].strip() for w in current)))
+def sentences(words: list[tuple[float, float, str]]) -> list[tuple[int, int]]:
+    """Timed words (start, end, text) grouped into sentences: [first, stop) ranges of the list.
+    Whisper's own segments are no sentences: they cut one in two at a line length, or join two."""
+    out: list[tuple[int, int]] = []
+    first = 0
+    for i, (_, end, text) in enumerate(words):
+        if _SENTENCE_END.search(text.strip()) or end - words[first][0] >= MAX_SENTENCE_SECONDS:
+            out.append((first, i + 1))
+            first = i + 1
+    if first < len(words):
+        out.append((first, len(words)))
     return out
 
 
 def tokens(text: str) -> list[str]:
     """The normalised tokens of a text, in order (phrases are matched on these)."""
-    return [t if t[0].isdigit() else _stem(t) for t in _numbers(_raw_tokens(text))]
+    return word_tokens([text])[0]
+
+
+def word_tokens(words: list[str]) -> tuple[list[str], list[int]]:
+    """The normalised tokens of words said one after another (the same tokens as their text
+    joined by spaces), and for each token the index of the word it starts in."""
+    raw: list[str] = []
+    sources: list[int] = []
+    for i, word in enumerate(words):
+        found = _raw_tokens(word)
+        raw += found
+        sources += [i] * len(found)
+    out, out_sources = _numbers(raw, sources)
+    return [t if t[0].isdigit() else _stem(t) for t in out], out_sources

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,22 +20,23 @@ from sqlalchemy.orm import Session, selectinload
 
 from vmr.catalogue.locks import writer_lock
 from vmr.catalogue.store import (
-    Clip, ClipVector, Segment, SlideText, Video, Word, bump_generation, open_engine, session_factory,
+    Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, open_engine, session_factory,
     sqlite_url,
 )
-from vmr.catalogue.writer import Indexer, IndexReport
+from vmr.catalogue.vectors import VectorFiles
+from vmr.catalogue.writer import Executor, Indexer, IndexReport, prune_vectors
 from vmr.channels import Channel
 from vmr.encode.text import TextEncoder
 from vmr.encode.visual import VisualEncoder, load_visual_encoder, read_image
 from vmr.errors import QueryError, VmrError
 from vmr.ingest.analysis import IndexOptions, Progress
 from vmr.ingest.asr import AsrOptions
-from vmr.search import lexical, matrices
-from vmr.search.fusion import clip_scores, encode_queries
+from vmr.ingest.ocr import SlideSpan
+from vmr.search import build, lexical, parts
+from vmr.search.fusion import encode_queries
 from vmr.search.links import moment_link
-from vmr.search.moments import Moment, describe, moments, spoken_text
+from vmr.search.moments import Moment
 from vmr.search.options import SearchOptions, check_k, validate
-from vmr.search.windows import warm_up, window_lengths
 
 
 def default_home() -> Path:
@@ -58,9 +59,6 @@ class VideoEntry:
     asr_model: str | None
     indexed_at: str
 
-    def to_json(self) -> dict:
-        return self.__dict__.copy()
-
 
 @dataclass(frozen=True)
 class LibraryInfo:
@@ -76,20 +74,6 @@ class LibraryInfo:
     database_bytes: int | None
     vector_bytes: int
 
-    def to_json(self) -> dict:
-        data = self.__dict__.copy()
-        data["videos"] = [v.to_json() for v in self.videos]
-        return data
-
-
-@dataclass(frozen=True)
-class Shown:
-    """Text on screen (OCR) from `start` to `end` seconds: one slide, or what was left of it."""
-
-    start: float
-    end: float
-    text: str
-
 
 @dataclass(frozen=True)
 class MomentView:
@@ -101,12 +85,9 @@ class MomentView:
     end: float
     link: str
     said: str  # the words spoken in [start, end)
-    shown: list[Shown]  # the slide text on screen during the span, slide by slide
+    shown: list[SlideSpan]  # the slide text on screen during the span, slide by slide
     keyframes: list[float]  # the keyframe time of each clip overlapping the span
     visual_model: str | None  # the model that embedded those keyframes, when the video has any
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def _video_at(session: Session, path: str | Path) -> Video | None:
@@ -141,7 +122,7 @@ class Library:
         if self._engine is None:
             if self.db_url.startswith("sqlite:///"):
                 self.home.mkdir(parents=True, exist_ok=True)
-            self._engine = open_engine(self.db_url)
+            self._engine = open_engine(self.db_url, self.home)
         return self._engine
 
     def session(self) -> Session:
@@ -151,11 +132,16 @@ class Library:
 
     @property
     def vectors_dir(self) -> Path:
+        """Where the search build lives."""
         return self.home / "vectors"
 
-    def matrix(self, session: Session) -> matrices.ClipMatrix:
-        """The current matrices, rebuilt first if the catalogue moved on since they were built."""
-        return matrices.current(session, self.vectors_dir, self.storage)
+    @property
+    def vector_files(self) -> VectorFiles:
+        return VectorFiles(self.home)
+
+    def search_build(self, session: Session) -> build.SearchBuild:
+        """The current search build, rebuilt first if the catalogue moved on since it was built."""
+        return build.current(session, self.vectors_dir, self.vector_files, self.storage)
 
     @property
     def search_options(self) -> SearchOptions:
@@ -174,15 +160,19 @@ class Library:
         """Holds the library's writer lock: with another run writing, raises LibraryBusy, or
         with `wait` waits for it. With `ray`, the videos are analysed on `workers` Ray workers."""
         with writer_lock(self.engine, self.home, wait, on_wait):
-            indexer = Indexer(self.session, options or IndexOptions(), progress)
-            if self.ray is None:
-                report = indexer.run(paths)
-            else:
+            indexer = Indexer(self.session, options or IndexOptions(), self.vector_files, progress)
+            executor: Executor | None = None
+            if self.ray is not None:
                 from vmr import cluster
 
-                report = cluster.index(indexer, paths, self.ray, workers)
+                executor = cluster.RayAnalysts(indexer.options, self.ray, workers)
+            try:
+                report = indexer.run(paths, executor)
+            finally:
+                if executor is not None:
+                    executor.close()
             with self.session() as session:
-                warm_up(self.matrix(session))  # build and compile now: the first search pays nothing
+                parts.warm_up(self.search_build(session))  # build and compile now: the first search pays nothing
         return report
 
     def search(self, query: str, k: int = 10, options: SearchOptions | None = None) -> list[Moment]:
@@ -213,7 +203,7 @@ class Library:
         else:
             text = ""
 
-        def query_vectors(channels: list[matrices.ChannelMatrix]) -> dict:
+        def query_vectors(channels: list[build.ChannelMatrix]) -> dict:
             found = {c.model: self._encoder(c).encode_images([pixels]) for c in channels if c.name == Channel.VISUAL}
             if text:
                 found |= encode_queries({c.model: self._encoder(c) for c in channels if c.name != Channel.VISUAL},
@@ -243,33 +233,35 @@ class Library:
         return heard, self.search(heard, k, options)
 
     def _rank(self, queries: list[lexical.Query], k: int, options: SearchOptions | None,
-              query_vectors: Callable[[list[matrices.ChannelMatrix]], dict[str, np.ndarray]]) -> list[list[Moment]]:
+              query_vectors: Callable[[list[build.ChannelMatrix]], dict[str, np.ndarray]]) -> list[list[Moment]]:
         """Score, fuse and rank the parsed queries, with the query vectors made for the
-        library's channels."""
+        library's channels. The catalogue is read twice, whatever k is: its generation (is the
+        build current?) and the paths of the videos on the result page."""
         options = replace(options or self.search_options, k=k)
         with self.session() as session:
-            matrix = self.matrix(session)
-            found = query_vectors(list(matrix.channels.values()))  # first: it may refuse the query
-            if not matrix.channels:  # nothing to compare with: no video has speech or frames
-                return [[] for _ in queries]
-            if self.shards:
-                lengths = window_lengths(matrix, options.window_seconds)
-                windows = self._shards(matrix).search(found, queries, options, lengths)
-                return [describe(session, matrix, *w) for w in windows]
-            scores = clip_scores(matrix, found, queries, options)
-            return [moments(session, matrix, scores, q, options, found) for q in range(len(queries))]
+            current = self.search_build(session)
+        found = query_vectors(list(current.channels.values()))  # first: it may refuse the query
+        if not current.channels:  # nothing to compare with: no video has speech or frames
+            return [[] for _ in queries]
+        fan = self._shards(current).fan if self.shards else parts.local_fan([parts.Part(current)])
+        results = parts.search(fan, current, parts.request_for(current, queries, found, options))
+        shown = {m.video_id for moments in results for m in moments}
+        with self.session() as session:
+            paths = dict(session.execute(select(Video.id, Video.path).where(Video.id.in_(shown))).all()) if shown else {}
+        return [parts.with_paths(moments, paths, lambda path, start, end: moment_link(Path(path), start, end))
+                for moments in results]
 
-    def _shards(self, matrix: matrices.ClipMatrix):  # noqa: ANN202 (vmr.cluster imports Ray)
-        """Shard actors over this build of the matrices; new ones when the catalogue moved on."""
+    def _shards(self, current: build.SearchBuild):  # noqa: ANN202 (vmr.cluster imports Ray)
+        """Shard actors over this build; new ones when the catalogue moved on."""
         from vmr.cluster import ShardPool
 
-        if self._shard_pool is None or self._shard_pool.generation != matrix.generation:
+        if self._shard_pool is None or self._shard_pool.generation != current.generation:
             if self._shard_pool is not None:
                 self._shard_pool.close()
-            self._shard_pool = ShardPool(matrix, self.shards, self.ray)
+            self._shard_pool = ShardPool(current, self.shards, self.ray)
         return self._shard_pool
 
-    def _encoder(self, channel: matrices.ChannelMatrix) -> TextEncoder | VisualEncoder:
+    def _encoder(self, channel: build.ChannelMatrix) -> TextEncoder | VisualEncoder:
         """A channel's query encoder: the visual model (text tower for text, image tower for
         images) for frames, else the text encoder its vectors came from."""
         if channel.model not in self._encoders:
@@ -282,13 +274,16 @@ class Library:
         return self._encoders[channel.model]
 
     def remove(self, path: str | Path) -> bool:
-        """Forget a video (its rows and, at the next search, its vectors). False if unknown."""
-        with self.session() as session, session.begin():
-            video = _video_at(session, path)
-            if video is None:
-                return False
-            session.delete(video)
-            bump_generation(session)  # the next search or info rebuilds the matrices
+        """Forget a video (its rows, its vector files, and at the next search its part of the
+        build). False if unknown. Holds the writer lock, like an index run."""
+        with writer_lock(self.engine, self.home):
+            with self.session() as session, session.begin():
+                video = _video_at(session, path)
+                if video is None:
+                    return False
+                session.delete(video)
+                bump_generation(session)  # the next search or info rebuilds the build
+            prune_vectors(self.session, self.vector_files)
         return True
 
     def find_video(self, session: Session, video: str | int) -> Video:
@@ -315,18 +310,18 @@ class Library:
                 select(Clip).where(Clip.video_id == found.id, Clip.end > start, Clip.start < end)
                 .order_by(Clip.idx)
             ).all()
-            visual_model = session.scalar(
-                select(ClipVector.model).where(ClipVector.channel == Channel.VISUAL,
-                                               ClipVector.clip_id.in_([c.id for c in clips])).limit(1))
+            visual = session.get(VideoChannel, (found.id, Channel.VISUAL))
             return MomentView(
                 video=found.path, video_id=found.id, start=start, end=end,
                 link=moment_link(Path(found.path), start, end),
-                said=spoken_text(session, found.id, start, end),
-                shown=[Shown(s.start, s.end, s.text) for s in session.scalars(
+                said=" ".join(session.scalars(select(Word.text).where(
+                    Word.video_id == found.id, (Word.start + Word.end) / 2 >= start,
+                    (Word.start + Word.end) / 2 < end).order_by(Word.start)).all()),
+                shown=[SlideSpan(s.start, s.end, s.text, s.confidence) for s in session.scalars(
                     select(SlideText).where(SlideText.video_id == found.id, SlideText.end > start,
                                             SlideText.start < end, SlideText.text != "")
                     .order_by(SlideText.idx))],
-                keyframes=[c.keyframe_time for c in clips], visual_model=visual_model,
+                keyframes=[c.keyframe_time for c in clips], visual_model=visual.model if visual else None,
             )
 
     def transcript(self, video: str | int) -> tuple[Video, list[Segment]]:
@@ -359,16 +354,16 @@ class Library:
     def info(self) -> LibraryInfo:
         entries = self.videos()
         with self.session() as session:
-            matrix = self.matrix(session)
+            current = self.search_build(session)
         db_file = self.home / "vmr.db"
         vector_bytes = sum(p.stat().st_size for p in self.vectors_dir.rglob("*") if p.is_file())
-        storages = {c.vectors.dtype.name for c in matrix.channels.values()}
-        visual = matrix.channels.get(Channel.VISUAL)
+        storages = {c.vectors.dtype.name for c in current.channels.values()}
+        visual = current.channels.get(Channel.VISUAL)
         return LibraryInfo(
             home=str(self.home), database=self.engine.url.render_as_string(), videos=entries,
             total_duration=sum(e.duration for e in entries), clips=sum(e.clips for e in entries),
             words=sum(e.words for e in entries),
-            text_models=sorted({c.model for c in matrix.channels.values() if c.name != Channel.VISUAL}),
+            text_models=sorted({c.model for c in current.channels.values() if c.name != Channel.VISUAL}),
             visual_model=visual.model if visual else None,
             vector_storage=storages.pop() if len(storages) == 1 else None,
             database_bytes=db_file.stat().st_size if db_file.exists() else None,

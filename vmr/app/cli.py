@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from vmr.models.devices import DEVICES
+from vmr.app.output import print_json
 from vmr.errors import VmrError
 from vmr.timecode import format_clock
 
@@ -60,8 +60,13 @@ def _check_ray(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
             parser.error("the following arguments are required: PATH")
         if args.workers and args.ray is None:
             parser.error("--workers needs --ray")
-    if args.command == "search" and args.ray is not None and not args.shards:
-        parser.error("--ray needs --shards N")
+    if args.command in ("search", "eval"):
+        # `search --shards 2 --ray "query"`: the query was taken for the optional ADDRESS.
+        inputs = ("query", "queries", "image", "audio") if args.command == "search" else ()
+        if args.ray not in (None, "local") and inputs and all(getattr(args, name) is None for name in inputs):
+            args.query, args.ray = args.ray, "local"
+        if args.ray is not None and not args.shards:
+            parser.error("--ray needs --shards N")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10,
                    help="moments per query (default 10; mAP and MRR read them all)")
     p.add_argument("--json", action="store_true", help="summaries and every query's moments as JSON")
+    p.add_argument("--shards", type=_positive_int, default=0,
+                   help="search N shards of the search build on Ray workers (default: in process)")
+    _ray_option(p, "the cluster for --shards")
 
     p = sub.add_parser("serve", help="the web page and REST API (models stay loaded between searches)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -180,8 +188,7 @@ def cmd_index(lib, args) -> int:
         if bars:
             bars.close()
     if args.json:
-        print(json.dumps({"indexed": [v.__dict__ for v in report.indexed],
-                          "failed": [f.__dict__ for f in report.failed]}, indent=2))
+        print_json(report)
     else:
         for video in report.indexed:
             print(f"{video.status:9}  {video.path}  ({format_clock(video.duration)}, "
@@ -221,7 +228,7 @@ def cmd_search(lib, args) -> int:
             raise VmrError(f"{args.queries}: cannot read: {exc.strerror or exc}") from exc
         queries = [line for line in lines if line.strip()]
         results = lib.search_many(queries, args.k)
-        print(json.dumps([[m.to_json() for m in found] for found in results], indent=2))
+        print_json(results)
         return 0
     if args.audio is not None:
         from vmr.app.config import load_config
@@ -229,7 +236,7 @@ def cmd_search(lib, args) -> int:
         asr = load_config(lib.home, args.device).index_options().asr
         heard, found = lib.search_audio(args.audio, args.k, asr)
         if args.json:
-            print(json.dumps({"query": heard, "moments": [m.to_json() for m in found]}, indent=2))
+            print_json({"query": heard, "moments": found})
             return 0
         print(f"heard: \"{heard}\"")
     elif args.image is not None:
@@ -238,13 +245,13 @@ def cmd_search(lib, args) -> int:
         ocr = load_config(lib.home).index_options().ocr
         read, found = lib.search_image(args.image, args.k, read_text=ocr)
         if args.json:
-            print(json.dumps({"query": read, "moments": [m.to_json() for m in found]}, indent=2))
+            print_json({"query": read, "moments": found})
             return 0
         print(f"read: \"{read}\"" if read else "read: no text on the image")
     else:
         found = lib.search(args.query, args.k)
     if args.json:
-        print(json.dumps([m.to_json() for m in found], indent=2))
+        print_json(found)
     else:
         _print_moments(found)
     return 0
@@ -253,7 +260,7 @@ def cmd_search(lib, args) -> int:
 def cmd_remove(lib, args) -> int:
     results = {path: lib.remove(path) for path in args.paths}
     if args.json:
-        print(json.dumps([{"path": p, "removed": r} for p, r in results.items()]))
+        print_json([{"path": p, "removed": r} for p, r in results.items()])
     for path, removed in results.items():
         if removed and not args.json:
             print(f"removed  {path}")
@@ -272,7 +279,7 @@ def _size(n: float) -> str:
 def cmd_info(lib, args) -> int:
     info = lib.info()
     if args.json:
-        print(json.dumps(info.to_json(), indent=2))
+        print_json(info)
         return 0
     print(f"home       {info.home}")
     print(f"database   {info.database}")
@@ -299,7 +306,7 @@ def cmd_info(lib, args) -> int:
 def cmd_show(lib, args) -> int:
     view = lib.show(args.video, args.start, args.end)
     if args.json:
-        print(json.dumps(view.to_json(), indent=2))
+        print_json(view)
         return 0
     print(f"{Path(view.video).name}  {format_clock(view.start)} - {format_clock(view.end)}")
     print(f"    {view.link}")
@@ -316,21 +323,14 @@ def cmd_show(lib, args) -> int:
 def cmd_transcript(lib, args) -> int:
     from vmr.library import transcript_json
 
+    from vmr.app.subtitles import WRITERS
+
     video, segments = lib.transcript(args.video)
     fmt = "json" if args.json else args.format
     if fmt == "json":
-        print(json.dumps(transcript_json(video, segments), indent=2))
-    elif fmt == "txt":
-        for s in segments:
-            print(f"[{format_clock(s.start)} - {format_clock(s.end)}] {s.text}")
+        print_json(transcript_json(video, segments))
     else:
-        if fmt == "vtt":
-            print("WEBVTT\n")
-        for n, s in enumerate(segments, 1):
-            sep = "," if fmt == "srt" else "."
-            if fmt == "srt":
-                print(n)
-            print(f"{format_clock(s.start, sep)} --> {format_clock(s.end, sep)}\n{s.text}\n")
+        print(WRITERS[fmt](segments), end="")
     return 0
 
 
@@ -339,7 +339,7 @@ def cmd_eval(lib, args) -> int:
 
     report = evaluate(lib, load_annotations(args.annotations), args.k)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print_json(report.to_json())
         return 0
     print(f"{len(report.queries)} queries, top {report.k} moments each; mAP over IoU 0.5:0.05:0.95")
     print(f"{'kind':12} {'n':>4}" + "".join(f" {name:>7}" for name, _ in COLUMNS) + "  median start error")

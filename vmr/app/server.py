@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vmr import __version__
+from vmr.app.output import to_json
 from vmr.errors import MediaError, QueryError
 from vmr.library import Library, VideoEntry, transcript_json
 from vmr.search.links import watch_path
@@ -37,11 +38,11 @@ VideoId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="a video id, 
 
 
 def create_app(library: Library) -> FastAPI:
-    """The app, with the library's encoder and matrices loaded now, so the first search is fast."""
+    """The app, with the library's encoder and search build loaded now, so the first search is fast."""
     # Endpoints run in a threadpool; the encoder cache and the matrix rebuild are not thread-safe.
     search_lock = threading.Lock()
     with search_lock:
-        library.search("warm up", k=1)  # loads the encoder, maps the matrices, loads the kernels
+        library.search("warm up", k=1)  # loads the encoder, maps the build, loads the kernels
 
     # No /docs: Swagger UI comes from a CDN, and the page must work offline. /openapi.json stays.
     app = FastAPI(title="vmr", version=__version__, docs_url=None, redoc_url=None,
@@ -138,7 +139,7 @@ def title(path: str) -> str:
 
 def moment_json(moment: Moment) -> dict:
     """`vmr search --json`'s fields, plus what the page shows and links to."""
-    return moment.to_json() | {
+    return to_json(moment) | {
         "title": title(moment.video),
         "thumbnail": f"/api/videos/{moment.video_id}/thumbnail?t={round(moment.start, 3)}",
         "watch": watch_path(moment.video_id, moment.start, moment.end),
@@ -146,7 +147,7 @@ def moment_json(moment: Moment) -> dict:
 
 
 def video_json(entry: VideoEntry) -> dict:
-    return entry.to_json() | {
+    return to_json(entry) | {
         "title": title(entry.path),
         "media": f"/media/{entry.video_id}",
         "thumbnail": f"/api/videos/{entry.video_id}/thumbnail",

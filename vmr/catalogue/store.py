@@ -17,7 +17,6 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -33,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from vmr.errors import VmrError
 
 # The newest migration in migrations/versions; a test keeps the two equal.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 # A PostgreSQL advisory lock key (locks are per database): schema upgrades, one at a time.
 MIGRATION_LOCK = 0x766D7201
 
@@ -69,6 +68,9 @@ class Video(Base):
     slides: Mapped[list[SlideText]] = relationship(
         back_populates="video", cascade="all, delete-orphan", passive_deletes=True, order_by="SlideText.idx"
     )
+    channels: Mapped[list[VideoChannel]] = relationship(
+        back_populates="video", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Clip(Base):
@@ -83,9 +85,6 @@ class Clip(Base):
     keyframe_time: Mapped[float | None] = mapped_column(Float)
 
     video: Mapped[Video] = relationship(back_populates="clips")
-    vectors: Mapped[list[ClipVector]] = relationship(
-        back_populates="clip", cascade="all, delete-orphan", passive_deletes=True
-    )
 
 
 class Segment(Base):
@@ -138,19 +137,18 @@ class SlideText(Base):
     video: Mapped[Video] = relationship(back_populates="slides")
 
 
-class ClipVector(Base):
-    """One embedding per clip and channel ("speech", "slides", later "visual")."""
+class VideoChannel(Base):
+    """A channel a video has clip vectors for, and the model that made them; the vectors are in
+    the file `VectorFiles.path(video.content_hash, channel, model)` under the home."""
 
-    __tablename__ = "clip_vectors"
+    __tablename__ = "video_channels"
 
-    clip_id: Mapped[int] = mapped_column(ForeignKey("clips.id", ondelete="CASCADE"), primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    model: Mapped[str] = mapped_column(String(256))
+    model: Mapped[str] = mapped_column(String(1024))
     dim: Mapped[int] = mapped_column(Integer)
-    dtype: Mapped[str] = mapped_column(String(16))
-    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
-    clip: Mapped[Clip] = relationship(back_populates="vectors")
+    video: Mapped[Video] = relationship(back_populates="channels")
 
 
 class Setting(Base):
@@ -179,8 +177,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API 
     cursor.close()
 
 
-def open_engine(url: str) -> Engine:
-    """An engine whose schema is at the newest migration (upgraded in place when older)."""
+def open_engine(url: str, home: Path | None = None) -> Engine:
+    """An engine whose schema is at the newest migration (upgraded in place when older).
+    `home`: where the library's files live (a migration may move data there)."""
     try:
         engine = create_engine(url)
     except ImportError as exc:  # the dialect's driver, e.g. psycopg for postgresql+psycopg://
@@ -192,7 +191,7 @@ def open_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
         if current_revision(engine) != SCHEMA_REVISION:
-            upgrade(engine)
+            upgrade(engine, home)
     except OperationalError as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
         raise VmrError(f"cannot open the catalogue {engine.url.render_as_string()}: {reason}") from exc
@@ -209,7 +208,7 @@ def current_revision(engine: Engine) -> str | None:
             return None
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, home: Path | None = None) -> None:
     from alembic import command
 
     with engine.begin() as connection:
@@ -221,6 +220,7 @@ def upgrade(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")  # pysqlite would run DDL outside a transaction
         config = alembic_config()
         config.attributes["connection"] = connection
+        config.attributes["home"] = home
         command.upgrade(config, "head")
 
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
-import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vmr.catalogue.store import Clip, ClipVector, Segment, SlideText, Video, Word, bump_generation, utcnow
+from vmr.catalogue.store import Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, utcnow
+from vmr.catalogue.vectors import VectorFiles
 from vmr.channels import Channel
 from vmr.encode.visual import resolve_visual_model
 from vmr.errors import ModelError, VmrError
@@ -49,69 +52,116 @@ class IndexReport:
         return bool(self.indexed) or not self.failed
 
 
-def _clip_vector(channel: str, model: str, vector: np.ndarray, **keys) -> ClipVector:
-    vector = np.asarray(vector, dtype=np.float32)
-    return ClipVector(channel=channel, model=model, dim=len(vector), dtype="float32",
-                      vector=vector.tobytes(), **keys)
+class Executor(Protocol):
+    """Where analyses run: `submit` starts one and returns its future (a VideoAnalysis, or a
+    VmrError naming what is wrong with the file); at most `capacity` are in flight at once."""
+
+    capacity: int
+
+    def submit(self, path: Path, stat: os.stat_result, digest: str | None,
+               clock: StageClock) -> Future[VideoAnalysis]: ...
+
+
+class InProcess:
+    """Analyses one video at a time, here, when it is submitted."""
+
+    capacity = 1
+
+    def __init__(self, analyser: Analyser):
+        self.analyser = analyser
+
+    def submit(self, path: Path, stat: os.stat_result, digest: str | None,
+               clock: StageClock) -> Future[VideoAnalysis]:
+        future: Future[VideoAnalysis] = Future()
+        try:
+            future.set_result(self.analyser.analyse(path, stat, digest, clock))
+        except VmrError as exc:
+            future.set_exception(exc)
+        return future
 
 
 class Indexer:
-    """Indexes files into a catalogue: skips unchanged files, analyses the rest and writes each
-    video in one transaction."""
+    """Indexes files into a catalogue: skips unchanged files, has the rest analysed (here, or on
+    a cluster's workers) and writes each video in one transaction, in the order the files were
+    found, so video ids never depend on which analysis finished first."""
 
-    def __init__(self, sessions: Callable[[], Session], options: IndexOptions,
+    def __init__(self, sessions: Callable[[], Session], options: IndexOptions, files: VectorFiles,
                  progress: Progress | None = None):
         self.sessions = sessions
         self.options = options
+        self.files = files
         self.progress = progress or (lambda *_: None)
         self.analyser = Analyser(options, self.progress)
 
-    def run(self, paths: Iterable[str | Path]) -> IndexReport:
+    def run(self, paths: Iterable[str | Path], executor: Executor | None = None) -> IndexReport:
         files, failed = discover(paths)
         report = IndexReport(failed=failed)
+        executor = executor or InProcess(self.analyser)
+        pending: deque[tuple[Path, Future[VideoAnalysis] | IndexedVideo | VmrError]] = deque()
+        in_flight = 0
         for path in files:
             try:
-                report.indexed.append(self.index_file(path))
+                unchanged, stat, digest, clock = self.check(path)
+                if unchanged is None:
+                    self.progress(str(path), "analyse", 0, 1)
+                    pending.append((path, executor.submit(path, stat, digest, clock)))
+                    in_flight += 1
+                elif self.options.visual_model and not self._has_visual(unchanged.video_id):
+                    pending.append((path, self.add_visual(path, unchanged, clock)))
+                else:
+                    pending.append((path, unchanged))
             except ModelError:
                 raise  # not about this file: every other file would fail the same way
             except VmrError as exc:
-                report.failed.append(FailedInput.of(path, exc))
-            finally:
-                self.progress(str(path), "done", 1, 1)
+                pending.append((path, exc))
+            # Write what is ready, in order; wait for the oldest analysis when all are busy.
+            while pending and (not isinstance(pending[0][1], Future) or pending[0][1].done()
+                               or in_flight >= executor.capacity):
+                in_flight -= isinstance(pending[0][1], Future)
+                self._finish(report, *pending.popleft())
+        while pending:
+            self._finish(report, *pending.popleft())
+        self.prune()
         return report
 
-    def index_file(self, path: Path) -> IndexedVideo:
-        unchanged, stat, digest, clock = self.check(path)
-        if unchanged is None:
-            return self.write(self.analyser.analyse(path, stat, digest, clock))
-        if self.options.visual_model and not self._has_visual(unchanged.video_id):
-            return self.add_visual(path, unchanged, clock)
-        return unchanged
+    def _finish(self, report: IndexReport, path: Path,
+                outcome: Future[VideoAnalysis] | IndexedVideo | VmrError) -> None:
+        try:
+            if isinstance(outcome, Future):
+                outcome = self.write(outcome.result())
+            if isinstance(outcome, VmrError):
+                raise outcome
+            report.indexed.append(outcome)
+        except ModelError:
+            raise
+        except VmrError as exc:
+            report.failed.append(FailedInput.of(path, exc))
+        finally:
+            self.progress(str(path), "done", 1, 1)
 
     def _has_visual(self, video_id: int) -> bool:
-        """Whether the video's clips have vectors from the visual model asked for."""
+        """Whether the video has vectors from the visual model asked for."""
         model = resolve_visual_model(self.options.visual_model)
         with self.sessions() as session:
-            return session.scalar(
-                select(func.count()).select_from(ClipVector).join(Clip)
-                .where(Clip.video_id == video_id, ClipVector.channel == Channel.VISUAL, ClipVector.model == model)
-            ) > 0
+            found = session.get(VideoChannel, (video_id, Channel.VISUAL))
+            return found is not None and found.model == model
 
     def add_visual(self, path: Path, video: IndexedVideo, clock: StageClock) -> IndexedVideo:
         """An unchanged video indexed without the visual channel (or with another visual model)
         gets its keyframes encoded, without redoing its speech."""
         with self.sessions() as session:
-            clips = session.execute(select(Clip.id, Clip.keyframe_time)
-                                    .where(Clip.video_id == video.video_id).order_by(Clip.idx)).all()
-        visual = self.analyser.visual_channel(path, [t for _, t in clips], clock)
+            row = session.get(Video, video.video_id)
+            content, keyframes = row.content_hash, session.scalars(
+                select(Clip.keyframe_time).where(Clip.video_id == video.video_id).order_by(Clip.idx)).all()
+        visual = self.analyser.visual_channel(path, list(keyframes), clock)
+        dim = self.files.write(content, Channel.VISUAL, visual.model, len(keyframes), visual.vectors)
         with self.sessions() as session, session.begin():
-            session.execute(delete(ClipVector).where(
-                ClipVector.channel == Channel.VISUAL,
-                ClipVector.clip_id.in_(select(Clip.id).where(Clip.video_id == video.video_id))))
-            session.add_all(_clip_vector(Channel.VISUAL, visual.model, visual.vectors[i], clip_id=clip_id)
-                            for i, (clip_id, _) in enumerate(clips) if i in visual.vectors)
+            session.merge(VideoChannel(video_id=video.video_id, channel=Channel.VISUAL, model=visual.model, dim=dim))
             bump_generation(session)
         return replace(video, status="updated", seconds=clock.seconds)
+
+    def prune(self) -> None:
+        prune_vectors(self.sessions, self.files)
 
     def check(self, path: Path) -> tuple[IndexedVideo | None, os.stat_result, str | None, StageClock]:
         """The summary of an unchanged file (same size and mtime, or same content), else None
@@ -155,12 +205,16 @@ class Indexer:
             asr_model=f"{transcript.backend}:{transcript.model}" if transcript else None,
             language=transcript.language if transcript else None, indexed_at=utcnow(),
         )
-        for i, (span, keyframe) in enumerate(zip(scan.clips, scan.keyframe_times)):
-            clip = Clip(idx=i, start=span.start, end=span.end, keyframe_time=keyframe)
-            for channel, found in analysis.channels.items():
-                if i in found.vectors:
-                    clip.vectors.append(_clip_vector(channel, found.model, found.vectors[i]))
-            video.clips.append(clip)
+        video.clips = [Clip(idx=i, start=span.start, end=span.end, keyframe_time=keyframe)
+                       for i, (span, keyframe) in enumerate(zip(scan.clips, scan.keyframe_times))]
+        # The vector files first: a run killed before the commit leaves files no row refers
+        # to, which the next run prunes, never a row without its vectors.
+        video.channels = [
+            VideoChannel(channel=channel, model=found.model,
+                         dim=self.files.write(analysis.content_hash, channel, found.model, len(scan.clips),
+                                              found.vectors))
+            for channel, found in analysis.channels.items()
+        ]
         session.add(video)
         session.flush()  # ids for the words' video_id
         for s_idx, seg in enumerate(transcript.segments if transcript else []):
@@ -189,3 +243,12 @@ class Indexer:
             SlideText.video_id == video.id, SlideText.text != "")) or 0
         return IndexedVideo(video.path, video.id, video.duration, clips, words, status, warning,
                             seconds or {}, slides)
+
+
+def prune_vectors(sessions: Callable[[], Session], files: VectorFiles) -> None:
+    """Delete the vector files no video refers to any more (removed, replaced or re-embedded);
+    the caller holds the writer lock."""
+    with sessions() as session:
+        rows = session.execute(select(Video.content_hash, VideoChannel.channel, VideoChannel.model)
+                               .join(VideoChannel)).all()
+    files.prune({files.path(*row) for row in rows})

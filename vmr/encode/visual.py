@@ -17,7 +17,6 @@ import numpy as np
 from vmr.models.devices import torch_device
 from vmr.errors import ModelError, QueryError
 
-VISUAL = "visual"  # the channel's name in the catalogue and the matrices
 EXAMPLE_MODEL = "openai/clip-vit-base-patch32"
 
 

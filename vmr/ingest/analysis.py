@@ -28,8 +28,6 @@ from vmr.timecode import TimeSpan
 @dataclass(frozen=True)
 class IndexOptions:
     clip_seconds: float = 2.0
-    # Sentences this close to a clip join its speech text (tuned on the sample, see README).
-    context_seconds: float = 0.0
     asr: AsrOptions = field(default_factory=AsrOptions)
     text_model: str = DEFAULT_TEXT_MODEL
     visual_model: str | None = None  # a CLIP/SigLIP folder or hub id; None: no visual channel
@@ -41,15 +39,15 @@ class IndexOptions:
 Progress = Callable[[str, str, float, float], None]
 
 
-def speech_texts(segments: list, clips: list[TimeSpan], context: float) -> list[str]:
-    """Per clip, the whole sentences (Whisper segments) spoken within `context` seconds of it
-    ("" for none): a 2-s clip alone holds a few words, and a sentence is the unit the text
-    encoder was trained on, so a clip's vector says what its sentence is about."""
+def speech_texts(segments: list, clips: list[TimeSpan]) -> list[str]:
+    """Per clip, the whole sentences (Whisper segments) spoken during it ("" for none): a 2-s
+    clip alone holds a few words, and a sentence is the unit the text encoder was trained on,
+    so a clip's vector says what its sentence is about."""
     starts = np.array([s.start for s in segments], dtype=np.float64)
     ends = np.array([s.end for s in segments], dtype=np.float64)
     texts = []
     for clip in clips:
-        near = np.nonzero((starts < clip.end + context) & (ends > clip.start - context))[0]
+        near = np.nonzero((starts < clip.end) & (ends > clip.start))[0]
         texts.append(" ".join(segments[i].text.strip() for i in near).strip())
     return texts
 
@@ -233,7 +231,7 @@ class Analyser:
 
     def _speech_texts(self, scan: VideoScan, transcript: Transcript | None) -> list[str]:
         segments = [seg for seg in transcript.segments if seg.text.strip()] if transcript else []
-        return speech_texts(segments, scan.clips, self.options.context_seconds)
+        return speech_texts(segments, scan.clips)
 
     def _encode_texts(self, name: str, texts: list[str], clock: StageClock) -> dict[int, np.ndarray]:
         """Vectors of the non-empty texts by clip index. Neighbouring clips often share a text

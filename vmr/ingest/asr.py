@@ -77,12 +77,11 @@ class Transcript:
 
 @dataclass(frozen=True)
 class AsrOptions:
-    # faster-whisper is the default by measurement (bench/asr_bench.py ->
-    # bench-results/asr.md, sample lecture, 2 CPU cores, beam 5): with base it reached
-    # WER 0.085 vs openai-whisper's 0.078 (3 words in 400) while transcribing ~10x
-    # faster (RTF 0.20 vs 2.16; int8 CTranslate2 vs fp32 PyTorch), and neither put a
-    # word in the silences.  base stays the default model: tiny.en tied it on this
-    # clean TTS narration (0.083) but is the weaker model on real, human speech.
+    # faster-whisper is the default by measurement (bench/asr_bench.py, table in the README):
+    # on the same base weights it is 7.9x faster than openai-whisper (int8 CTranslate2 against
+    # fp32 PyTorch) with the same word error (0.055 against 0.060), and neither put a word in
+    # the silences. base stays the default model: tiny.en scored better (0.037) on the clean
+    # synthetic narration, but it is the weaker model on real, human speech.
     backend: str = "faster-whisper"
     model: str = "base"
     device: str = "auto"  # "auto" | "cpu" | "cuda"

@@ -69,11 +69,9 @@ class VideoScan:
 
 
 @dataclass(frozen=True)
-class Shot:
+class Shot(TimeSpan):
     """A stretch of video showing one picture (a slide, a camera angle)."""
 
-    start: float
-    end: float
     picture: int  # which distinct picture: a return to an earlier slide repeats its number
 
 

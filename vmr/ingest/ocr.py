@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vmr.errors import ModelError
+from vmr.timecode import TimeSpan
 from vmr.models.weights import PackagedModel, Part, WeightFile, ensure_packaged
 
 _PKG = "rapidocr_onnxruntime"
@@ -53,11 +54,9 @@ class ScreenText:
 
 
 @dataclass(frozen=True)
-class SlideSpan:
+class SlideSpan(TimeSpan):
     """Timed on-screen text: what was shown from `start` to `end` (seconds)."""
 
-    start: float
-    end: float
     text: str  # lines joined by newlines; "" for a picture without (lasting) text
     confidence: float | None
 

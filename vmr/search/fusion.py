@@ -1,5 +1,13 @@
-"""Query -> per-clip scores: every clip scored per channel (the kernels' cosine scans), the
-lexical channel's BM25 beside them, and one weighted fusion of all of them per clip."""
+"""Query -> per-clip scores on one part of a build (all of it in one process, a shard's videos
+on a cluster): every clip scored per channel (the kernels' cosine scans, or the sign-bit
+prefilter), the lexical channel's BM25 beside them, and one weighted fusion of them per clip.
+
+Whatever must be the same in every part comes from the whole library: the prefilter's
+threshold and floor, the linear maps that put a channel on the reference channel's scale, each
+channel's mean (the baseline of a moment's evidence), and whether a query's phrase is said
+anywhere. Parts report their statistics; `plan` turns the library's totals into a `FusionPlan`
+that every part fuses with.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +18,15 @@ import numpy as np
 from vmr.channels import Channel
 from vmr.encode.text import TextEncoder
 from vmr.search import lexical
+from vmr.search.build import ChannelMatrix, SearchBuild
 from vmr.search.lexical import Query
-from vmr.search.matrices import ChannelMatrix, ClipMatrix
 from vmr.search.options import SearchOptions
 
-# Exact rerank pool of the binary prefilter: 0.5% of the clips, at least this many. The
-# windows found are then ranked again on exact scores (kernels.refine_windows), which took
+# Exact rerank pool of the binary prefilter: 0.5% of the library's clips, at least this many.
+# The windows found are then ranked again on exact scores (kernels.refine_windows), which took
 # window recall@10 from 0.94 to 0.997 at a million clips (bench/kernels_bench.py).
 PREFILTER_CANDIDATES = 4096
+PREFILTER_SHARE = 200
 LEXICAL = Channel.LEXICAL
 # Subtracted from the clips that lack a query's phrase (where some clip has it), so that its
 # windows keep to the sentences that hold the phrase.
@@ -29,156 +38,262 @@ QUOTE_WORDS_PER_EDIT = 5
 
 
 @dataclass(frozen=True)
-class ClipScores:
-    """Per query and clip: the fused score that windows are ranked on, and each evidence
-    (dense channels by name, lexical fields as "lexical.speech" / "lexical.slides")."""
+class Request:
+    """A batch of queries, as every part of a build sees it."""
 
-    fused: np.ndarray  # float32 [Q, N]
+    id: str
+    queries: list[Query]
+    vectors: dict[str, np.ndarray]  # per model: float32 [Q, D] query vectors
+    options: SearchOptions
+    lengths: np.ndarray  # window lengths in clips, from the whole library's clip length
+
+    def channels(self, build: SearchBuild) -> list[ChannelMatrix]:
+        """The dense channels this request scores: weighted, and with a query vector."""
+        return [channel for name, channel in build.channels.items()
+                if self.options.channel_weights.get(name, 0.0) > 0 and channel.model in self.vectors]
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """A channel's sign-bit prefilter for the whole library, per query: the Hamming distance
+    within which clips are scored exactly, and the floor the others are filled below."""
+
+    threshold: np.ndarray  # int64 [Q]
+    floor: np.ndarray  # float32 [Q]
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    """One channel's scores summed up over the clips that have it, per query."""
+
+    total: np.ndarray  # float64 [Q]
+    count: int
+    best: np.ndarray  # float32 [Q]
+
+    def __add__(self, other: ChannelStats) -> ChannelStats:
+        return ChannelStats(self.total + other.total, self.count + other.count, np.maximum(self.best, other.best))
+
+    @property
+    def mean(self) -> np.ndarray:
+        return (self.total / max(self.count, 1)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class PartStats:
+    channels: dict[str, ChannelStats]
+    phrase_found: np.ndarray  # bool [Q]: some document of the part holds the query's phrase
+
+    def __add__(self, other: PartStats) -> PartStats:
+        names = self.channels.keys() | other.channels.keys()
+        return PartStats({name: self.channels[name] + other.channels[name] if name in self.channels
+                          and name in other.channels else self.channels.get(name) or other.channels[name]
+                          for name in names}, self.phrase_found | other.phrase_found)
+
+
+@dataclass(frozen=True)
+class FusionPlan:
+    """How every part fuses: the fused channels (dense ones, then LEXICAL) and their weights,
+    per dense channel and query the linear map onto the reference channel's scale and its
+    mean after that map, and per query whether its phrase is said anywhere."""
+
+    names: list[str]
+    weights: np.ndarray  # float32 [C]
+    slope: dict[str, np.ndarray]  # float32 [Q] each (rescaled channels only)
+    intercept: dict[str, np.ndarray]
+    baseline: dict[str, np.ndarray]  # float32 [Q]: each dense channel's mean over its clips
+    phrase_found: np.ndarray  # bool [Q]
+
+    def rescale(self, name: str, q: int, scores: np.ndarray) -> np.ndarray:
+        if name not in self.slope:
+            return scores
+        return (self.slope[name][q] * scores + self.intercept[name][q]).astype(np.float32)
+
+
+@dataclass
+class ClipScores:
+    """One part's evidence per query and clip (dense channels by name, lexical fields as
+    "lexical.speech" / "lexical.slides"), and once fused, the score windows rank on."""
+
     parts: dict[str, np.ndarray]  # float32 [Q, N] each
     present: dict[str, np.ndarray]  # bool [N] each dense channel
     # Per query: the lexical documents holding its phrase, where one does: its quoted phrases,
     # or else the whole query said (almost) word for word, a quote; None otherwise.
     phrase_docs: list[np.ndarray | None]
     quoted: list[bool]  # the phrase was in double quotes: every moment must hold it
-    # Per query with phrase documents: bool [N], the clips they cover (the others are penalised),
-    # and the tokens those documents say (the quoted phrase, or the whole query).
+    # and the tokens those documents say (the quoted phrase, or the whole query)
+    phrases: list[list[str] | None]
+    fused: np.ndarray | None = None  # float32 [Q, N]
+    # Per query whose phrase is said somewhere: bool [N], the clips of documents holding it.
     phrase_rows: list[np.ndarray | None] = field(default_factory=list)
-    phrases: list[list[str] | None] = field(default_factory=list)
-    # How they were fused, so that rows scored again exactly fuse alike (`exact_scores_at`):
-    # the fused channels (dense ones, then LEXICAL), their weights, and per dense channel and
-    # query the linear map onto the reference channel's scale.
-    names: list[str] = field(default_factory=list)
-    weights: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    slope: dict[str, np.ndarray] = field(default_factory=dict)  # float32 [Q] each
-    intercept: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def clip_scores(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], queries: list[Query],
-                options: SearchOptions) -> ClipScores:
-    """Fused per-clip scores for a batch of queries (one vector per query and model; a channel
-    whose model has none is left out): the dense channels and the lexical channel go through
-    one weighted fusion, before any window is formed; all zero where no clip has a channel."""
+def hamming_histograms(build: SearchBuild, request: Request) -> dict[str, np.ndarray]:
+    """Per prefiltered channel: int64 [Q, bits+1], the part's clips at each distance."""
     import kernels
 
-    n_queries, n = len(queries), matrix.clip_count
-    names = [name for name, channel in matrix.channels.items()
-             if options.channel_weights.get(name, 0.0) > 0 and channel.model in query_vectors]
-    parts = {name: channel_scores(matrix.channels[name], query_vectors[matrix.channels[name].model])
-             for name in names}
-    present = {name: np.asarray(matrix.channels[name].present) for name in names}
-    slope, intercept = rescaling(names, parts, present, n_queries, options)
-    for name in slope:
-        parts[name] = (slope[name][:, None] * parts[name] + intercept[name][:, None]).astype(np.float32)
-    phrase_docs = [phrase_documents(matrix, query) if options.lexical_weight > 0 or query.phrases else None
-                   for query in queries]
-    rows_present = [present[name] for name in names]
-    weights = [options.channel_weights[name] for name in names]
-    fused_names = list(names)
-    if matrix.lexical is not None and options.lexical_weight > 0:
-        fields = np.stack([matrix.lexical.clip_scores(q, n) for q in queries], axis=1)  # [F, Q, N]
+    found = {}
+    for channel in request.channels(build):
+        if channel.codes is not None:
+            codes = kernels.pack_sign_bits(request.vectors[channel.model])
+            found[channel.name] = np.stack([kernels.hamming_histogram(channel.codes, code) for code in codes])
+    return found
+
+
+def prefilter_floors(build: SearchBuild, request: Request,
+                     thresholds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per prefiltered channel and query, the lowest exact score of the part's candidates."""
+    import kernels
+
+    found = {}
+    for channel in request.channels(build):
+        if channel.name in thresholds:
+            queries = request.vectors[channel.model]
+            found[channel.name] = np.array([
+                kernels.prefilter_floor(channel.codes, kernels.pack_sign_bits(query), channel.vectors,
+                                        channel.scales, query, threshold)
+                for query, threshold in zip(queries, thresholds[channel.name])], dtype=np.float32)
+    return found
+
+
+def prefilter_thresholds(histograms: dict[str, np.ndarray], library_clips: int) -> dict[str, np.ndarray]:
+    """The library's prefilter thresholds from its summed histograms."""
+    import kernels
+
+    candidates = max(PREFILTER_CANDIDATES, library_clips // PREFILTER_SHARE)
+    return {name: np.array([kernels.prefilter_threshold(h, candidates) for h in hist], dtype=np.int64)
+            for name, hist in histograms.items()}
+
+
+def clip_scores(build: SearchBuild, request: Request,
+                prefilter: dict[str, Prefilter]) -> tuple[ClipScores, PartStats]:
+    """Per query, every clip's score on each dense channel and lexical field, the phrase
+    documents; and the part's statistics for the plan."""
+    queries, n = request.queries, build.clip_count
+    channels = request.channels(build)
+    parts = {c.name: channel_scores(c, request.vectors[c.model], prefilter.get(c.name)) for c in channels}
+    present = {c.name: np.asarray(c.present) for c in channels}
+    stats = {name: ChannelStats(parts[name][:, present[name]].sum(axis=1, dtype=np.float64),
+                                int(present[name].sum()),
+                                parts[name][:, present[name]].max(axis=1, initial=-np.inf))
+             for name in parts}
+    if request.options.lexical_weight > 0:
+        fields = np.stack([build.lexical.clip_scores(q, n) for q in queries], axis=1)  # [F, Q, N]
         for name, scores in zip(lexical.FIELDS, fields):
             parts[f"lexical.{name}"] = scores
-        if rows_present:
-            # Lexical scores count where a clip has text at all, and zero there is evidence.
-            fused_names.append(LEXICAL)
-            parts[LEXICAL] = fields.sum(axis=0)
-            rows_present.append(np.logical_or.reduce(rows_present))
-            weights.append(options.lexical_weight)
-    fused = np.zeros((n_queries, n), dtype=np.float32)
-    weights = np.array(weights, dtype=np.float32)
-    if fused_names:
-        stacked_present = np.stack(rows_present)
-        for q in range(n_queries):
-            fused[q] = kernels.fuse_channels(np.stack([parts[name][q] for name in fused_names]),
-                                             stacked_present, weights)
-    phrase_rows = [None if docs is None else matrix.lexical.rows_of(docs, n) for docs in phrase_docs]
-    for q, rows in enumerate(phrase_rows):
-        if rows is not None:  # windows keep to the clips that hold the phrase
-            fused[q, ~rows] -= PHRASE_PENALTY
+    phrase_docs = [phrase_documents(build, query) if request.options.lexical_weight > 0 or query.phrases else None
+                   for query in queries]
     phrases = [None if docs is None else (query.phrases[0] if query.phrases else query.tokens)
                for docs, query in zip(phrase_docs, queries)]
-    return ClipScores(fused, parts, present, phrase_docs, [bool(q.phrases) for q in queries],
-                      phrase_rows, phrases, fused_names, weights, slope, intercept)
+    scores = ClipScores(parts, present, phrase_docs, [bool(q.phrases) for q in queries], phrases)
+    return scores, PartStats(stats, np.array([docs is not None for docs in phrase_docs], dtype=bool))
 
 
-def rescaling(names: list[str], parts: dict[str, np.ndarray], present: dict[str, np.ndarray],
-              n_queries: int, options: SearchOptions) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per rescaled channel, the per-query slope and intercept that map its median clip to the
-    reference channel's median and its best to the reference's best (0 and 1 without one)."""
+def plan(stats: PartStats, build: SearchBuild, request: Request) -> FusionPlan:
+    """The fusion every part applies, from the library's statistics: each rescaled channel's
+    mean and best clip mapped onto the reference channel's (0 and 1 without one)."""
+    options, n_queries = request.options, len(request.queries)
+    names = [c.name for c in request.channels(build) if stats.channels[c.name].count]
     low, high = np.zeros(n_queries, np.float32), np.ones(n_queries, np.float32)
-    ref = options.reference_channel
-    if ref in names and present[ref].any():
-        low, high = anchors(parts[ref], present[ref])
+    reference = stats.channels.get(options.reference_channel)
+    if options.reference_channel in names:
+        low, high = reference.mean, reference.best
     slope, intercept = {}, {}
     for name in names:
-        if name in options.rescale and present[name].any():  # (a shard may hold none of its clips)
-            median, best = anchors(parts[name], present[name])
-            spread = best - median
+        if name in options.rescale:
+            mean, best = stats.channels[name].mean, stats.channels[name].best
+            spread = best - mean
             slope[name] = np.divide(high - low, spread, out=np.zeros_like(spread), where=spread > 1e-6)
-            intercept[name] = low - median * slope[name]
-    return slope, intercept
+            intercept[name] = low - mean * slope[name]
+    baseline = {name: slope[name] * stats.channels[name].mean + intercept[name] if name in slope
+                else stats.channels[name].mean for name in names}
+    weights = [options.channel_weights[name] for name in names]
+    fused = list(names)
+    if options.lexical_weight > 0 and names:
+        fused.append(LEXICAL)
+        weights.append(options.lexical_weight)
+    return FusionPlan(fused, np.array(weights, dtype=np.float32), slope, intercept, baseline,
+                      stats.phrase_found)
 
 
-def anchors(scores: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per query [Q]: the median and the best score over the clips the channel is present on."""
-    found = scores[:, present]
-    return np.median(found, axis=1), found.max(axis=1)
-
-
-def exact_scores_at(matrix: ClipMatrix, rows: np.ndarray, query_vectors: dict[str, np.ndarray],
-                    scores: ClipScores, q: int) -> np.ndarray:
-    """Query q's fused scores of the given rows, with the dense channels scored again from the
-    exact copies where the scan was approximate: what `clip_scores` gives without quantisation."""
+def fuse(build: SearchBuild, scores: ClipScores, fusion: FusionPlan) -> None:
+    """The fused score of every clip and query (`scores.fused`): the dense channels on their
+    planned scales and the lexical channel, weighted, each clip on the channels it has; the
+    clips without a query's phrase penalised where the library says it somewhere."""
     import kernels
 
-    if not scores.names:
+    n_queries, n = len(scores.phrases), build.clip_count
+    dense = [name for name in fusion.names if name != LEXICAL]
+    for name in fusion.slope:
+        scores.parts[name] = np.stack([fusion.rescale(name, q, scores.parts[name][q]) for q in range(n_queries)])
+    present = [scores.present[name] for name in dense]
+    if LEXICAL in fusion.names:
+        # Lexical scores count where a clip has text at all, and zero there is evidence.
+        scores.parts[LEXICAL] = sum(scores.parts[f"lexical.{name}"] for name in lexical.FIELDS)
+        present.append(np.logical_or.reduce(present))
+    fused = np.zeros((n_queries, n), dtype=np.float32)
+    if fusion.names and n:
+        stacked_present = np.stack(present)
+        for q in range(n_queries):
+            fused[q] = kernels.fuse_channels(np.stack([scores.parts[name][q] for name in fusion.names]),
+                                             stacked_present, fusion.weights)
+    scores.phrase_rows = [
+        (build.lexical.rows_of(docs, n) if docs is not None else np.zeros(n, dtype=bool)) if found else None
+        for docs, found in zip(scores.phrase_docs, fusion.phrase_found)]
+    for q, rows in enumerate(scores.phrase_rows):
+        if rows is not None:  # windows keep to the clips that hold the phrase
+            fused[q, ~rows] -= PHRASE_PENALTY
+    scores.fused = fused
+
+
+def exact_scores_at(build: SearchBuild, rows: np.ndarray, request: Request, scores: ClipScores,
+                    fusion: FusionPlan, q: int) -> np.ndarray:
+    """Query q's fused scores of the given rows, with the dense channels scored again from the
+    exact copies where the scan was approximate: what `fuse` gives without quantisation."""
+    import kernels
+
+    if not fusion.names:
         return np.zeros(len(rows), dtype=np.float32)
     values, present = [], []
-    for name in scores.names:
+    for name in fusion.names:
         if name == LEXICAL:
             values.append(scores.parts[LEXICAL][q][rows])
             present.append(np.logical_or.reduce(present))
             continue
-        channel = matrix.channels[name]
+        channel = build.channels[name]
         stored, scales = (channel.exact, None) if channel.approximate else (channel.vectors, channel.scales)
-        exact = kernels.scores_at(rows, stored, scales, query_vectors[channel.model][q])
-        if name in scores.slope:
-            exact = scores.slope[name][q] * exact + scores.intercept[name][q]
-        values.append(exact.astype(np.float32))
+        exact = kernels.scores_at(rows, stored, scales, request.vectors[channel.model][q])
+        values.append(fusion.rescale(name, q, exact).astype(np.float32))
         present.append(np.asarray(channel.present)[rows])
-    fused = kernels.fuse_channels(np.stack(values), np.stack(present), scores.weights)
+    fused = kernels.fuse_channels(np.stack(values), np.stack(present), fusion.weights)
     holding = scores.phrase_rows[q]
     if holding is not None:
         fused[~holding[rows]] -= PHRASE_PENALTY
     return fused
 
 
-def phrase_documents(matrix: ClipMatrix, query: Query) -> np.ndarray | None:
+def phrase_documents(build: SearchBuild, query: Query) -> np.ndarray | None:
     """The documents holding the query's quoted phrases; or, for a query of a few words or more
     said (almost) word for word, a quote, the sentences that say it."""
-    if matrix.lexical is None:
-        return None
     if query.phrases:
-        docs = matrix.lexical.phrase_documents(query.phrases)
+        docs = build.lexical.phrase_documents(query.phrases)
     elif len(query.tokens) >= QUOTE_TOKENS:
-        docs = matrix.lexical.phrase_documents([query.tokens], field=Channel.SPEECH,
-                                               max_edits=len(query.tokens) // QUOTE_WORDS_PER_EDIT)
+        docs = build.lexical.phrase_documents([query.tokens], field=Channel.SPEECH,
+                                              max_edits=len(query.tokens) // QUOTE_WORDS_PER_EDIT)
     else:
         return None
     return docs if len(docs) else None
 
 
-def channel_scores(channel: ChannelMatrix, queries: np.ndarray) -> np.ndarray:
+def channel_scores(channel: ChannelMatrix, queries: np.ndarray, prefilter: Prefilter | None) -> np.ndarray:
     """Cosine of every clip [Q, N]: through the binary prefilter where the library built codes,
     else one exact scan (batched when there are several queries)."""
     import kernels
 
     if channel.codes is not None:
-        candidates = max(PREFILTER_CANDIDATES, len(channel.present) // 200)
-        codes = kernels.pack_sign_bits(queries)
         return np.stack([
-            kernels.prefiltered_scores(channel.codes, code, channel.vectors, channel.scales, query, candidates)
-            for code, query in zip(codes, queries)
+            kernels.prefiltered_scores_within(channel.codes, kernels.pack_sign_bits(query), channel.vectors,
+                                              channel.scales, query, threshold, floor)
+            for query, threshold, floor in zip(queries, prefilter.threshold, prefilter.floor)
         ])
     if len(queries) == 1:
         return kernels.cosine_scores(channel.vectors, queries[0], channel.scales)[None, :]

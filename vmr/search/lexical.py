@@ -1,5 +1,5 @@
 """The lexical channel: BM25 over transcript sentences and slide text, built by vmr itself so it
-works on every database (SQLite, PostgreSQL), as derived data next to the vector matrices.
+works on every database (SQLite, PostgreSQL), as derived data in the search build.
 
 Documents and queries are tokenised alike (`vmr.language`). The documents are the spoken
 sentences (Whisper's words, split where one ends with . ? or !) and the slides, each mapped to
@@ -10,12 +10,14 @@ the clip rows it overlaps; a clip's score on a field is its best document's. A q
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from vmr.channels import TEXT_CHANNELS
-from vmr.language import tokens
+from vmr.language import tokens, word_tokens
+from vmr.search.texts import Texts
+from vmr.timecode import TimeSpan
 
 FIELDS = tuple(str(channel) for channel in TEXT_CHANNELS)
 # BM25 constants (the usual ones); b is lower than 0.75 because sentences and slides are short
@@ -44,21 +46,28 @@ def parse_query(query: str) -> Query:
 
 
 @dataclass(frozen=True)
-class Document:
+class Document(TimeSpan):
+    """A sentence said, or a slide shown: the unit BM25 scores and moments snap to."""
+
     field: int  # index into FIELDS
+    video: int  # position of its video in the build
     first_row: int  # the clip rows it covers: [first_row, stop_row)
     stop_row: int
     text: str
-    start: float = 0.0  # seconds
-    end: float = 0.0
+    # A sentence's words, and the index of the first in the build's word arrays: each token
+    # keeps the word it came from, so a quote's moment can end where its words end.
+    words: tuple[str, ...] = ()
+    first_word: int = -1
 
 
 @dataclass(frozen=True)
 class LexicalIndex:
-    """Inverted (postings) and forward (token sequences, for phrases) CSR arrays."""
+    """Inverted (postings) and forward (token sequences, for phrases) CSR arrays. Documents come
+    video by video, in build order; within a video by field, then by start."""
 
     vocab: dict[str, int]
-    doc_field: np.ndarray  # int8 [D]; documents come in field order, then in clip order
+    video_docs: np.ndarray  # int64 [V+1]: video i's documents are [video_docs[i], video_docs[i+1])
+    doc_field: np.ndarray  # int8 [D]
     doc_first: np.ndarray  # int64 [D]
     doc_stop: np.ndarray  # int64 [D]
     doc_start: np.ndarray  # float64 [D], seconds
@@ -66,22 +75,32 @@ class LexicalIndex:
     doc_length: np.ndarray  # float32 [D], tokens
     token_offsets: np.ndarray  # int64 [D+1]
     token_ids: np.ndarray  # int32: document d's tokens are token_ids[offsets[d]:offsets[d+1]]
+    token_word: np.ndarray  # int64 per token: the build's word it starts in (-1: a slide's)
     posting_offsets: np.ndarray  # int64 [T+1]
     posting_docs: np.ndarray  # int32: the documents holding term t, ascending
     posting_tf: np.ndarray  # float32: its count in each
+    # Statistics of the whole library, also in a shard's part, so BM25 scores the same there.
     doc_freq: np.ndarray  # float32 [F, T]: documents of each field holding the term
     field_docs: np.ndarray  # float32 [F]: documents per field
     field_avg_length: np.ndarray  # float32 [F]
+    doc_text: Texts
 
-    ARRAYS = ("doc_field", "doc_first", "doc_stop", "doc_start", "doc_end", "doc_length", "token_offsets", "token_ids",
-              "posting_offsets", "posting_docs", "posting_tf", "doc_freq", "field_docs",
-              "field_avg_length")
+    ARRAYS = ("video_docs", "doc_field", "doc_first", "doc_stop", "doc_start", "doc_end", "doc_length",
+              "token_offsets", "token_ids", "token_word", "posting_offsets", "posting_docs", "posting_tf",
+              "doc_freq", "field_docs", "field_avg_length")
+    ARRAY_FILES = (*ARRAYS, "doc_text.offsets", "doc_text.blob")
 
     @classmethod
-    def build(cls, documents: list[Document]) -> LexicalIndex:
+    def build(cls, documents: list[Document], videos: int) -> LexicalIndex:
+        """The index of `documents` of `videos` videos (put in index order: see the class)."""
+        documents = sorted(documents, key=lambda d: (d.video, d.field, d.start))
         vocab: dict[str, int] = {}
-        sequences = [np.array([vocab.setdefault(t, len(vocab)) for t in tokens(d.text)], dtype=np.int32)
-                     for d in documents]
+        sequences, words = [], []
+        for d in documents:
+            found, sources = word_tokens(list(d.words)) if d.words else (tokens(d.text), [])
+            sequences.append(np.array([vocab.setdefault(t, len(vocab)) for t in found], dtype=np.int32))
+            words.append(np.array(sources, dtype=np.int64) + d.first_word if d.words
+                         else np.full(len(found), -1, dtype=np.int64))
         n_terms, n_docs = len(vocab), len(documents)
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -96,27 +115,62 @@ class LexicalIndex:
         np.add.at(doc_freq, (doc_field[docs], terms), 1)
         field_docs = np.bincount(doc_field, minlength=len(FIELDS)).astype(np.float32)
         field_tokens = np.bincount(doc_field, weights=lengths, minlength=len(FIELDS))
+        doc_video = np.array([d.video for d in documents], dtype=np.int64)
         return cls(
-            vocab=vocab, doc_field=doc_field,
+            vocab=vocab,
+            video_docs=np.searchsorted(doc_video, np.arange(videos + 1)).astype(np.int64),
+            doc_field=doc_field,
             doc_first=np.array([d.first_row for d in documents], dtype=np.int64),
             doc_stop=np.array([d.stop_row for d in documents], dtype=np.int64),
             doc_start=np.array([d.start for d in documents], dtype=np.float64),
             doc_end=np.array([d.end for d in documents], dtype=np.float64),
             doc_length=lengths.astype(np.float32), token_offsets=offsets, token_ids=token_ids,
+            token_word=np.concatenate(words) if words else np.zeros(0, np.int64),
             posting_offsets=posting_offsets, posting_docs=docs.astype(np.int32),
             posting_tf=tf.astype(np.float32), doc_freq=doc_freq, field_docs=field_docs,
             field_avg_length=(field_tokens / np.maximum(field_docs, 1)).astype(np.float32),
+            doc_text=Texts.of([d.text for d in documents]),
         )
 
-    def documents_in(self, field: str, first_row: int, stop_row: int) -> slice:
-        """The documents of a field that start in clip rows [first_row, stop_row) (one video)."""
+    def part(self, first_video: int, stop_video: int, first_row: int, first_word: int) -> LexicalIndex:
+        """The documents of videos [first_video, stop_video), numbered from 0 like the rows and
+        words of the build's part, with the whole library's statistics (so BM25 scores them
+        as the whole index does)."""
+        d0, d1 = int(self.video_docs[first_video]), int(self.video_docs[stop_video])
+        t0, t1 = int(self.token_offsets[d0]), int(self.token_offsets[d1])
+        keep = (self.posting_docs >= d0) & (self.posting_docs < d1)
+        kept_before = np.concatenate([[0], np.cumsum(keep)]).astype(np.int64)
+        token_word = np.asarray(self.token_word[t0:t1])
+        return replace(
+            self,
+            video_docs=np.asarray(self.video_docs[first_video:stop_video + 1]) - d0,
+            doc_field=self.doc_field[d0:d1],
+            doc_first=np.asarray(self.doc_first[d0:d1]) - first_row,
+            doc_stop=np.asarray(self.doc_stop[d0:d1]) - first_row,
+            doc_start=self.doc_start[d0:d1], doc_end=self.doc_end[d0:d1], doc_length=self.doc_length[d0:d1],
+            token_offsets=np.asarray(self.token_offsets[d0:d1 + 1]) - t0,
+            token_ids=self.token_ids[t0:t1],
+            token_word=np.where(token_word >= 0, token_word - first_word, -1),
+            posting_offsets=kept_before[np.asarray(self.posting_offsets)],
+            posting_docs=(np.asarray(self.posting_docs)[keep] - d0).astype(np.int32),
+            posting_tf=np.asarray(self.posting_tf)[keep],
+            doc_text=self.doc_text.part(d0, d1),
+        )
+
+    def documents_of(self, video: int, field: str) -> slice:
+        """The documents of one field of the video at this position, in order."""
+        lo, hi = int(self.video_docs[video]), int(self.video_docs[video + 1])
         f = FIELDS.index(field)
-        lo, hi = (int(np.searchsorted(self.doc_field, f, side=side)) for side in ("left", "right"))
-        firsts = self.doc_first[lo:hi]
-        return slice(lo + int(np.searchsorted(firsts, first_row)), lo + int(np.searchsorted(firsts, stop_row)))
+        fields = self.doc_field[lo:hi]
+        return slice(lo + int(np.searchsorted(fields, f, side="left")),
+                     lo + int(np.searchsorted(fields, f, side="right")))
+
+    def of_video(self, docs: np.ndarray, video: int) -> np.ndarray:
+        """The documents among `docs` that belong to the video at this position."""
+        return docs[(docs >= self.video_docs[video]) & (docs < self.video_docs[video + 1])]
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, name) for name in self.ARRAYS}
+        return {name: getattr(self, name) for name in self.ARRAYS} | self.doc_text.arrays("doc_text")
 
     def idf(self, term: int) -> np.ndarray:
         """BM25's (always positive) idf of a term id on each field [F]; -1 is an unknown term."""
@@ -226,4 +280,5 @@ def matched_run(phrase: list[str], text: list[str]) -> tuple[int, int]:
 
 
 def load_index(vocab: dict[str, int], arrays: dict[str, np.ndarray]) -> LexicalIndex:
-    return LexicalIndex(vocab=vocab, **{name: arrays[name] for name in LexicalIndex.ARRAYS})
+    return LexicalIndex(vocab=vocab, doc_text=Texts.load(arrays, "doc_text"),
+                        **{name: arrays[name] for name in LexicalIndex.ARRAYS})

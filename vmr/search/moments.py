@@ -1,25 +1,21 @@
 """Windows -> moments: edges snapped to sentences and slides, the size fitted to what answers
-(a slide's time on screen, a quote's sentence, a spoken peak), and the text that explains each."""
+(a slide's time on screen, a quote's sentence, a spoken peak), and the text that explains each.
+Everything here reads the search build alone, so a shard shapes its moments as one process does.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from vmr.catalogue.store import SlideText, Video, Word
 from vmr.channels import Channel
-from vmr.language import tokens
 from vmr.search import lexical
-from vmr.search.fusion import ClipScores, exact_scores_at
-from vmr.search.links import moment_link
-from vmr.search.matrices import ClipMatrix
+from vmr.search.build import SearchBuild
+from vmr.search.fusion import ClipScores, FusionPlan
 from vmr.search.options import SearchOptions
-from vmr.search.windows import ranked_windows
+from vmr.search.windows import Windows
 from vmr.timecode import TimeSpan
 
 SPEECH, SLIDES = Channel.SPEECH, Channel.SLIDES
@@ -33,101 +29,93 @@ QUOTE_SPAN_TOKENS = 5
 RUN_ON_SECONDS = 10.0
 CLAUSE_END = re.compile(r"[,;:.?!][\"')\]]*$")
 
+# Where a moment came from among all ranked windows: (-score, first row, stop row) of the whole
+# build, so the moments of several parts merge in the order one process finds them.
+Rank = tuple[float, int, int]
+
 
 @dataclass(frozen=True)
-class Moment:
+class Moment(TimeSpan):
+    """A stretch of one video that answers a query."""
+
     video: str  # absolute path
     video_id: int
-    start: float
-    end: float
     score: float
     text: str  # why it matched: what was said, or the slide's text when the slide matched
     link: str
     why: str = SPEECH  # "speech" or "slides"
     speech_text: str = ""  # the words spoken inside the moment
     slide_text: str = ""  # the text on screen at its best clip ("" for none)
-
-    def to_json(self) -> dict:
-        return {
-            "video": self.video, "video_id": self.video_id, "start": round(self.start, 3),
-            "end": round(self.end, 3), "score": round(self.score, 4), "text": self.text,
-            "link": self.link, "why": self.why, "speech_text": self.speech_text,
-            "slide_text": self.slide_text,
-        }
+    frame: float = 0.0  # the time of the frame that shows it best (its best clip's keyframe)
 
 
-def describe(session: Session, matrix: ClipMatrix, starts: np.ndarray, stops: np.ndarray,
-             values: np.ndarray) -> list[Moment]:
-    """Ranked windows (matrix rows) as moments on the clip grid, with the words said (sharded
-    search: the shards hold no lexical index, so there is no snapping)."""
-    found: list[Moment] = []
-    for first, stop, value in zip(starts, stops, values):
-        video_id = matrix.video_of_row(int(first))
-        video = session.get(Video, video_id)
-        if video is None:  # removed since the matrices were built
-            continue
-        start, end = float(matrix.starts[first]), float(matrix.ends[stop - 1])
-        spoken = spoken_text(session, video_id, start, end)
-        found.append(Moment(video=video.path, video_id=video_id, start=start, end=end, score=float(value),
-                            text=spoken, link=moment_link(Path(video.path), start, end), speech_text=spoken))
-    return found
-
-
-def moments(session: Session, matrix: ClipMatrix, scores: ClipScores, q: int, options: SearchOptions,
-            query_vectors: dict[str, np.ndarray] | None = None) -> list[Moment]:
-    """The best windows for query `q`, as moments: edges snapped, and the text that explains
-    each (the slide's, where the slide evidence outweighs the speech evidence). Windows that
-    snap onto a moment already found (one slide's span, one sentence) give way to the next."""
-    if matrix.clip_count == 0:
-        return []
-    rescore = None if query_vectors is None else (
-        lambda rows: exact_scores_at(matrix, rows, query_vectors, scores, q))
-    starts, stops, values = ranked_windows(matrix, scores.fused[q], replace(options, k=SPARE_WINDOWS * options.k),
-                                           rescore)
-    must_hold = scores.phrase_docs[q] if scores.quoted[q] else None
-    baseline = {name: float(scores.parts[name][q][rows].mean()) if rows.any() else 0.0
-                for name, rows in scores.present.items()}
-    found: list[Moment] = []
-    for first, stop, value in zip(starts, stops, values):
+def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, windows: Windows,
+          options: SearchOptions) -> list[tuple[Rank, Moment]]:
+    """Query q's windows (best first, rows of this build) as at most k moments, each with its
+    rank among all windows: edges snapped, and the text that explains each (the slide's, where
+    the slide evidence outweighs the speech evidence). Windows that snap onto a moment already
+    found (one slide's span, one sentence) give way to the next. Moments have no path yet."""
+    fused = scores.fused[q]
+    # A quoted query's moments hold the phrase: none where no document of this part says it.
+    must_hold = (scores.phrase_docs[q] if scores.phrase_docs[q] is not None else np.zeros(0, np.int64)) \
+        if scores.quoted[q] else None
+    found: list[tuple[Rank, Moment]] = []
+    for first, stop, value in zip(*windows):
         if len(found) == options.k:
             break
         first, stop = int(first), int(stop)
-        video_id = matrix.video_of_row(first)
-        video = session.get(Video, video_id)
-        if video is None:  # removed since the matrices were built
-            continue
-        found_by = evidence(scores, q, first, stop, baseline, options)
-        best = first + int(np.argmax(scores.fused[q][first:stop]))
-        middle = float(matrix.starts[best] + matrix.ends[best]) / 2
-        slide = session.scalars(select(SlideText).where(
-            SlideText.video_id == video_id, SlideText.start <= middle, SlideText.end > middle)).first()
-        why = SLIDES if slide is not None and slide.text and found_by[SLIDES] > found_by[SPEECH] else SPEECH
-        start, end = float(matrix.starts[first]), float(matrix.ends[stop - 1])
+        rank = (-float(value), first + build.first_row, stop + build.first_row)
+        video = build.video_at(first)
+        found_by = evidence(scores, fusion, q, first, stop, options)
+        best = first + int(np.argmax(fused[first:stop]))
+        slide = slide_at(build, video, float(build.starts[best] + build.ends[best]) / 2)
+        why = SLIDES if slide is not None and found_by[SLIDES] > found_by[SPEECH] else SPEECH
+        start, end = float(build.starts[first]), float(build.ends[stop - 1])
         if options.snap and why == SLIDES:
-            start, end = slide.start, slide.end
+            start, end = float(build.lexical.doc_start[slide]), float(build.lexical.doc_end[slide])
         elif options.snap:
             quote = None if scores.phrase_docs[q] is None else quote_span(
-                session, matrix, video_id, first, scores.phrases[q], scores.phrase_docs[q], TimeSpan(start, end))
+                build, video, scores.phrases[q], scores.phrase_docs[q], TimeSpan(start, end))
             if quote is None:
-                first, stop = peak_extent(scores.fused[q], first, stop, best, matrix.video_rows(first))
-                start, end = snap_to_sentences(session, matrix, video_id, first, float(matrix.starts[first]),
-                                               float(matrix.ends[stop - 1]), options.snap_seconds)
+                peak = peak_extent(fused, first, stop, best, build.video_rows(video))
+                start, end = snap_to_sentences(build, video, float(build.starts[peak[0]]),
+                                               float(build.ends[peak[1] - 1]), options.snap_seconds)
             else:
                 start, end = quote
         span = TimeSpan(start, end)
-        if must_hold is not None and not holds(matrix.lexical, must_hold, matrix.video_rows(first), span):
+        if must_hold is not None and not holds(build.lexical, must_hold, video, span):
             continue  # a quoted query's moments hold the phrase
-        if any(m.video_id == video_id and span.intersection(TimeSpan(m.start, m.end))
-               > options.max_overlap * min(span.duration, m.end - m.start) for m in found):
+        if any(m.video_id == build.video_ids[video] and span.intersection(m)
+               > options.max_overlap * min(span.duration, m.duration) for _, m in found):
             continue
-        spoken = spoken_text(session, video_id, start, end)
-        slide_text = slide.text if slide is not None else ""
-        found.append(Moment(
-            video=video.path, video_id=video_id, start=start, end=end, score=float(value),
-            text=slide_text if why == SLIDES else spoken, link=moment_link(Path(video.path), start, end),
-            why=why, speech_text=spoken, slide_text=slide_text,
-        ))
+        spoken = build.said(video, start, end)
+        slide_text = build.lexical.doc_text[slide] if slide is not None else ""
+        moment = Moment(start, end, video="", video_id=int(build.video_ids[video]), score=float(value),
+                        text=slide_text if why == SLIDES else spoken, link="", why=why, speech_text=spoken,
+                        slide_text=slide_text, frame=frame(build, video, best, span))
+        found.append((rank, moment))
     return found
+
+
+def frame(build: SearchBuild, video: int, best: int, span: TimeSpan) -> float:
+    """The keyframe of the best clip, if it lies in the moment; else that of the moment's
+    middle clip."""
+    keyframe = float(build.keyframes[best])
+    if span.start <= keyframe <= span.end:
+        return keyframe
+    first, stop = build.video_rows(video)
+    row = first + int(np.searchsorted(build.ends[first:stop], (span.start + span.end) / 2, side="right"))
+    return float(build.keyframes[min(row, stop - 1)])
+
+
+def slide_at(build: SearchBuild, video: int, seconds: float) -> int | None:
+    """The slide document (a slide with text) on screen at this time, if any."""
+    docs = build.lexical.documents_of(video, SLIDES)
+    starts = build.lexical.doc_start[docs]
+    i = int(np.searchsorted(starts, seconds, side="right")) - 1
+    if i < 0 or build.lexical.doc_end[docs.start + i] <= seconds:
+        return None
+    return docs.start + i
 
 
 def peak_extent(scores: np.ndarray, first: int, stop: int, best: int,
@@ -144,49 +132,51 @@ def peak_extent(scores: np.ndarray, first: int, stop: int, best: int,
     return start, end
 
 
-def quote_span(session: Session, matrix: ClipMatrix, video_id: int, row: int, phrase: list[str],
-               docs: np.ndarray, window: TimeSpan) -> tuple[float, float] | None:
+def quote_span(build: SearchBuild, video: int, phrase: list[str], docs: np.ndarray,
+               window: TimeSpan) -> tuple[float, float] | None:
     """A phrase said (almost) word for word, in the sentence that most overlaps the window (of
-    the video at clip `row`): that sentence, or in a run-on one, from its start to the end of
-    the clause where the phrase ends. None if no sentence says it, or the phrase is too short
-    to be a quote."""
+    the video at this position): that sentence, or in a run-on one, from its start to the end
+    of the clause where the phrase ends. None if no sentence says it, or the phrase is too
+    short to be a quote."""
     if len(phrase) < QUOTE_SPAN_TOKENS:
         return None
-    index = matrix.lexical
+    index = build.lexical
     docs = docs[index.doc_field[docs] == lexical.FIELDS.index(SPEECH)]
-    docs, overlap = overlaps(index, docs, matrix.video_rows(row), window)
+    docs, overlap = overlaps(index, docs, video, window)
     if not len(docs) or overlap.max() <= 0:
         return None
     doc = int(docs[np.argmax(overlap)])
     if index.doc_end[doc] - index.doc_start[doc] <= RUN_ON_SECONDS:
         return float(index.doc_start[doc]), float(index.doc_end[doc])
-    said = words(session, video_id, float(index.doc_start[doc]), float(index.doc_end[doc]) + 1e-3)
-    flat = [(i, token) for i, word in enumerate(said) for token in tokens(word.text)]
-    begin, stop = lexical.matched_run(phrase, [token for _, token in flat])
+    tokens = slice(int(index.token_offsets[doc]), int(index.token_offsets[doc + 1]))
+    # Phrase words the index never saw match nothing: each its own negative id.
+    wanted = [index.vocab.get(token, -1 - i) for i, token in enumerate(phrase)]
+    begin, stop = lexical.matched_run(wanted, list(index.token_ids[tokens]))
     if stop <= begin:
         return None
-    last = flat[stop - 1][0]
-    while last < len(said) - 1 and not CLAUSE_END.search(said[last].text.strip()):
+    last = int(index.token_word[tokens.start + stop - 1])
+    said = build.words_in(video, float(index.doc_start[doc]), float(index.doc_end[doc]) + 1e-3)
+    while last < said.stop - 1 and not CLAUSE_END.search(build.word_text[last].strip()):
         last += 1
-    return float(index.doc_start[doc]), float(said[last].end)
+    return float(index.doc_start[doc]), float(build.word_end[last])
 
 
-def holds(index: lexical.LexicalIndex, docs: np.ndarray, rows: tuple[int, int], span: TimeSpan) -> bool:
-    """Whether the span (of the video at clip rows `rows`) and one of the documents mostly
+def holds(index: lexical.LexicalIndex, docs: np.ndarray, video: int, span: TimeSpan) -> bool:
+    """Whether the span (of the video at this position) and one of the documents mostly
     overlap: most of a sentence said in it, or most of it under a slide."""
-    docs, overlap = overlaps(index, docs, rows, span)
+    docs, overlap = overlaps(index, docs, video, span)
     return bool((overlap >= 0.5 * np.minimum(index.doc_end[docs] - index.doc_start[docs], span.duration)).any())
 
 
-def overlaps(index: lexical.LexicalIndex, docs: np.ndarray, rows: tuple[int, int],
+def overlaps(index: lexical.LexicalIndex, docs: np.ndarray, video: int,
              span: TimeSpan) -> tuple[np.ndarray, np.ndarray]:
-    """The documents of the video at clip rows `rows`, and the seconds each shares with the
-    span (negative: the gap between them)."""
-    docs = docs[(index.doc_first[docs] >= rows[0]) & (index.doc_first[docs] < rows[1])]
+    """The documents of the video at this position, and the seconds each shares with the span
+    (negative: the gap between them)."""
+    docs = index.of_video(docs, video)
     return docs, np.minimum(index.doc_end[docs], span.end) - np.maximum(index.doc_start[docs], span.start)
 
 
-def evidence(scores: ClipScores, q: int, first: int, stop: int, baseline: dict[str, float],
+def evidence(scores: ClipScores, fusion: FusionPlan, q: int, first: int, stop: int,
              options: SearchOptions) -> dict[str, float]:
     """How much each source (speech, slides) did for rows [first, stop): its dense channel's
     weighted gain over that channel's mean, plus its lexical field's weighted best score."""
@@ -194,45 +184,27 @@ def evidence(scores: ClipScores, q: int, first: int, stop: int, baseline: dict[s
     for source in (SPEECH, SLIDES):
         lexical_part = scores.parts.get(f"lexical.{source}")
         found[source] = options.lexical_weight * float(lexical_part[q][first:stop].max()) if lexical_part is not None else 0.0
-        if source in baseline:
-            gain = float(scores.parts[source][q][first:stop].mean()) - baseline[source]
+        if source in fusion.baseline:
+            gain = float(scores.parts[source][q][first:stop].mean()) - float(fusion.baseline[source][q])
             found[source] += options.channel_weights[source] * gain
     return found
 
 
-def snap_to_sentences(session: Session, matrix: ClipMatrix, video_id: int, row: int, start: float,
-                      end: float, reach: float) -> tuple[float, float]:
+def snap_to_sentences(build: SearchBuild, video: int, start: float, end: float,
+                      reach: float) -> tuple[float, float]:
     """Edges on the nearest sentence start and end within `reach` seconds; an edge with none
     that near moves onto a word boundary, out of any silence."""
-    new_start = new_end = None
-    if matrix.lexical is not None:
-        docs = matrix.lexical.documents_in(SPEECH, *matrix.video_rows(row))
-        starts, ends = matrix.lexical.doc_start[docs], matrix.lexical.doc_end[docs]
-        near = starts[(np.abs(starts - start) <= reach) & (starts < end)]
-        new_start = float(near[np.argmin(np.abs(near - start))]) if len(near) else None
-        near = ends[(np.abs(ends - end) <= reach) & (ends > start)]
-        new_end = float(near[np.argmin(np.abs(near - end))]) if len(near) else None
+    docs = build.lexical.documents_of(video, SPEECH)
+    starts, ends = build.lexical.doc_start[docs], build.lexical.doc_end[docs]
+    near = starts[(np.abs(starts - start) <= reach) & (starts < end)]
+    new_start = float(near[np.argmin(np.abs(near - start))]) if len(near) else None
+    near = ends[(np.abs(ends - end) <= reach) & (ends > start)]
+    new_end = float(near[np.argmin(np.abs(near - end))]) if len(near) else None
     if new_start is None or new_end is None:
-        inside = words(session, video_id, start, end)
-        if inside:
-            new_start = inside[0].start if new_start is None else new_start
-            new_end = inside[-1].end if new_end is None else new_end
+        inside = build.words_in(video, start, end)
+        if inside.stop > inside.start:
+            new_start = float(build.word_start[inside.start]) if new_start is None else new_start
+            new_end = float(build.word_end[inside.stop - 1]) if new_end is None else new_end
     new_start = start if new_start is None else new_start
     new_end = end if new_end is None else new_end
     return (new_start, new_end) if new_start < new_end else (start, end)
-
-
-def words(session: Session, video_id: int, start: float, end: float) -> list:
-    """The words (start, end, text) whose middle lies inside [start, end), in order."""
-    middle = (Word.start + Word.end) / 2
-    return session.execute(
-        select(Word.start, Word.end, Word.text)
-        .where(Word.video_id == video_id, middle >= start, middle < end)
-        .order_by(Word.start)
-    ).all()
-
-
-def spoken_text(session: Session, video_id: int, start: float, end: float) -> str:
-    return " ".join(w.text for w in words(session, video_id, start, end))
-
-

@@ -8,61 +8,50 @@ from collections.abc import Callable
 
 import numpy as np
 
-from vmr.search import lexical
-from vmr.search.fusion import clip_scores, exact_scores_at
-from vmr.search.lexical import Query
-from vmr.search.matrices import ClipMatrix
+from vmr.search.build import SearchBuild
 from vmr.search.options import SearchOptions
 
+Windows = tuple[np.ndarray, np.ndarray, np.ndarray]  # first rows, stop rows, scores; best first
+NO_WINDOWS: Windows = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
 
-def window_lengths(matrix: ClipMatrix, seconds: tuple[float, ...]) -> np.ndarray:
-    """Window lengths in clips, from the library's typical clip length (a video's last clip,
-    or a whole video shorter than one clip, is shorter than the rest)."""
-    sample = slice(0, 4096)
-    clip_seconds = float(np.median(matrix.ends[sample] - matrix.starts[sample])) if matrix.clip_count else 2.0
+
+def window_lengths(clip_seconds: float, seconds: tuple[float, ...]) -> np.ndarray:
+    """Window lengths in clips, from the library's typical clip length."""
     return np.unique(np.maximum(1, np.round(np.array(seconds) / max(clip_seconds, 1e-6)))).astype(np.int64)
 
 
-Windows = tuple[np.ndarray, np.ndarray, np.ndarray]  # first rows, stop rows, scores; best first
+def _kernel_options(build: SearchBuild, options: SearchOptions, lengths: np.ndarray) -> dict:
+    return dict(mode=options.mode, max_overlap=options.max_overlap,
+                length_bonus=(options.length_bonus * np.log2(lengths)).astype(np.float32),
+                times=(build.starts, build.ends))
 
 
-def ranked_windows(matrix: ClipMatrix, scores: np.ndarray, options: SearchOptions,
-                   rescore: Callable[[np.ndarray], np.ndarray] | None = None,
-                   lengths: np.ndarray | None = None) -> Windows:
-    """The best non-overlapping windows, best first. With `rescore` (rows -> exact fused
-    scores), windows found on approximate scores are ranked again on exact ones around them.
-    `lengths`: window lengths in clips when the matrix is a shard of a larger one."""
+def best_windows(build: SearchBuild, scores: np.ndarray, options: SearchOptions, lengths: np.ndarray,
+                 count: int) -> Windows:
+    """The best `count` non-overlapping windows of one query's clip scores, best first."""
     import kernels
 
-    if lengths is None:
-        lengths = window_lengths(matrix, options.window_seconds)
-    window_options = dict(
-        mode=options.mode, max_overlap=options.max_overlap,
-        length_bonus=(options.length_bonus * np.log2(lengths)).astype(np.float32),
-    )
-    offsets = np.asarray(matrix.video_offsets)
-    if rescore is not None and any(c.approximate for c in matrix.channels.values()):
-        return kernels.refine_windows(scores, offsets, lengths, options.k, rescore, **window_options)
-    return kernels.top_windows(scores, offsets, lengths, options.k, **window_options)
+    if build.clip_count == 0:
+        return NO_WINDOWS
+    return kernels.top_windows(scores, np.asarray(build.video_offsets), lengths, count,
+                               **_kernel_options(build, options, lengths))
 
 
-def search_windows(matrix: ClipMatrix, query_vectors: dict[str, np.ndarray], queries: list[Query],
-                   options: SearchOptions, lengths: np.ndarray | None = None) -> list[Windows]:
-    """Per query, the best windows: scored, fused, ranked, and refined on exact scores (what
-    a shard returns; moments() also snaps edges and explains each)."""
-    if matrix.clip_count == 0:
-        return [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32))] * len(queries)
-    scores = clip_scores(matrix, query_vectors, queries, options)
-    return [ranked_windows(matrix, scores.fused[q], options,
-                           lambda rows, q=q: exact_scores_at(matrix, rows, query_vectors, scores, q), lengths)
-            for q in range(len(queries))]
+def rerank(build: SearchBuild, candidates: Windows, options: SearchOptions, lengths: np.ndarray, count: int,
+           rescore: Callable[[np.ndarray], np.ndarray]) -> Windows:
+    """The best `count` windows around the candidates (windows found on approximate scores),
+    on the exact scores `rescore(rows)` gives."""
+    import kernels
+
+    if not len(candidates[0]):
+        return NO_WINDOWS
+    return kernels.rerank_windows(candidates[0], candidates[1], np.asarray(build.video_offsets), lengths, count,
+                                  rescore, **_kernel_options(build, options, lengths))
 
 
-def warm_up(matrix: ClipMatrix) -> None:
-    """Run the search kernels once on the library's own arrays, so that Numba compiles (and
-    caches) them now, at the end of an index run, rather than in the user's first search."""
-    dims = {c.model: c.vectors.shape[1] for c in matrix.channels.values()}
-    probe = {model: np.ones((1, dim), dtype=np.float32) for model, dim in dims.items()}
-    search_windows(matrix, probe, [lexical.parse_query("warm up")], SearchOptions())
-
-
+def merge(found: list[Windows], count: int) -> Windows:
+    """The best `count` of several parts' windows (rows of the whole build), in the kernel's
+    order: score, then start, then stop."""
+    first, stop, value = (np.concatenate(column) for column in zip(*found))
+    order = np.lexsort((stop, first, -value))[:count]
+    return first[order], stop[order], value[order]

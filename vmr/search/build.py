@@ -1,0 +1,386 @@
+"""The search build: everything a search reads, derived from the catalogue and the clip-vector
+files, as memory-mapped arrays under `HOME/vectors`:
+
+- the clip grid (rows: every clip of every video, video by video) with each clip's keyframe;
+- one matrix per dense channel (int8 with a float16 copy for exact refinement, by default);
+- the lexical (BM25) index of the spoken sentences and the slides, with their texts;
+- every word said, with its times, so that a moment's edges and text need no query.
+
+A search touches no catalogue row but the videos on its result page. A build is rebuilt when
+the catalogue's generation moves on, and swapped in atomically (a new folder, then the
+`CURRENT` pointer replaced), so a search never reads a half-written build and a killed rebuild
+leaves the previous one in place. A shard maps the same folder and takes a `part` of it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vmr import language
+from vmr.catalogue.store import Clip, SlideText, Video, VideoChannel, Word, generation
+from vmr.catalogue.vectors import VectorFiles
+from vmr.channels import Channel
+from vmr.errors import VmrError
+from vmr.search import lexical
+from vmr.search.texts import Texts
+
+STORAGE_FORMATS = ("int8", "float16", "float32")
+# From this many clips on, search first ranks sign-bit codes by Hamming distance and scores
+# exactly only the best candidates (bench/kernels_bench.py: window recall@10 0.997 after the
+# exact refinement, 3.6x faster at a million clips; below this size a scan takes milliseconds).
+PREFILTER_MIN_CLIPS = 200_000
+# The layout of a build folder; folders written in another layout are rebuilt on load.
+FORMAT = 3  # 3: words, keyframes and document texts (moments read no catalogue rows)
+# The typical clip length is the median over this many clips (window lengths are in clips).
+CLIP_SAMPLE = 4096
+
+
+@dataclass(frozen=True)
+class ChannelMatrix:
+    name: str
+    model: str
+    vectors: np.ndarray  # [N, D] in the storage dtype, rows L2-normalised before quantising
+    scales: np.ndarray | None  # [N] for int8
+    present: np.ndarray  # bool [N]: the clip has this channel (speech needs words)
+    codes: np.ndarray | None  # uint64 [N, ceil(D/64)] sign bits for the prefilter, large libraries only
+    # float16 [N, D] next to int8 storage: never scanned, only the few thousand rows around
+    # the best windows are read to rank them exactly (kernels.refine_windows).
+    exact: np.ndarray | None = None
+
+    @property
+    def approximate(self) -> bool:
+        """Scores from a scan of this channel are not exact (int8, or the binary prefilter)."""
+        return self.exact is not None
+
+    def part(self, rows: slice) -> ChannelMatrix:
+        def cut(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else array[rows]
+
+        return replace(self, vectors=self.vectors[rows], scales=cut(self.scales), present=self.present[rows],
+                       codes=cut(self.codes), exact=cut(self.exact))
+
+
+@dataclass(frozen=True)
+class SearchBuild:
+    generation: int
+    video_ids: np.ndarray  # int64 [V]
+    video_offsets: np.ndarray  # int64 [V+1]: clips of video i are rows offsets[i]:offsets[i+1]
+    starts: np.ndarray  # float64 [N]
+    ends: np.ndarray  # float64 [N]
+    keyframes: np.ndarray  # float64 [N]: the time of the frame that shows each clip
+    channels: dict[str, ChannelMatrix]
+    lexical: lexical.LexicalIndex
+    word_offsets: np.ndarray  # int64 [V+1]: words of video i, in time order
+    word_start: np.ndarray  # float64 [W]
+    word_end: np.ndarray  # float64 [W]
+    word_text: Texts
+    clip_seconds: float  # the library's typical clip length (window lengths are in clips)
+    library_clips: int  # clips in the whole library, also in a part of it
+    first_row: int = 0  # the row of the whole build where a part starts
+    folder: Path | None = None  # where it is mapped from
+
+    @property
+    def clip_count(self) -> int:
+        return len(self.starts)
+
+    def video_at(self, row: int) -> int:
+        """The position of the video that holds `row`."""
+        return int(np.searchsorted(self.video_offsets, row, side="right")) - 1
+
+    def video_of_row(self, row: int) -> int:
+        return int(self.video_ids[self.video_at(row)])
+
+    def video_rows(self, video: int) -> tuple[int, int]:
+        """The rows [first, stop) of the video at this position."""
+        return int(self.video_offsets[video]), int(self.video_offsets[video + 1])
+
+    def words_in(self, video: int, start: float, end: float) -> slice:
+        """The words of the video at this position whose middle lies in [start, end)."""
+        first, stop = int(self.word_offsets[video]), int(self.word_offsets[video + 1])
+        middles = (np.asarray(self.word_start[first:stop]) + self.word_end[first:stop]) / 2
+        return slice(first + int(np.searchsorted(middles, start, side="left")),
+                     first + int(np.searchsorted(middles, end, side="left")))
+
+    def said(self, video: int, start: float, end: float) -> str:
+        found = self.words_in(video, start, end)
+        return " ".join(self.word_text.run(found.start, found.stop))
+
+    def part(self, first_video: int, stop_video: int) -> SearchBuild:
+        """Videos [first_video, stop_video) as a build of their own (views of the arrays, the
+        lexical postings filtered), for a shard; the whole build when it is all of it."""
+        if (first_video, stop_video) == (0, len(self.video_ids)):
+            return self
+        r0, r1 = self.video_rows(first_video)[0], self.video_rows(stop_video - 1)[1]
+        w0, w1 = int(self.word_offsets[first_video]), int(self.word_offsets[stop_video])
+        rows = slice(r0, r1)
+        return replace(
+            self, video_ids=self.video_ids[first_video:stop_video],
+            video_offsets=np.asarray(self.video_offsets[first_video:stop_video + 1]) - r0,
+            starts=self.starts[rows], ends=self.ends[rows], keyframes=self.keyframes[rows],
+            channels={name: channel.part(rows) for name, channel in self.channels.items()},
+            lexical=self.lexical.part(first_video, stop_video, r0, w0),
+            word_offsets=np.asarray(self.word_offsets[first_video:stop_video + 1]) - w0,
+            word_start=self.word_start[w0:w1], word_end=self.word_end[w0:w1],
+            word_text=self.word_text.part(w0, w1), first_row=self.first_row + r0,
+        )
+
+
+def _current_dir(root: Path) -> Path | None:
+    try:
+        name = (root / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        return None
+    return root / name
+
+
+def load(root: Path) -> SearchBuild | None:
+    """The current build, memory-mapped; None when none was built yet (or by another version
+    of vmr, in another layout)."""
+    while (folder := _current_dir(root)) is not None:
+        try:
+            return load_folder(folder)
+        except FileNotFoundError:
+            if _current_dir(root) == folder:  # a dangling pointer: the caller rebuilds
+                return None
+            # else a rebuild in another process replaced the folder as we opened it: again
+    return None
+
+
+def load_folder(folder: Path) -> SearchBuild | None:
+    """One build, memory-mapped (a shard worker maps the one its driver uses); None for a build
+    in another layout."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    if manifest.get("format") != FORMAT:
+        return None
+
+    def array(name: str) -> np.ndarray:
+        return np.load(folder / f"{name}.npy", mmap_mode="r")
+
+    channels = {
+        name: ChannelMatrix(
+            name=name,
+            model=info["model"],
+            vectors=array(f"{name}.vectors"),
+            scales=array(f"{name}.scales") if info["storage"] == "int8" else None,
+            present=array(f"{name}.present"),
+            codes=array(f"{name}.codes") if info.get("codes") else None,
+            exact=array(f"{name}.exact") if info.get("exact") else None,
+        )
+        for name, info in manifest["channels"].items()
+    }
+    vocab = json.loads((folder / "lexical.vocab.json").read_text())
+    index = lexical.load_index(vocab, {name: array(f"lexical.{name}") for name in lexical.LexicalIndex.ARRAY_FILES})
+    return SearchBuild(
+        generation=manifest["generation"],
+        video_ids=array("video_ids"),
+        video_offsets=array("video_offsets"),
+        starts=array("starts"),
+        ends=array("ends"),
+        keyframes=array("keyframes"),
+        channels=channels,
+        lexical=index,
+        word_offsets=array("word_offsets"),
+        word_start=array("word_start"),
+        word_end=array("word_end"),
+        word_text=Texts.load({name: array(name) for name in ("word_text.offsets", "word_text.blob")}, "word_text"),
+        clip_seconds=manifest["clip_seconds"],
+        library_clips=manifest["clips"],
+        folder=folder,
+    )
+
+
+def _to_storage(vectors: np.ndarray, storage: str) -> tuple[np.ndarray, np.ndarray | None]:
+    if storage == "int8":
+        import kernels
+
+        return kernels.quantize_int8(vectors)
+    return vectors.astype(storage), None
+
+
+def current(session: Session, root: Path, files: VectorFiles, storage: str = "int8") -> SearchBuild:
+    """The build of the catalogue's generation: the one on disk, else built now."""
+    found = load(root)
+    if found is None or found.generation != generation(session):
+        with build_lock(root):
+            found = load(root)  # another process may have built it while this one waited
+            if found is None or found.generation != generation(session):
+                found = _build(session, root, files, storage)
+    return found
+
+
+def rebuild(session: Session, root: Path, files: VectorFiles, storage: str = "int8") -> SearchBuild:
+    """Write the build for the catalogue as it is now and make it current."""
+    with build_lock(root):
+        return _build(session, root, files, storage)
+
+
+def _build(session: Session, root: Path, files: VectorFiles, storage: str) -> SearchBuild:
+    if storage not in STORAGE_FORMATS:
+        raise ValueError(f"unknown vector storage {storage!r}; one of {', '.join(STORAGE_FORMATS)}")
+    # Read first: a video committed while the rows are read makes the build look stale, and
+    # the next search rebuilds it; each video's rows are written in one transaction.
+    gen = generation(session)
+    rows = session.execute(
+        select(Clip.video_id, Clip.start, Clip.end, Clip.keyframe_time)
+        .join(Video)
+        .where(Video.status == "indexed")
+        .order_by(Clip.video_id, Clip.idx)
+    ).all()
+    clip_videos = np.array([r[0] for r in rows], dtype=np.int64)
+    video_ids, first_rows = np.unique(clip_videos, return_index=True)
+    offsets = np.append(first_rows, len(rows)).astype(np.int64)
+    starts = np.array([r[1] for r in rows], dtype=np.float64)
+    ends = np.array([r[2] for r in rows], dtype=np.float64)
+    arrays: dict[str, np.ndarray] = {
+        "video_ids": video_ids.astype(np.int64),
+        "video_offsets": offsets,
+        "starts": starts,
+        "ends": ends,
+        "keyframes": np.array([r[1] if r[3] is None else r[3] for r in rows], dtype=np.float64),
+    }
+    sample = slice(0, CLIP_SAMPLE)
+    clip_seconds = float(np.median(ends[sample] - starts[sample])) if len(rows) else 2.0
+    manifest: dict = {"format": FORMAT, "generation": gen, "storage": storage, "channels": {},
+                      "clip_seconds": clip_seconds, "clips": len(rows)}
+    arrays |= _channel_arrays(session, files, video_ids, offsets, storage, manifest["channels"])
+    words = _words(session, video_ids)
+    arrays["word_offsets"] = np.searchsorted([w[0] for w in words], video_ids, side="left").astype(np.int64)
+    arrays["word_offsets"] = np.append(arrays["word_offsets"], len(words))
+    arrays["word_start"] = np.array([w[1] for w in words], dtype=np.float64)
+    arrays["word_end"] = np.array([w[2] for w in words], dtype=np.float64)
+    arrays |= Texts.of([w[3] for w in words]).arrays("word_text")
+    index = lexical.LexicalIndex.build(_documents(session, arrays, words), len(video_ids))
+    arrays |= {f"lexical.{name}": array for name, array in index.arrays().items()}
+    manifest["lexical"] = {"documents": len(index.doc_field), "terms": len(index.vocab)}
+    return publish(root, arrays, manifest, {"lexical.vocab.json": json.dumps(index.vocab, ensure_ascii=False)})
+
+
+def _channel_arrays(session: Session, files: VectorFiles, video_ids: np.ndarray, offsets: np.ndarray,
+                    storage: str, described: dict) -> dict[str, np.ndarray]:
+    """Per channel, its matrix (and scales, presence, codes, exact copy) assembled from the
+    videos' vector files, in row order; `described` gets each channel's manifest entry."""
+    position = {int(v): i for i, v in enumerate(video_ids)}
+    found = session.execute(select(VideoChannel.video_id, VideoChannel.channel, VideoChannel.model,
+                                   VideoChannel.dim, Video.content_hash).join(Video)).all()
+    arrays: dict[str, np.ndarray] = {}
+    n = int(offsets[-1])
+    for channel, entries in itertools.groupby(sorted(found, key=lambda r: r[1]), key=lambda r: r[1]):
+        entries = [e for e in entries if e[0] in position]
+        if not entries:
+            continue
+        models, dims = {e[2] for e in entries}, {e[3] for e in entries}
+        if len(models) != 1 or len(dims) != 1:
+            raise VmrError(
+                f"the {channel} vectors come from different models ({', '.join(sorted(models))}): "
+                "vmr remove the videos indexed with the other one and index them again"
+            )
+        matrix = np.zeros((n, dims.pop()), dtype=np.float32)
+        present = np.zeros(n, dtype=bool)
+        for video_id, _, model, _, content_hash in entries:
+            first, stop = offsets[position[video_id]], offsets[position[video_id] + 1]
+            vectors = files.read(content_hash, channel, model)
+            if vectors.shape != (stop - first, matrix.shape[1]):
+                raise VmrError(f"{files.path(content_hash, channel, model)}: holds {vectors.shape[0]} clips, "
+                               f"the catalogue {stop - first}; vmr index the video again")
+            has = ~np.isnan(vectors).any(axis=1)
+            matrix[first:stop][has] = vectors[has]
+            present[first:stop] = has
+        vectors, scales = _to_storage(matrix, storage)
+        arrays[f"{channel}.vectors"] = vectors
+        arrays[f"{channel}.present"] = present
+        if scales is not None:
+            arrays[f"{channel}.scales"] = scales
+            arrays[f"{channel}.exact"] = matrix.astype(np.float16)
+        with_codes = n >= PREFILTER_MIN_CLIPS
+        if with_codes:
+            import kernels
+
+            arrays[f"{channel}.codes"] = kernels.pack_sign_bits(matrix)
+        described[channel] = {"model": models.pop(), "dim": matrix.shape[1], "storage": storage,
+                              "codes": with_codes, "exact": scales is not None}
+    return arrays
+
+
+def _words(session: Session, video_ids: np.ndarray) -> list[tuple[int, float, float, str]]:
+    """Every word said in the build's videos: (video id, start, end, text), video by video."""
+    wanted = set(int(v) for v in video_ids)
+    found = session.execute(select(Word.video_id, Word.start, Word.end, Word.text)
+                            .order_by(Word.video_id, Word.start, Word.id)).all()
+    return [tuple(w) for w in found if w[0] in wanted]
+
+
+def publish(root: Path, arrays: dict[str, np.ndarray], manifest: dict,
+            texts: dict[str, str] | None = None) -> SearchBuild:
+    """Write a build (arrays, and text files by name) and make it current (the caller holds
+    `build_lock(root)`)."""
+    staging = root / f".build-{uuid.uuid4().hex}"
+    staging.mkdir()
+    for name, array in arrays.items():
+        np.save(staging / f"{name}.npy", array)
+    for name, text in (texts or {}).items():
+        (staging / name).write_text(text)
+    (staging / "manifest.json").write_text(json.dumps(manifest))
+    final = root / f"g{manifest['generation']:08d}-{uuid.uuid4().hex[:8]}"
+    staging.rename(final)
+    pointer = root / f".CURRENT-{uuid.uuid4().hex}"
+    pointer.write_text(final.name)
+    os.replace(pointer, root / "CURRENT")
+    # Older folders go; a search that still maps one keeps its data until it closes (POSIX).
+    for old in root.iterdir():
+        if old.is_dir() and old != final and not old.name.startswith(".build-"):
+            shutil.rmtree(old, ignore_errors=True)
+    return load_folder(final)
+
+
+@contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """One build at a time per folder: two processes (an index run finishing, a search) that
+    rebuild at once would each delete the other's new folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
+
+
+def _documents(session: Session, arrays: dict[str, np.ndarray],
+               words: list[tuple[int, float, float, str]]) -> list[lexical.Document]:
+    """The lexical documents, video by video: every spoken sentence (with its words), then
+    every slide with text, each with the clip rows it overlaps."""
+    offsets, starts, ends = arrays["video_offsets"], arrays["starts"], arrays["ends"]
+    slides: dict[int, list] = {}
+    for video_id, start, end, text in session.execute(
+            select(SlideText.video_id, SlideText.start, SlideText.end, SlideText.text)
+            .where(SlideText.text != "").order_by(SlideText.video_id, SlideText.idx)):
+        slides.setdefault(video_id, []).append((start, end, text))
+    speech, shown = lexical.FIELDS.index(Channel.SPEECH), lexical.FIELDS.index(Channel.SLIDES)
+    docs = []
+    for position, video_id in enumerate(arrays["video_ids"]):
+        first, stop = int(offsets[position]), int(offsets[position + 1])
+
+        def document(field: int, start: float, end: float, text: str, **said) -> lexical.Document:
+            begin = min(first + int(np.searchsorted(ends[first:stop], start, side="right")), stop - 1)
+            end_row = first + int(np.searchsorted(starts[first:stop], end, side="left"))
+            return lexical.Document(start, end, field=field, video=position, first_row=begin,
+                                    stop_row=max(end_row, begin + 1), text=text, **said)
+
+        w0, w1 = int(arrays["word_offsets"][position]), int(arrays["word_offsets"][position + 1])
+        said = [(w[1], w[2], w[3]) for w in words[w0:w1]]
+        for a, b in language.sentences(said):
+            texts = tuple(w[2].strip() for w in said[a:b])
+            docs.append(document(speech, said[a][0], said[b - 1][1], " ".join(texts), words=texts,
+                                 first_word=w0 + a))
+        docs += [document(shown, start, end, text) for start, end, text in slides.get(int(video_id), [])]
+    return docs
