@@ -1062,7 +1062,7 @@ CAFFE = Lecture(
         Q("history of the espresso machine", "paraphrase", "espresso", "en"),
         Q("the moka pot and coffee at home", "paraphrase", "moka", "en"),
         Q("Turin steam machine patent", "keyword", "espresso.2", "en"),
-        Q("lever machine after the war", "keyword", "espresso.4", "en"),
+        Q("lever espresso machine", "keyword", "espresso.4", "en"),
         Q("Gaggia 1947", "slide", "espresso#1", "en"),
         Q("Bialetti 1933", "slide", "moka#1", "en"),
     ),
@@ -1190,8 +1190,9 @@ def build_audio(lecture: Lecture, workdir: Path):
                                "topic": topic.key, "id": f"{topic.key}#{shown}",
                                "shown": pending, "k": k})
                 pending = None
+            on_screen = max(s["index"] for s in slides if s["start"] <= t / rate)
             sentences.append({"id": f"{topic.key}.{n}", "topic": topic.key,
-                              "slide": len(slides), "start": t / rate,
+                              "slide": on_screen, "start": t / rate,
                               "end": (t + len(x)) / rate, "text": item})
             pieces.append(np.clip(x * gain, -1.0, 1.0))
             t += len(x)
