@@ -6,8 +6,9 @@ that it can tell how well the ranking generalises:
   * other voices: a neural Piper voice (VITS, en_US-joe-medium) for two lectures, Festival's
     HTS voice cmu_us_slt_arctic_hts for one, Flite's cmu_us_rms for one, and Festival's
     Italian diphone voice lp_diphone for the Italian lecture -- no espeak-ng voice at all;
-  * longer lectures (4-6 min) of five topics each, every topic 30 s - 3 min, with variable
-    pauses and a faint room tone under the whole track instead of digital silence;
+  * longer lectures (English 4.8-6.2 min of six topics, Italian 2.5 min of four), every topic
+    between 30 s and 3 min long (38-110 s), with variable pauses and a faint room tone under
+    the whole track instead of digital silence;
   * slides that change *while the speaker talks* (in mid-sentence), slides that build up
     bullet by bullet, a different slide design, 960x540 at 5 fps;
   * queries labelled with kind, granularity (sentence / passage / topic) and language, and
