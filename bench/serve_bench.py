@@ -60,8 +60,10 @@ def checkout(revision: str, scratch: Path) -> Path:
 
 
 def vmr(code: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    # `python -m` puts the working directory first on the path: run in the code's own folder.
     env = {**os.environ, "PYTHONPATH": str(code)}
-    return subprocess.run([PYTHON, "-m", "vmr", *args], env=env, check=True, capture_output=True, text=True, **kwargs)
+    return subprocess.run([PYTHON, "-m", "vmr", *args], env=env, cwd=code, check=True, capture_output=True, text=True,
+                          **kwargs)
 
 
 class Served:
@@ -70,8 +72,8 @@ class Served:
     def __init__(self, code: Path, options: list[str]):
         self.stderr = tempfile.TemporaryFile("w+")
         self.process = subprocess.Popen([PYTHON, "-m", "vmr", *options, "serve", "--port", "0"],
-                                        env={**os.environ, "PYTHONPATH": str(code)}, stdout=subprocess.PIPE,
-                                        stderr=self.stderr, text=True)
+                                        env={**os.environ, "PYTHONPATH": str(code)}, cwd=code,
+                                        stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         line = self.process.stdout.readline()
         found = re.search(r"http://127\.0\.0\.1:\d+/", line)
         if found is None:
@@ -227,7 +229,7 @@ def main() -> None:
     try:
         old_home = scratch / "samples-before"
         log("indexing the samples with the baseline code ...")
-        vmr(baseline, "--home", str(old_home), "index", str(ROOT / "samples"), "--json")
+        vmr(baseline, "--home", str(old_home), "index", *map(str, sorted((ROOT / "samples").glob("*.mp4"))), "--json")
         new_home = scratch / "samples-now"
         shutil.copytree(old_home, new_home)
         homes = {f"before ({args.baseline})": old_home, "now": new_home}

@@ -43,6 +43,11 @@ def upgrade() -> None:
     connection = op.get_bind()
     if connection.execute(sa.text("SELECT 1 FROM clip_vectors LIMIT 1")).first() is not None:
         files = _files()
+        if connection.dialect.name == "postgresql":
+            # Fresh statistics, so that each video's rows are found through the indexes (a
+            # library loaded in bulk may have none, and a scan per video never ends).
+            connection.execute(sa.text("ANALYZE clips"))
+            connection.execute(sa.text("ANALYZE clip_vectors"))
         videos = connection.execute(sa.text("SELECT id, content_hash FROM videos ORDER BY id")).all()
         for video_id, content_hash in videos:
             clips = connection.execute(sa.text(
