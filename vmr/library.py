@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -16,12 +17,13 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from vmr.catalogue.locks import writer_lock
 from vmr.catalogue.store import (
-    Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, open_engine, session_factory,
-    sqlite_url,
+    Clip, NoLibrary, Segment, SlideText, Video, VideoChannel, Word, bump_generation, catalogue_failure, describe_url, open_engine,
+    session_factory, sqlite_file, sqlite_url,
 )
 from vmr.catalogue.vectors import VectorFiles
 from vmr.catalogue.writer import Executor, Indexer, IndexReport, prune_vectors
@@ -90,6 +92,20 @@ class MomentView:
     visual_model: str | None  # the model that embedded those keyframes, when the video has any
 
 
+def _catalogue_errors(method: Callable) -> Callable:
+    """A database error inside a Library call becomes one line: the catalogue is damaged (or
+    not vmr's), or cannot be reached; never a traceback of SQL."""
+
+    @functools.wraps(method)
+    def wrapped(self: Library, *args, **kwargs):  # noqa: ANN202
+        try:
+            return method(self, *args, **kwargs)
+        except DBAPIError as exc:
+            raise catalogue_failure(exc, self.db_url) from exc
+
+    return wrapped
+
+
 def _video_at(session: Session, path: str | Path) -> Video | None:
     """The video indexed under this path, as typed or with links resolved."""
     target = Path(path).expanduser().absolute()
@@ -119,10 +135,22 @@ class Library:
     # -- plumbing
     @property
     def engine(self) -> Engine:
+        """The catalogue's engine; NoLibrary when there is none yet (only `index` makes one)."""
+        return self._open(create=False)
+
+    def _open(self, create: bool) -> Engine:
         if self._engine is None:
-            if self.db_url.startswith("sqlite:///"):
-                self.home.mkdir(parents=True, exist_ok=True)
-            self._engine = open_engine(self.db_url, self.home)
+            try:
+                self._engine = open_engine(self.db_url, self.home, create=create)
+            except NoLibrary:
+                where = describe_url(self.db_url)
+                default = sqlite_file(self.db_url) == self.home / "vmr.db"
+                raise NoLibrary(
+                    f"no vmr library in {self.home} (no vmr.db there): name your library's folder with --home DIR "
+                    "or VMR_HOME, or create one with vmr index PATH" if default else
+                    f"no vmr library in {where}: name your library with --db URL (and --home DIR), or create "
+                    "one with vmr index PATH"
+                ) from None
         return self._engine
 
     def session(self) -> Session:
@@ -154,12 +182,13 @@ class Library:
         return self._search_options
 
     # -- the commands
+    @_catalogue_errors
     def index(self, paths: Iterable[str | Path], options: IndexOptions | None = None,
               progress: Progress | None = None, *, wait: bool = False,
               on_wait: Callable[[str], None] | None = None, workers: int | None = None) -> IndexReport:
         """Holds the library's writer lock: with another run writing, raises LibraryBusy, or
         with `wait` waits for it. With `ray`, the videos are analysed on `workers` Ray workers."""
-        with writer_lock(self.engine, self.home, wait, on_wait):
+        with writer_lock(self._open(create=True), self.home, wait, on_wait):
             indexer = Indexer(self.session, options or IndexOptions(), self.vector_files, progress)
             executor: Executor | None = None
             if self.ray is not None:
@@ -178,6 +207,7 @@ class Library:
     def search(self, query: str, k: int = 10, options: SearchOptions | None = None) -> list[Moment]:
         return self.search_many([query], k, options)[0]
 
+    @_catalogue_errors
     def search_many(self, queries: list[str], k: int = 10,
                     options: SearchOptions | None = None) -> list[list[Moment]]:
         """Many queries share one model load and one pass of batched scoring."""
@@ -186,6 +216,7 @@ class Library:
         return self._rank(parsed, k, options, lambda channels: encode_queries(
             {c.model: self._encoder(c) for c in channels}, [p.text for p in parsed]))
 
+    @_catalogue_errors
     def search_image(self, image: str | Path, k: int = 10, options: SearchOptions | None = None, *,
                      read_text: bool = True) -> tuple[str, list[Moment]]:
         """Moments that show `image` (a screenshot, a photo of a slide): its vector from the
@@ -216,6 +247,7 @@ class Library:
         return text, self._rank([lexical.parse_query(text)], k, options or self.search_options,
                                 query_vectors)[0]
 
+    @_catalogue_errors
     def search_audio(self, recording: str | Path, k: int = 10, asr: AsrOptions | None = None,
                      options: SearchOptions | None = None) -> tuple[str, list[Moment]]:
         """A spoken question: transcribed by Whisper (on this library's device unless `asr`
@@ -273,6 +305,7 @@ class Library:
                 self._encoders[channel.model] = load_text_encoder(channel.model, self.device, cold_start=True)
         return self._encoders[channel.model]
 
+    @_catalogue_errors
     def remove(self, path: str | Path) -> bool:
         """Forget a video (its rows, its vector files, and at the next search its part of the
         build). False if unknown. Holds the writer lock, like an index run."""
@@ -297,6 +330,7 @@ class Library:
             raise VmrError(f"{video}: not in the index (vmr index it first)")
         return found
 
+    @_catalogue_errors
     def show(self, video: str | int, start: float, end: float) -> MomentView:
         """What was said and shown between `start` and `end` (seconds) of an indexed video."""
         if not 0 <= start < end:
@@ -324,6 +358,7 @@ class Library:
                 keyframes=[c.keyframe_time for c in clips], visual_model=visual.model if visual else None,
             )
 
+    @_catalogue_errors
     def transcript(self, video: str | int) -> tuple[Video, list[Segment]]:
         with self.session() as session:
             found = self.find_video(session, video)
@@ -333,6 +368,7 @@ class Library:
             ).all()
             return found, list(segments)
 
+    @_catalogue_errors
     def videos(self, video_id: int | None = None) -> list[VideoEntry]:
         """Every indexed video by path, or only the one with this id (none if unknown)."""
         videos = select(Video)
@@ -351,6 +387,7 @@ class Library:
                 for v in session.scalars(videos.order_by(Video.path))
             ]
 
+    @_catalogue_errors
     def info(self) -> LibraryInfo:
         entries = self.videos()
         with self.session() as session:
