@@ -8,7 +8,7 @@ from pathlib import Path
 
 from vmr.models.devices import DEVICES
 from vmr.app.output import print_json
-from vmr.errors import VmrError
+from vmr.errors import VmrError, not_utf8, os_problem, printable
 from vmr.timecode import format_clock
 
 
@@ -191,12 +191,12 @@ def cmd_index(lib, args) -> int:
         print_json(report)
     else:
         for video in report.indexed:
-            print(f"{video.status:9}  {video.path}  ({format_clock(video.duration)}, "
+            print(f"{video.status:9}  {printable(video.path)}  ({format_clock(video.duration)}, "
                   f"{video.clips} clips, {video.words} words)")
             if video.warning:
-                print(f"vmr: warning: {video.path}: {video.warning}", file=sys.stderr)
+                print(f"vmr: warning: {printable(video.path)}: {printable(video.warning)}", file=sys.stderr)
     for failure in report.failed:
-        print(f"vmr: error: {failure.path}: {failure.error}", file=sys.stderr)
+        print(f"vmr: error: {printable(failure.path)}: {printable(failure.error)}", file=sys.stderr)
     if not options.visual_model and any(v.status == "indexed" for v in report.indexed):
         from vmr.encode.visual import off_hint
 
@@ -209,7 +209,7 @@ def _print_moments(found) -> None:
     if not found:
         print("no moments found")
     for rank, m in enumerate(found, 1):
-        print(f"{rank:2}. {Path(m.video).name}  {format_clock(m.start)} - {format_clock(m.end)}  "
+        print(f"{rank:2}. {printable(Path(m.video).name)}  {format_clock(m.start)} - {format_clock(m.end)}  "
               f"score {m.score:.3f}")
         if m.text:
             text = m.text.replace("\n", " / ")  # a slide's lines
@@ -263,9 +263,9 @@ def cmd_remove(lib, args) -> int:
         print_json([{"path": p, "removed": r} for p, r in results.items()])
     for path, removed in results.items():
         if removed and not args.json:
-            print(f"removed  {path}")
+            print(f"removed  {printable(path)}")
         elif not removed:
-            print(f"vmr: error: {path}: not in the index", file=sys.stderr)
+            print(f"vmr: error: {printable(path)}: not in the index", file=sys.stderr)
     return 0 if any(results.values()) else 1
 
 
@@ -298,7 +298,7 @@ def cmd_info(lib, args) -> int:
     print(f"vectors    {info.vector_storage or '-'}, {_size(info.vector_bytes)}"
           + (f"; database {_size(info.database_bytes)}" if info.database_bytes is not None else ""))
     for video in info.videos:
-        print(f"  [{video.video_id}] {video.path}  {format_clock(video.duration)}  "
+        print(f"  [{video.video_id}] {printable(video.path)}  {format_clock(video.duration)}  "
               f"{video.words} words  {video.asr_model or 'no audio'}")
     return 0
 
@@ -308,7 +308,7 @@ def cmd_show(lib, args) -> int:
     if args.json:
         print_json(view)
         return 0
-    print(f"{Path(view.video).name}  {format_clock(view.start)} - {format_clock(view.end)}")
+    print(f"{printable(Path(view.video).name)}  {format_clock(view.start)} - {format_clock(view.end)}")
     print(f"    {view.link}")
     print(f"said   {view.said or '(nothing)'}")
     for slide in view.shown:
@@ -381,18 +381,49 @@ COMMANDS = {"index": cmd_index, "search": cmd_search, "remove": cmd_remove, "inf
             "show": cmd_show, "transcript": cmd_transcript, "serve": cmd_serve, "eval": cmd_eval}
 
 
+def _check_text(args: argparse.Namespace) -> None:
+    """Every argument must be UTF-8: a query is text, and the catalogue keeps file names as
+    text. Index paths are checked one by one (the others still get indexed)."""
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if args.command == "index" and name == "paths":
+            continue
+        for item in values:
+            if isinstance(item, (str, Path)) and (problem := not_utf8(str(item))):
+                what = "the query" if name == "query" else f"--{name.replace('_', '-')}" if name in (
+                    "home", "db", "image", "audio", "queries") else name.replace("_", " ")
+                raise VmrError(f"{what} '{printable(item)}' is {problem}: vmr takes text and file names in UTF-8")
+
+
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a message must print whatever the terminal's encoding
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_ray(parser, args)
+    from sqlalchemy.exc import DBAPIError
+
+    from vmr.catalogue.store import catalogue_failure
     from vmr.library import Library
 
+    lib = None
     try:
+        _check_text(args)
         lib = Library(args.home, args.db, device=args.device or "auto", ray=getattr(args, "ray", None),
                       shards=getattr(args, "shards", 0))
+        if args.command != "index":  # only index creates a library; the others need one
+            lib.engine
         return COMMANDS[args.command](lib, args)
     except VmrError as exc:
-        print(f"vmr: error: {exc}", file=sys.stderr)
+        print(f"vmr: error: {printable(exc)}", file=sys.stderr)
+        return 1
+    except DBAPIError as exc:  # outside a Library call (the server's own reads)
+        print(f"vmr: error: {printable(catalogue_failure(exc, lib.db_url if lib else ''))}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a path no check caught: still one line, naming the file
+        name = exc.filename if exc.filename is not None else "vmr"
+        print(f"vmr: error: {printable(name)}: {os_problem(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("vmr: interrupted; what finished is saved, run the same command again to resume",
