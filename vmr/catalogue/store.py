@@ -39,6 +39,12 @@ SCHEMA_REVISION = "0003"
 MIGRATION_LOCK = 0x766D7201
 
 
+# Video.status: searched, or left out of searches because its file is gone (until it comes back,
+# it is found at another path, or `vmr index --prune` forgets it).
+INDEXED = "indexed"
+MISSING = "missing"
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -56,7 +62,7 @@ class Video(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     has_audio: Mapped[bool] = mapped_column(Boolean)
-    status: Mapped[str] = mapped_column(String(16))  # "indexed"; kept open for later states
+    status: Mapped[str] = mapped_column(String(16))  # INDEXED, or MISSING: its file is gone
     asr_model: Mapped[str | None] = mapped_column(String(256))
     language: Mapped[str | None] = mapped_column(String(16))
     indexed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -172,8 +178,8 @@ def sqlite_url(home: Path) -> str:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API objects)
     cursor = dbapi_connection.cursor()
-    # WAL: a search reads while an index run writes; foreign keys: cascades on remove.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # Foreign keys: cascades on remove. (WAL, so that a search reads while an index run writes,
+    # is kept by the file: set once, on a catalogue known to be vmr's; see _wal.)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
@@ -304,7 +310,7 @@ def open_engine(url: str, home: Path | None = None, create: bool = True) -> Engi
             if _has_tables(engine):
                 raise CatalogueDamaged(describe_url(url), "holds tables, but not vmr's", "use another database"
                                        if database is None else "move it away and re-index, or restore a copy")
-            if database is not None and not create:  # the file exists but holds nothing at all
+            if database is not None:  # the file exists but holds nothing: vmr never leaves one so
                 raise CatalogueDamaged(str(database), "an empty database, not made by vmr")
             if not create:
                 raise NoLibrary(f"no vmr library in {describe_url(url)} (the database holds no vmr tables)")
@@ -313,6 +319,8 @@ def open_engine(url: str, home: Path | None = None, create: bool = True) -> Engi
                            f"{SCHEMA_REVISION}); upgrade vmr")
         if revision != SCHEMA_REVISION:
             upgrade(engine, home)
+        if engine.dialect.name == "sqlite":
+            _wal(engine)
     except VmrError:
         engine.dispose()
         raise
@@ -333,6 +341,7 @@ def _create_sqlite(url: str, database: Path, home: Path | None) -> None:
     engine = create_engine(make_url(url).set(database=str(partial)))
     event.listen(engine, "connect", _sqlite_pragmas)
     try:
+        _wal(engine)
         upgrade(engine, home)
         engine.dispose()  # the last connection closes: the WAL is checkpointed into the file
         try:
@@ -343,6 +352,13 @@ def _create_sqlite(url: str, database: Path, home: Path | None) -> None:
         engine.dispose()
         for leftover in (partial, partial.with_name(partial.name + "-wal"), partial.with_name(partial.name + "-shm")):
             leftover.unlink(missing_ok=True)
+
+
+def _wal(engine: Engine) -> None:
+    """Write-ahead logging (a setting the database file keeps), unless it has it already."""
+    with engine.connect() as connection:
+        if connection.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
 def _has_tables(engine: Engine) -> bool:
