@@ -71,6 +71,7 @@ def test_searches_during_an_index_run_see_whole_videos_only(db_url, tmp_path):
     indexing = subprocess.Popen([str(VMR), "--home", str(home), "--db", db_url, "index", str(folder),
                                  "--asr-model", "tiny.en", "--json"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: _library_made(home, db_url), "the index run to create the library")
     library = Library(home, db_url)
     videos_seen = []  # per search: how many videos its moments came from
     try:
@@ -93,6 +94,18 @@ def test_searches_during_an_index_run_see_whole_videos_only(db_url, tmp_path):
     # The searches really overlapped the writes: they saw the library with one video, then two.
     assert 1 in videos_seen, videos_seen
     assert len({m.video_id for m in library.search("what is supervised learning", k=5)}) == 2
+
+
+def _library_made(home, db_url: str) -> bool:
+    """Whether the library exists yet (a search on none fails: only index makes one)."""
+    from vmr.catalogue.store import NoLibrary
+
+    library = Library(home, db_url)
+    try:
+        library.engine.dispose()
+        return True
+    except NoLibrary:
+        return False
 
 
 def _holder(db_url: str, home) -> str:
