@@ -67,7 +67,9 @@ def test_second_index_run_is_refused_or_waits_and_a_killed_run_leaves_no_lock(db
 def test_searches_during_an_index_run_see_whole_videos_only(db_url, tmp_path):
     home, folder = tmp_path / "home", tmp_path / "videos"
     folder.mkdir()
-    paths = {str(sample_excerpt(folder / name, EXCERPT_SECONDS)) for name in ("a.mp4", "b.mp4")}
+    # The same speech in two files that differ (identical files are one video, indexed once).
+    paths = {str(sample_excerpt(folder / name, EXCERPT_SECONDS, faststart=name == "b.mp4"))
+             for name in ("a.mp4", "b.mp4")}
     indexing = subprocess.Popen([str(VMR), "--home", str(home), "--db", db_url, "index", str(folder),
                                  "--asr-model", "tiny.en", "--json"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)

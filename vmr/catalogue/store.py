@@ -305,9 +305,12 @@ def open_engine(url: str, home: Path | None = None, create: bool = True) -> Engi
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
+        # Tables first: a migrator committing between the two reads then shows its version;
+        # in the other order its tables could look like another program's.
+        tables = _has_tables(engine)
         revision = current_revision(engine)
         if revision is None:
-            if _has_tables(engine):
+            if tables:
                 raise CatalogueDamaged(describe_url(url), "holds tables, but not vmr's", "use another database"
                                        if database is None else "move it away and re-index, or restore a copy")
             if database is not None:  # the file exists but holds nothing: vmr never leaves one so
@@ -347,7 +350,10 @@ def _create_sqlite(url: str, database: Path, home: Path | None) -> None:
         try:
             os.link(partial, database)
         except FileExistsError:
-            pass
+            pass  # another process made it first: theirs is kept
+        except OSError:  # a file system without hard links: a rename, which may replace a racing twin's
+            if not database.exists():
+                os.replace(partial, database)
     finally:
         engine.dispose()
         for leftover in (partial, partial.with_name(partial.name + "-wal"), partial.with_name(partial.name + "-shm")):
