@@ -280,7 +280,7 @@ def test_a_damaged_search_build_is_made_again(base, tmp_path, damage):
 @pytest.mark.parametrize("channel", ["speech", "slides"])
 @pytest.mark.parametrize("damage", ["garbage", "deleted", "wrong shape"])
 def test_lost_text_vectors_are_encoded_again_from_the_catalogue(base, tmp_path, channel, damage):
-    home, videos = clone(base, tmp_path)
+    home, _ = clone(base, tmp_path)
     expected = shown(run_json("search", QUERY, "-k", "3", home=home))
     files = sorted((home / "clip-vectors").rglob(f"{channel}.*.npy"))
     assert len(files) == 2
@@ -333,7 +333,7 @@ def test_lost_frame_vectors_are_embedded_again_from_the_video_or_reported(tmp_pa
 
 
 def test_the_server_answers_after_its_files_are_damaged(base, tmp_path):
-    home, videos = clone(base, tmp_path)
+    home, _ = clone(base, tmp_path)
     with served(home) as url:
         first = httpx.get(url + "api/search", params={"q": QUERY, "k": 3}, timeout=60)
         assert first.status_code == 200

@@ -128,8 +128,8 @@ def _check_vectors(library: Library, session: Session, report: CheckReport) -> N
             vectors = build.read_vectors(files, video.content_hash, channel.channel, channel.model, shape)
             rows = vectors[~np.isnan(vectors).any(axis=1)]
             if not len(rows) or not np.isfinite(rows).all():
-                raise VmrError(f"{files.path(video.content_hash, channel.channel, channel.model)}: "
-                               "holds no whole vector" if not len(rows) else "holds infinite values")
+                what = "holds no whole vector" if not len(rows) else "holds infinite values"
+                raise VmrError(f"{files.path(video.content_hash, channel.channel, channel.model)}: {what}")
         except VmrError as exc:
             problem = str(exc)
             done = None

@@ -151,6 +151,10 @@ class Library:
         """The catalogue's engine; NoLibrary when there is none yet (only `index` makes one)."""
         return self._open(create=False)
 
+    def open(self) -> None:
+        """Open the catalogue now: NoLibrary (one line saying what to do) when there is none."""
+        self._open(create=False)
+
     def _open(self, create: bool) -> Engine:
         if self._engine is None:
             try:

@@ -464,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         lib = Library(args.home, args.db, device=args.device or "auto", ray=getattr(args, "ray", None),
                       shards=getattr(args, "shards", 0))
         if args.command != "index":  # only index creates a library; the others need one
-            lib.engine
+            lib.open()
         return COMMANDS[args.command](lib, args)
     except VmrError as exc:
         print(f"vmr: error: {printable(exc)}", file=sys.stderr)

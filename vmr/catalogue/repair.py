@@ -7,6 +7,7 @@ indexed from."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import numpy as np
 from sqlalchemy import select
@@ -31,11 +32,10 @@ def clip_texts(session: Session, video_id: int, channel: str) -> list[str]:
                                                .order_by(Segment.idx)) if s.text.strip()]
         return speech_texts(segments, [TimeSpan(start, end) for start, end, _ in clips])
 
-    class Keyframes:  # what clip_slide_texts reads of a scan
-        keyframe_times = [start if keyframe is None else keyframe for start, _, keyframe in clips]
-
+    keyframes = SimpleNamespace(  # what clip_slide_texts reads of a scan
+        keyframe_times=[start if keyframe is None else keyframe for start, _, keyframe in clips])
     slides = list(session.scalars(select(SlideText).where(SlideText.video_id == video_id).order_by(SlideText.idx)))
-    return clip_slide_texts(slides, Keyframes) if slides else [""] * len(clips)
+    return clip_slide_texts(slides, keyframes) if slides else [""] * len(clips)
 
 
 def rederive_text(session: Session, files: VectorFiles, video: Video, channel: str, model: str,
