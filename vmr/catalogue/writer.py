@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from vmr.catalogue.store import (
@@ -319,7 +320,7 @@ def prune_vectors(sessions: Callable[[], Session], files: VectorFiles) -> int:
     return files.prune({files.path(*row) for row in rows})
 
 
-def holds(video: Video) -> bool:
+def holds(video: Video | Row) -> bool:
     """Whether the video's path still holds the file it was indexed from (same size and
     modification time: a file that changed there is not this video any more)."""
     try:
@@ -348,7 +349,7 @@ def sweep(sessions: Callable[[], Session]) -> list[str]:
     missing ones whose file is back, unchanged, as indexed; returns the paths now missing.
     One stat per video; the caller holds the writer lock."""
     with sessions() as session:
-        videos = session.scalars(select(Video).order_by(Video.path)).all()
+        videos = session.execute(select(Video.id, Video.path, Video.size, Video.mtime, Video.status)).all()
     lost = [v.id for v in videos if v.status == INDEXED and gone(v.path)]
     back = [v.id for v in videos if v.status == MISSING and holds(v)]
     if lost or back:
