@@ -268,13 +268,17 @@ BUILD_DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", list(BUILD_DAMAGE))
-def test_a_damaged_search_build_is_made_again(base, tmp_path, damage):
+@pytest.mark.parametrize("first", ["search", "check"])
+def test_a_damaged_search_build_is_made_again(base, tmp_path, damage, first):
+    """By the next search, or by vmr check, which says it was damaged."""
     home, _ = clone(base, tmp_path)
     expected = shown(run_json("search", QUERY, "-k", "3", home=home))
     BUILD_DAMAGE[damage](home)
+    if first == "check":
+        assert run_json("check", home=home)["build"].startswith("rebuilt: ")
     result = run_vmr("search", QUERY, "-k", "3", "--json", home=home)
     assert shown(json.loads(result.stdout)) == expected
-    assert run_json("check", home=home)["build"].startswith("ok: matches the catalogue")
+    assert run_json("check", home=home)["build"] == "ok: matches the catalogue (16 clips, 2 videos)"
 
 
 @pytest.mark.parametrize("channel", ["speech", "slides"])
@@ -364,3 +368,18 @@ def test_check_says_a_library_is_whole(base, tmp_path):
     assert lines[2] == "vectors    4 files checked, 0 made again, 0 unused removed"
     assert lines[3].startswith("build      ok: matches the catalogue (16 clips, 2 videos)")
     assert result.stderr == ""
+
+
+def test_check_on_both_databases(db_url, tmp_path):
+    """SQLite's integrity check, or PostgreSQL's read of every table; then the derived files."""
+    home, videos = tmp_path / "home", tmp_path / "videos"
+    videos.mkdir()
+    make_video(videos / "a.mp4", [i * 0.1 for i in range(30)])
+    make_video(videos / "b.mp4", [i * 0.1 for i in range(50)])
+    run_vmr("--db", db_url, "index", videos, "--no-ocr", home=home)
+    (videos / "b.mp4").unlink()
+    report = json.loads(run_vmr("--db", db_url, "check", "--prune", "--json", home=home).stdout)
+    assert (report["catalogue"], report["videos"], report["pruned"]) == ("ok", 1, [str(videos / "b.mp4")])
+    assert report["build"] == "ok: brought up to date with the catalogue (2 clips, 1 videos)"  # b.mp4 went
+    report = json.loads(run_vmr("--db", db_url, "check", "--json", home=home).stdout)
+    assert report["build"] == "ok: matches the catalogue (2 clips, 1 videos)" and report["pruned"] == []

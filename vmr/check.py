@@ -187,22 +187,25 @@ def _way_out(video: Video, channel: VideoChannel, problem: str) -> str:
 
 
 def _check_build(library: Library) -> str:
-    """Rebuild the search build from the catalogue; say whether the one it replaces matched."""
+    """Rebuild the search build from the catalogue and say how the one it replaces was: "ok:
+    ..." when it matched (or was only out of date, or absent: it is made on demand), "rebuilt:
+    why" when it was damaged."""
     root = library.vectors_dir
-    before = None
-    reason = ""
+    before, damage, note = None, "", ""
     folder = build._current_dir(root)
-    if folder is None:
-        reason = "there was none"
+    if folder is None and (root / "CURRENT").exists():
+        damage = "its pointer (CURRENT) was damaged"
+    elif folder is None:
+        note = "made anew: there was none"
     else:
         try:
             before = build.load_folder(folder)
             if before is None:
-                reason = "it was made by another version of vmr"
-            elif (damage := build.data_problem(before)) is not None:
-                reason = f"its data was damaged ({damage})"
+                note = "made anew: the one there was from another version of vmr"
+            elif (problem := build.data_problem(before)) is not None:
+                damage = f"its data was damaged ({problem})"
         except Exception as exc:  # noqa: BLE001 (any reader's error on a damaged file)
-            reason = f"it failed to load: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            damage = f"it failed to load: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     kept = None
     if before is not None:  # its files, kept aside by hard links: the rebuild removes the folder
         kept = root / f".build-check-{uuid.uuid4().hex}"  # publish() leaves .build-* alone
@@ -212,22 +215,20 @@ def _check_build(library: Library) -> str:
     try:
         with library.session() as session:
             after = build.rebuild(session, root, library.vector_files, library.storage, library._repairer(session))
-        if kept is not None:
-            differing = _differences(kept, after.folder)
-            if reason:
-                pass
-            elif before.generation != after.generation:
-                reason = f"it was made for generation {before.generation}, the catalogue is at {after.generation}"
-            elif differing:
-                reason = (f"{', '.join(differing[:5])}{' and more' if len(differing) > 5 else ''} "
+        if kept is not None and not damage:
+            if before.generation != after.generation:
+                note = "brought up to date with the catalogue"
+            elif differing := _differences(kept, after.folder):
+                damage = (f"{', '.join(differing[:5])}{' and more' if len(differing) > 5 else ''} "
                           "did not match the catalogue")
     finally:
         if kept is not None:
             shutil.rmtree(kept, ignore_errors=True)
+    size = f"{after.clip_count} clips, {len(after.video_ids)} videos"
     problems = f"; {len(after.problems)} problems: {'; '.join(after.problems)}" if after.problems else ""
-    if reason:
-        return f"rebuilt: {reason}{problems}"
-    return f"ok: matches the catalogue ({after.clip_count} clips, {len(after.video_ids)} videos){problems}"
+    if damage:
+        return f"rebuilt: {damage} ({size}){problems}"
+    return f"ok: {note or 'matches the catalogue'} ({size}){problems}"
 
 
 def _differences(old: Path, new: Path) -> list[str]:
