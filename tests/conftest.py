@@ -41,6 +41,16 @@ def sample_home(tmp_path_factory) -> Path:
     return home
 
 
+@pytest.fixture
+def empty_home(tmp_path) -> Path:
+    """A library with nothing in it (`vmr index` is what creates a library)."""
+    from vmr import Library
+
+    home = tmp_path / "empty-home"
+    Library(home).index([])
+    return home
+
+
 @pytest.fixture(scope="session")
 def sample_video(sample_home) -> Path:
     info = run_json("info", home=sample_home)

@@ -58,12 +58,14 @@ def make_video(
     return path
 
 
-def sample_excerpt(target: Path, seconds: float) -> Path:
-    """The sample lecture's first `seconds`, its packets copied (no re-encoding): real speech,
-    quicker to index."""
+def sample_excerpt(target: Path, seconds: float, faststart: bool = False, sample: Path | None = None) -> Path:
+    """The sample lecture's (or another sample's) first `seconds`, its packets copied (no
+    re-encoding): real speech, quicker to index. `faststart`: the file's index (moov) first,
+    as files made for streaming."""
     from conftest import SAMPLE
 
-    with av.open(str(SAMPLE)) as source, av.open(str(target), "w", format="mp4") as output:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(sample or SAMPLE)) as source, av.open(str(target), "w", format="mp4", options=options) as output:
         streams = {s.index: output.add_stream_from_template(s) for s in source.streams
                    if s.type in ("video", "audio")}
         for packet in source.demux(*[s for s in source.streams if s.index in streams]):

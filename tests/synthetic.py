@@ -33,13 +33,18 @@ def synthetic_library(home: Path, db: str | None = None, videos: int = 40, clips
     home.mkdir(parents=True, exist_ok=True)
     engine = open_engine(url, home)
     files = VectorFiles(home)
+    media = home / "synthetic-media" / str(seed)
+    media.mkdir(parents=True, exist_ok=True)
     originals = [_video(rng, int(rng.integers(*clips)), dim) for _ in range(videos // 2 if copies else videos)]
     made = [(v, clip_seconds) for v in originals] + ([(v, 2 * clip_seconds) for v in originals] if copies else [])
     with session_factory(engine)() as session, session.begin():
         for i, (video, seconds) in enumerate(made):
             n = len(video["speech"])
             content = hashlib.sha256(f"{seed}-{i}".encode()).hexdigest()
-            row = Video(path=f"/synthetic/{seed}/video-{i:05d}.mp4", content_hash=content, size=1, mtime=0.0,
+            # A file at each path (empty): a search leaves out videos whose file is gone.
+            path = media / f"video-{i:05d}.mp4"
+            path.touch()
+            row = Video(path=str(path), content_hash=content, size=1, mtime=0.0,
                         duration=n * seconds, fps=10.0, width=16, height=16, has_audio=True, status="indexed",
                         asr_model="synthetic", language="en", indexed_at=utcnow())
             session.add(row)

@@ -67,10 +67,13 @@ def test_second_index_run_is_refused_or_waits_and_a_killed_run_leaves_no_lock(db
 def test_searches_during_an_index_run_see_whole_videos_only(db_url, tmp_path):
     home, folder = tmp_path / "home", tmp_path / "videos"
     folder.mkdir()
-    paths = {str(sample_excerpt(folder / name, EXCERPT_SECONDS)) for name in ("a.mp4", "b.mp4")}
+    # The same speech in two files that differ (identical files are one video, indexed once).
+    paths = {str(sample_excerpt(folder / name, EXCERPT_SECONDS, faststart=name == "b.mp4"))
+             for name in ("a.mp4", "b.mp4")}
     indexing = subprocess.Popen([str(VMR), "--home", str(home), "--db", db_url, "index", str(folder),
                                  "--asr-model", "tiny.en", "--json"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: _library_made(home, db_url), "the index run to create the library")
     library = Library(home, db_url)
     videos_seen = []  # per search: how many videos its moments came from
     try:
@@ -93,6 +96,18 @@ def test_searches_during_an_index_run_see_whole_videos_only(db_url, tmp_path):
     # The searches really overlapped the writes: they saw the library with one video, then two.
     assert 1 in videos_seen, videos_seen
     assert len({m.video_id for m in library.search("what is supervised learning", k=5)}) == 2
+
+
+def _library_made(home, db_url: str) -> bool:
+    """Whether the library exists yet (a search on none fails: only index makes one)."""
+    from vmr.catalogue.store import NoLibrary
+
+    library = Library(home, db_url)
+    try:
+        library.engine.dispose()
+        return True
+    except NoLibrary:
+        return False
 
 
 def _holder(db_url: str, home) -> str:

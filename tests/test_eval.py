@@ -193,16 +193,16 @@ def _fails_with_one_line(result, *expected: str) -> None:
         assert text in lines[0], lines[0]
 
 
-def test_cli_missing_file(tmp_path):
+def test_cli_missing_file(empty_home, tmp_path):
     missing = tmp_path / "nope.jsonl"
-    _fails_with_one_line(run_vmr("eval", missing, home=tmp_path / "home", check=False),
+    _fails_with_one_line(run_vmr("eval", missing, home=empty_home, check=False),
                          f"{missing}: cannot read")
 
 
-def test_cli_bad_json_line(tmp_path):
+def test_cli_bad_json_line(empty_home, tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"qid": 0, "query": "ok", "vid": "lecture", "relevant_windows": [[0, 1]]}\n{"qid": 1,\n')
-    _fails_with_one_line(run_vmr("eval", path, home=tmp_path / "home", check=False),
+    _fails_with_one_line(run_vmr("eval", path, home=empty_home, check=False),
                          f"{path}:2: not valid JSON")
 
 

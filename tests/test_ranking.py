@@ -53,6 +53,7 @@ def test_a_0001_library_upgrades_in_place_and_keeps_answering(tmp_path):
         bump_generation(session)
     assert current_revision(engine) == "0001"
     engine.dispose()
+    (tmp_path / "old.mp4").touch()  # a search leaves out videos whose file is gone
 
     # Short windows: a whole video shorter than the longest window is one window with its bonus.
     options = SearchOptions(window_seconds=(4.0, 6.0))

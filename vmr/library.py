@@ -8,23 +8,26 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from vmr.catalogue.locks import writer_lock
 from vmr.catalogue.store import (
-    Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, open_engine, session_factory,
-    sqlite_url,
+    INDEXED, Clip, NoLibrary, Segment, SlideText, Video, VideoChannel, Word, bump_generation, catalogue_failure,
+    describe_url, open_engine, session_factory, sqlite_file, sqlite_url,
 )
 from vmr.catalogue.vectors import VectorFiles
-from vmr.catalogue.writer import Executor, Indexer, IndexReport, prune_vectors
+from vmr.catalogue.writer import Executor, Indexer, IndexReport, gone, prune_vectors
 from vmr.channels import Channel
 from vmr.encode.text import TextEncoder
 from vmr.encode.visual import VisualEncoder, load_visual_encoder, read_image
@@ -37,6 +40,14 @@ from vmr.search.fusion import encode_queries
 from vmr.search.links import moment_link
 from vmr.search.moments import Moment
 from vmr.search.options import SearchOptions, check_k, validate
+
+if TYPE_CHECKING:
+    from vmr.check import CheckReport
+
+
+# Searches run again at most this many times without the videos on their result page whose file
+# went missing since the last index run; what is still missing after that is left out.
+MISSING_RETRIES = 2
 
 
 def default_home() -> Path:
@@ -58,6 +69,7 @@ class VideoEntry:
     has_audio: bool
     asr_model: str | None
     indexed_at: str
+    status: str = INDEXED  # or "missing": its file is gone, so searches leave it out
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,7 @@ class LibraryInfo:
     vector_storage: str | None
     database_bytes: int | None
     vector_bytes: int
+    problems: list[str]  # what the search build had to go without (see SearchBuild.problems)
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,20 @@ class MomentView:
     shown: list[SlideSpan]  # the slide text on screen during the span, slide by slide
     keyframes: list[float]  # the keyframe time of each clip overlapping the span
     visual_model: str | None  # the model that embedded those keyframes, when the video has any
+
+
+def _catalogue_errors(method: Callable) -> Callable:
+    """A database error inside a Library call becomes one line: the catalogue is damaged (or
+    not vmr's), or cannot be reached; never a traceback of SQL."""
+
+    @functools.wraps(method)
+    def wrapped(self: Library, *args, **kwargs):  # noqa: ANN202
+        try:
+            return method(self, *args, **kwargs)
+        except DBAPIError as exc:
+            raise catalogue_failure(exc, self.db_url) from exc
+
+    return wrapped
 
 
 def _video_at(session: Session, path: str | Path) -> Video | None:
@@ -115,14 +142,32 @@ class Library:
         self._shard_pool = None
         self._encoders: dict[str, TextEncoder | VisualEncoder] = {}
         self._slide_reader = None  # the OCR engine of image queries: loaded once, then reused
+        # What the last search's build had to go without (see SearchBuild.problems).
+        self.problems: list[str] = []
 
     # -- plumbing
     @property
     def engine(self) -> Engine:
+        """The catalogue's engine; NoLibrary when there is none yet (only `index` makes one)."""
+        return self._open(create=False)
+
+    def open(self) -> None:
+        """Open the catalogue now: NoLibrary (one line saying what to do) when there is none."""
+        self._open(create=False)
+
+    def _open(self, create: bool) -> Engine:
         if self._engine is None:
-            if self.db_url.startswith("sqlite:///"):
-                self.home.mkdir(parents=True, exist_ok=True)
-            self._engine = open_engine(self.db_url, self.home)
+            try:
+                self._engine = open_engine(self.db_url, self.home, create=create)
+            except NoLibrary:
+                where = describe_url(self.db_url)
+                default = sqlite_file(self.db_url) == self.home / "vmr.db"
+                raise NoLibrary(
+                    f"no vmr library in {self.home} (no vmr.db there): name your library's folder with --home DIR "
+                    "or VMR_HOME, or create one with vmr index PATH" if default else
+                    f"no vmr library in {where}: name your library with --db URL (and --home DIR), or create "
+                    "one with vmr index PATH"
+                ) from None
         return self._engine
 
     def session(self) -> Session:
@@ -140,8 +185,26 @@ class Library:
         return VectorFiles(self.home)
 
     def search_build(self, session: Session) -> build.SearchBuild:
-        """The current search build, rebuilt first if the catalogue moved on since it was built."""
-        return build.current(session, self.vectors_dir, self.vector_files, self.storage)
+        """The current search build, rebuilt first if the catalogue moved on since it was built
+        (or if it fails to load); a lost or damaged text-channel vector file is made again
+        from the catalogue's text on the way."""
+        return build.current(session, self.vectors_dir, self.vector_files, self.storage, self._repairer(session))
+
+    def _repairer(self, session: Session) -> build.Repair:
+        def repair(video_id: int, channel: str, model: str) -> np.ndarray | None:
+            from vmr.catalogue.repair import rederive_text
+
+            return rederive_text(session, self.vector_files, session.get(Video, video_id), channel, model,
+                                 lambda texts: self._text_encoder(model).encode(texts))
+
+        return repair
+
+    def _text_encoder(self, model: str) -> TextEncoder:
+        if model not in self._encoders:
+            from vmr.encode.text import load_text_encoder
+
+            self._encoders[model] = load_text_encoder(model, self.device, cold_start=True)
+        return self._encoders[model]
 
     @property
     def search_options(self) -> SearchOptions:
@@ -154,12 +217,16 @@ class Library:
         return self._search_options
 
     # -- the commands
+    @_catalogue_errors
     def index(self, paths: Iterable[str | Path], options: IndexOptions | None = None,
               progress: Progress | None = None, *, wait: bool = False,
-              on_wait: Callable[[str], None] | None = None, workers: int | None = None) -> IndexReport:
+              on_wait: Callable[[str], None] | None = None, workers: int | None = None,
+              prune: bool = False) -> IndexReport:
         """Holds the library's writer lock: with another run writing, raises LibraryBusy, or
-        with `wait` waits for it. With `ray`, the videos are analysed on `workers` Ray workers."""
-        with writer_lock(self.engine, self.home, wait, on_wait):
+        with `wait` waits for it. With `ray`, the videos are analysed on `workers` Ray workers.
+        Videos whose file is gone are marked missing (left out of searches), and with `prune`
+        forgotten. Only this creates a library."""
+        with writer_lock(self._open(create=True), self.home, wait, on_wait):
             indexer = Indexer(self.session, options or IndexOptions(), self.vector_files, progress)
             executor: Executor | None = None
             if self.ray is not None:
@@ -167,7 +234,7 @@ class Library:
 
                 executor = cluster.RayAnalysts(indexer.options, self.ray, workers)
             try:
-                report = indexer.run(paths, executor)
+                report = indexer.run(paths, executor, prune=prune)
             finally:
                 if executor is not None:
                     executor.close()
@@ -178,6 +245,7 @@ class Library:
     def search(self, query: str, k: int = 10, options: SearchOptions | None = None) -> list[Moment]:
         return self.search_many([query], k, options)[0]
 
+    @_catalogue_errors
     def search_many(self, queries: list[str], k: int = 10,
                     options: SearchOptions | None = None) -> list[list[Moment]]:
         """Many queries share one model load and one pass of batched scoring."""
@@ -186,6 +254,7 @@ class Library:
         return self._rank(parsed, k, options, lambda channels: encode_queries(
             {c.model: self._encoder(c) for c in channels}, [p.text for p in parsed]))
 
+    @_catalogue_errors
     def search_image(self, image: str | Path, k: int = 10, options: SearchOptions | None = None, *,
                      read_text: bool = True) -> tuple[str, list[Moment]]:
         """Moments that show `image` (a screenshot, a photo of a slide): its vector from the
@@ -216,6 +285,7 @@ class Library:
         return text, self._rank([lexical.parse_query(text)], k, options or self.search_options,
                                 query_vectors)[0]
 
+    @_catalogue_errors
     def search_audio(self, recording: str | Path, k: int = 10, asr: AsrOptions | None = None,
                      options: SearchOptions | None = None) -> tuple[str, list[Moment]]:
         """A spoken question: transcribed by Whisper (on this library's device unless `asr`
@@ -236,18 +306,53 @@ class Library:
               query_vectors: Callable[[list[build.ChannelMatrix]], dict[str, np.ndarray]]) -> list[list[Moment]]:
         """Score, fuse and rank the parsed queries, with the query vectors made for the
         library's channels. The catalogue is read twice, whatever k is: its generation (is the
-        build current?) and the paths of the videos on the result page."""
+        build current?) and the paths of the videos on the result page; once more for each
+        round (at most MISSING_RETRIES) that finds a video on the page whose file is gone."""
         options = replace(options or self.search_options, k=k)
         with self.session() as session:
             current = self.search_build(session)
+        self.problems = list(current.problems)
         found = query_vectors(list(current.channels.values()))  # first: it may refuse the query
         if not current.channels:  # nothing to compare with: no video has speech or frames
             return [[] for _ in queries]
-        fan = self._shards(current).fan if self.shards else parts.local_fan([parts.Part(current)])
-        results = parts.search(fan, current, parts.request_for(current, queries, found, options))
-        shown = {m.video_id for moments in results for m in moments}
-        with self.session() as session:
-            paths = dict(session.execute(select(Video.id, Video.path).where(Video.id.in_(shown))).all()) if shown else {}
+        if self.shards:
+            return self._page(self._shards(current).fan, current, queries, found, options)
+        try:
+            return self._page(parts.local_fan([parts.Part(current)]), current, queries, found, options)
+        except (ValueError, IndexError, KeyError):
+            # Data in the build's files that loaded but is not what was written (NaN where
+            # vectors were, offsets past the end): it is derived, so built again and searched
+            # once more. A failure on sound data is a real error, raised.
+            damage = build.data_problem(current)
+            if damage is None:
+                raise
+            with self.session() as session:
+                current = build.rebuild(session, self.vectors_dir, self.vector_files, self.storage,
+                                        self._repairer(session))
+            self.problems = list(current.problems) + [f"the search build was damaged ({damage}) and was made again"]
+            return self._page(parts.local_fan([parts.Part(current)]), current, queries, found, options)
+
+    def _page(self, fan: parts.Fan, current: build.SearchBuild, queries: list[lexical.Query],
+              found: dict[str, np.ndarray], options: SearchOptions) -> list[list[Moment]]:
+        """The moments of the queries with the videos' paths; videos whose file is gone are
+        left out (and the search run again without them)."""
+        excluded: frozenset[int] = frozenset()
+        paths: dict[int, str] = {}
+        for _ in range(MISSING_RETRIES + 1):
+            results = parts.search(fan, current, parts.request_for(current, queries, found, options, excluded))
+            shown = {m.video_id for moments in results for m in moments} - paths.keys()
+            if shown:
+                with self.session() as session:
+                    paths |= dict(session.execute(select(Video.id, Video.path).where(
+                        Video.id.in_(shown), Video.status == INDEXED)).all())
+            # A file deleted since the last index run is still in the build: its moments would
+            # be dead links. One stat per video on the page; the search runs again without it.
+            lost = {v for v in shown if v not in paths or gone(paths[v])}
+            if not lost:
+                break
+            excluded |= lost
+            for video_id in lost:
+                paths.pop(video_id, None)
         return [parts.with_paths(moments, paths, lambda path, start, end: moment_link(Path(path), start, end))
                 for moments in results]
 
@@ -268,11 +373,18 @@ class Library:
             if channel.name == Channel.VISUAL:
                 self._encoders[channel.model] = load_visual_encoder(channel.model, self.device)
             else:
-                from vmr.encode.text import load_text_encoder
-
-                self._encoders[channel.model] = load_text_encoder(channel.model, self.device, cold_start=True)
+                return self._text_encoder(channel.model)
         return self._encoders[channel.model]
 
+    @_catalogue_errors
+    def check(self, prune: bool = False) -> CheckReport:
+        """Verify the catalogue and repair what is derived from it (see vmr.check); with
+        `prune`, forget the videos whose file is gone."""
+        from vmr.check import check
+
+        return check(self, prune)
+
+    @_catalogue_errors
     def remove(self, path: str | Path) -> bool:
         """Forget a video (its rows, its vector files, and at the next search its part of the
         build). False if unknown. Holds the writer lock, like an index run."""
@@ -297,6 +409,7 @@ class Library:
             raise VmrError(f"{video}: not in the index (vmr index it first)")
         return found
 
+    @_catalogue_errors
     def show(self, video: str | int, start: float, end: float) -> MomentView:
         """What was said and shown between `start` and `end` (seconds) of an indexed video."""
         if not 0 <= start < end:
@@ -324,6 +437,7 @@ class Library:
                 keyframes=[c.keyframe_time for c in clips], visual_model=visual.model if visual else None,
             )
 
+    @_catalogue_errors
     def transcript(self, video: str | int) -> tuple[Video, list[Segment]]:
         with self.session() as session:
             found = self.find_video(session, video)
@@ -333,6 +447,7 @@ class Library:
             ).all()
             return found, list(segments)
 
+    @_catalogue_errors
     def videos(self, video_id: int | None = None) -> list[VideoEntry]:
         """Every indexed video by path, or only the one with this id (none if unknown)."""
         videos = select(Video)
@@ -347,16 +462,17 @@ class Library:
             word_counts = dict(session.execute(words).all())
             return [
                 VideoEntry(v.id, v.path, v.duration, clip_counts.get(v.id, 0), word_counts.get(v.id, 0),
-                           v.has_audio, v.asr_model, v.indexed_at.isoformat())
+                           v.has_audio, v.asr_model, v.indexed_at.isoformat(), v.status)
                 for v in session.scalars(videos.order_by(Video.path))
             ]
 
+    @_catalogue_errors
     def info(self) -> LibraryInfo:
         entries = self.videos()
         with self.session() as session:
             current = self.search_build(session)
         db_file = self.home / "vmr.db"
-        vector_bytes = sum(p.stat().st_size for p in self.vectors_dir.rglob("*") if p.is_file())
+        vector_bytes = sum(_size_of(p) for p in self.vectors_dir.rglob("*"))
         storages = {c.vectors.dtype.name for c in current.channels.values()}
         visual = current.channels.get(Channel.VISUAL)
         return LibraryInfo(
@@ -367,8 +483,16 @@ class Library:
             visual_model=visual.model if visual else None,
             vector_storage=storages.pop() if len(storages) == 1 else None,
             database_bytes=db_file.stat().st_size if db_file.exists() else None,
-            vector_bytes=vector_bytes,
+            vector_bytes=vector_bytes, problems=list(current.problems),
         )
+
+
+def _size_of(path: Path) -> int:
+    """A file's size; 0 for a folder, or a file a rebuild removed meanwhile."""
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0
 
 
 def transcript_json(video: Video, segments: list[Segment]) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from vmr.models.devices import DEVICES
 from vmr.app.output import print_json
-from vmr.errors import VmrError
+from vmr.errors import VmrError, not_utf8, os_problem, printable
 from vmr.timecode import format_clock
 
 
@@ -56,8 +56,8 @@ def _check_ray(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         if args.ray not in (None, "local") and Path(args.ray).exists():
             args.paths.insert(0, args.ray)
             args.ray = "local"
-        if not args.paths:
-            parser.error("the following arguments are required: PATH")
+        if not args.paths and not args.prune:
+            parser.error("the following arguments are required: PATH (or --prune alone)")
         if args.workers and args.ray is None:
             parser.error("--workers needs --ray")
     if args.command in ("search", "eval"):
@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     _ray_option(p, "analyse the videos on a Ray cluster")
     p.add_argument("--workers", type=_positive_int, help="Ray workers (default: one per CPU of the cluster)")
     p.add_argument("--wait", action="store_true", help="if another index run is writing, wait for it")
+    p.add_argument("--prune", action="store_true",
+                   help="forget the videos whose file is gone (without it they are kept, marked missing)")
 
     p = sub.add_parser("search", help="find moments matching a text query, an image or a spoken question")
     p.add_argument("query", nargs="?", help="what to look for")
@@ -135,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", type=_positive_int, default=0,
                    help="search N shards of the search build on Ray workers (default: in process)")
     _ray_option(p, "the cluster for --shards")
+
+    p = sub.add_parser("check", help="verify the library, and repair what is derived from the catalogue")
+    p.add_argument("--prune", action="store_true", help="also forget the videos whose file is gone")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("serve", help="the web page and REST API (models stay loaded between searches)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -183,7 +189,7 @@ def cmd_index(lib, args) -> int:
 
     try:
         report = lib.index(args.paths, options, progress=bars, wait=args.wait, on_wait=waiting,
-                           workers=args.workers)
+                           workers=args.workers, prune=args.prune)
     finally:
         if bars:
             bars.close()
@@ -191,12 +197,22 @@ def cmd_index(lib, args) -> int:
         print_json(report)
     else:
         for video in report.indexed:
-            print(f"{video.status:9}  {video.path}  ({format_clock(video.duration)}, "
-                  f"{video.clips} clips, {video.words} words)")
+            if video.status == "duplicate":
+                print(f"{video.status:9}  {printable(video.path)}  (same content as {printable(video.same_as)}: "
+                      "indexed once, under that path)")
+                continue
+            print(f"{video.status:9}  {printable(video.path)}  ({format_clock(video.duration)}, "
+                  f"{video.clips} clips, {video.words} words"
+                  + (f"; was {printable(video.moved_from)})" if video.moved_from else ")"))
             if video.warning:
-                print(f"vmr: warning: {video.path}: {video.warning}", file=sys.stderr)
+                print(f"vmr: warning: {printable(video.path)}: {printable(video.warning)}", file=sys.stderr)
+        for path in report.missing:
+            print(f"missing    {printable(path)}  (its file is gone: left out of searches; "
+                  "vmr index --prune forgets it)")
+        for path in report.pruned:
+            print(f"pruned     {printable(path)}")
     for failure in report.failed:
-        print(f"vmr: error: {failure.path}: {failure.error}", file=sys.stderr)
+        print(f"vmr: error: {printable(failure.path)}: {printable(failure.error)}", file=sys.stderr)
     if not options.visual_model and any(v.status == "indexed" for v in report.indexed):
         from vmr.encode.visual import off_hint
 
@@ -209,7 +225,7 @@ def _print_moments(found) -> None:
     if not found:
         print("no moments found")
     for rank, m in enumerate(found, 1):
-        print(f"{rank:2}. {Path(m.video).name}  {format_clock(m.start)} - {format_clock(m.end)}  "
+        print(f"{rank:2}. {printable(Path(m.video).name)}  {format_clock(m.start)} - {format_clock(m.end)}  "
               f"score {m.score:.3f}")
         if m.text:
             text = m.text.replace("\n", " / ")  # a slide's lines
@@ -254,6 +270,8 @@ def cmd_search(lib, args) -> int:
         print_json(found)
     else:
         _print_moments(found)
+    for problem in lib.problems:
+        print(f"vmr: warning: {printable(problem)}", file=sys.stderr)
     return 0
 
 
@@ -263,9 +281,9 @@ def cmd_remove(lib, args) -> int:
         print_json([{"path": p, "removed": r} for p, r in results.items()])
     for path, removed in results.items():
         if removed and not args.json:
-            print(f"removed  {path}")
+            print(f"removed  {printable(path)}")
         elif not removed:
-            print(f"vmr: error: {path}: not in the index", file=sys.stderr)
+            print(f"vmr: error: {printable(path)}: not in the index", file=sys.stderr)
     return 0 if any(results.values()) else 1
 
 
@@ -298,8 +316,12 @@ def cmd_info(lib, args) -> int:
     print(f"vectors    {info.vector_storage or '-'}, {_size(info.vector_bytes)}"
           + (f"; database {_size(info.database_bytes)}" if info.database_bytes is not None else ""))
     for video in info.videos:
-        print(f"  [{video.video_id}] {video.path}  {format_clock(video.duration)}  "
-              f"{video.words} words  {video.asr_model or 'no audio'}")
+        print(f"  [{video.video_id}] {printable(video.path)}  {format_clock(video.duration)}  "
+              f"{video.words} words  {video.asr_model or 'no audio'}"
+              + ("  MISSING (file gone: left out of searches; vmr index --prune forgets it)"
+                 if video.status != "indexed" else ""))
+    for problem in info.problems:
+        print(f"vmr: warning: {printable(problem)}", file=sys.stderr)
     return 0
 
 
@@ -308,7 +330,7 @@ def cmd_show(lib, args) -> int:
     if args.json:
         print_json(view)
         return 0
-    print(f"{Path(view.video).name}  {format_clock(view.start)} - {format_clock(view.end)}")
+    print(f"{printable(Path(view.video).name)}  {format_clock(view.start)} - {format_clock(view.end)}")
     print(f"    {view.link}")
     print(f"said   {view.said or '(nothing)'}")
     for slide in view.shown:
@@ -345,6 +367,34 @@ def cmd_eval(lib, args) -> int:
     return 0
 
 
+def cmd_check(lib, args) -> int:
+    report = lib.check(prune=args.prune)
+    if args.json:
+        print_json(report)
+        return 0 if report.ok else 1
+    if report.catalogue != "ok":
+        print(f"vmr: error: {printable(report.catalogue)}", file=sys.stderr)
+        return 1
+    from vmr.catalogue.store import describe_url
+
+    print(f"catalogue  ok ({printable(describe_url(lib.db_url))})")
+    print(f"videos     {report.videos}" + (f", {len(report.missing)} missing (file gone: left out of searches; "
+                                           "vmr check --prune forgets them)" if report.missing else ""))
+    for path in report.missing:
+        print(f"  missing  {printable(path)}")
+    for path in report.pruned:
+        print(f"  pruned   {printable(path)}")
+    print(f"vectors    {report.vector_files} files checked, {len(report.repaired)} made again, "
+          f"{report.orphan_vector_files} unused removed")
+    for line in report.repaired:
+        print(f"  repaired {printable(line)}")
+    print(f"build      {printable(report.build)}")
+    print(f"thumbnails {report.thumbnails} checked, {report.thumbnails_removed} removed (damaged or unused)")
+    for line in report.unrepaired:
+        print(f"vmr: error: {printable(line)}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
 def cmd_serve(lib, args) -> int:
     import socket
 
@@ -373,21 +423,55 @@ def cmd_serve(lib, args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "remove": cmd_remove, "info": cmd_info,
-            "show": cmd_show, "transcript": cmd_transcript, "serve": cmd_serve, "eval": cmd_eval}
+            "show": cmd_show, "transcript": cmd_transcript, "serve": cmd_serve, "eval": cmd_eval,
+            "check": cmd_check}
+
+
+def _check_text(args: argparse.Namespace) -> None:
+    """Every argument must be UTF-8: a query is text, and the catalogue keeps file names as
+    text. Index paths are checked one by one (the others still get indexed)."""
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if args.command == "index" and name == "paths":
+            continue
+        for item in values:
+            if isinstance(item, (str, Path)) and (problem := not_utf8(str(item))):
+                what = "the query" if name == "query" else f"--{name.replace('_', '-')}" if name in (
+                    "home", "db", "image", "audio", "queries") else name.replace("_", " ")
+                raise VmrError(f"{what} '{printable(item)}' is {problem}: vmr takes text and file names in UTF-8")
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a message must print whatever the terminal's encoding
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_ray(parser, args)
+    from sqlalchemy.exc import DBAPIError
+
+    from vmr.catalogue.store import catalogue_failure
     from vmr.library import Library
 
+    lib = None
     try:
+        _check_text(args)
         lib = Library(args.home, args.db, device=args.device or "auto", ray=getattr(args, "ray", None),
                       shards=getattr(args, "shards", 0))
+        if args.command != "index":  # only index creates a library; the others need one
+            lib.open()
         return COMMANDS[args.command](lib, args)
     except VmrError as exc:
-        print(f"vmr: error: {exc}", file=sys.stderr)
+        print(f"vmr: error: {printable(exc)}", file=sys.stderr)
+        return 1
+    except DBAPIError as exc:  # outside a Library call (the server's own reads)
+        print(f"vmr: error: {printable(catalogue_failure(exc, lib.db_url if lib else ''))}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader went away (| head): not a file's problem
+        raise
+    except OSError as exc:  # a path no check caught: still one line, naming the file
+        name = exc.filename if exc.filename is not None else "vmr"
+        print(f"vmr: error: {printable(name)}: {os_problem(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("vmr: interrupted; what finished is saved, run the same command again to resume",

@@ -27,6 +27,7 @@ from vmr.search.links import watch_path
 from vmr.ingest.media import read_frame
 from vmr.search.moments import Moment
 from vmr.catalogue.store import Clip, Video
+from vmr.check import whole_jpeg
 
 STATIC = Path(__file__).with_name("static")
 PAGE = STATIC / "index.html"
@@ -105,7 +106,7 @@ def create_app(library: Library) -> FastAPI:
         at = clip.keyframe_time if clip.keyframe_time is not None else clip.start
         # Named from the row alone; the content hash keeps a re-indexed file from showing old frames.
         cached = library.home / "thumbs" / f"{video.id}-{video.content_hash[:16]}-{round(at * 1000)}.jpg"
-        if not cached.exists():
+        if not whole_jpeg(cached):  # not made yet, or damaged since: made (again)
             try:
                 write_thumbnail(video_file(video), at, cached)
             except MediaError as exc:

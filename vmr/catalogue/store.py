@@ -7,6 +7,8 @@ Alembic migrations in `migrations/`, applied when a store is opened.
 
 from __future__ import annotations
 
+import os
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from vmr.errors import VmrError
@@ -35,6 +37,12 @@ from vmr.errors import VmrError
 SCHEMA_REVISION = "0003"
 # A PostgreSQL advisory lock key (locks are per database): schema upgrades, one at a time.
 MIGRATION_LOCK = 0x766D7201
+
+
+# Video.status: searched, or left out of searches because its file is gone (until it comes back,
+# it is found at another path, or `vmr index --prune` forgets it).
+INDEXED = "indexed"
+MISSING = "missing"
 
 
 class Base(DeclarativeBase):
@@ -54,7 +62,7 @@ class Video(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     has_audio: Mapped[bool] = mapped_column(Boolean)
-    status: Mapped[str] = mapped_column(String(16))  # "indexed"; kept open for later states
+    status: Mapped[str] = mapped_column(String(16))  # INDEXED, or MISSING: its file is gone
     asr_model: Mapped[str | None] = mapped_column(String(256))
     language: Mapped[str | None] = mapped_column(String(16))
     indexed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -170,16 +178,123 @@ def sqlite_url(home: Path) -> str:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API objects)
     cursor = dbapi_connection.cursor()
-    # WAL: a search reads while an index run writes; foreign keys: cascades on remove.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # Foreign keys: cascades on remove. (WAL, so that a search reads while an index run writes,
+    # is kept by the file: set once, on a catalogue known to be vmr's; see _wal.)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
-def open_engine(url: str, home: Path | None = None) -> Engine:
+class NoLibrary(VmrError):
+    """A read-only command on a home (or database) that holds no library: only `vmr index`
+    creates one."""
+
+
+class CatalogueDamaged(VmrError):
+    """A catalogue that is not a vmr library, or no longer a readable one."""
+
+    def __init__(self, where: str, reason: str, fix: str = "move it away and re-index, or restore a copy"):
+        self.where, self.reason = where, reason
+        super().__init__(f"not a vmr library or damaged: {where} ({reason}); {fix}")
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL (None for other databases and in-memory ones)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Cheap checks of an existing SQLite catalogue before it is opened (its header only):
+    an empty file, another kind of file, or a file shorter than its header says is damaged.
+    What the header cannot tell (a page overwritten inside) SQLite reports when it reads that
+    page, and `vmr check` runs its full integrity check."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+            size = os.fstat(handle.fileno()).st_size
+    except IsADirectoryError:
+        raise CatalogueDamaged(str(path), "a folder, not a database file") from None
+    except OSError as exc:
+        raise VmrError(f"cannot open the catalogue {path}: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise CatalogueDamaged(str(path), "empty file (0 bytes)")
+    if not header.startswith(SQLITE_MAGIC):
+        raise CatalogueDamaged(str(path), "not an SQLite database")
+    if len(header) < 100:
+        raise CatalogueDamaged(str(path), f"truncated: {size} bytes")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise CatalogueDamaged(str(path), "not an SQLite database (bad page size)")
+    pages = int.from_bytes(header[28:32], "big")
+    size_valid = header[24:28] == header[92:96] and pages > 0
+    wal = path.with_name(path.name + "-wal")
+    pending = wal.exists() and wal.stat().st_size > 0  # a checkpoint may be half done: SQLite redoes it
+    if size_valid and not pending and size < pages * page_size:
+        raise CatalogueDamaged(str(path), f"truncated: {size} of its {pages * page_size} bytes")
+
+
+def known_revisions() -> set[str]:
+    """The migrations this vmr has (their revision ids are their file names' first part)."""
+    import migrations
+
+    folder = Path(migrations.__file__).parent / "versions"
+    return {p.name.split("_", 1)[0] for p in folder.glob("[0-9]*_*.py")}
+
+
+def describe_url(url: str) -> str:
+    """The catalogue as a message names it: the file for SQLite, else the URL without password."""
+    from sqlalchemy.engine import make_url
+
+    database = sqlite_file(url)
+    if database is not None:
+        return str(database)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def catalogue_failure(exc: Exception, url: str) -> VmrError:
+    """What a database error while reading or writing the catalogue means for the user, in
+    one line: a damaged or foreign catalogue, or one that cannot be reached."""
+    import sqlite3
+
+    orig = getattr(exc, "orig", None) or exc
+    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    where = describe_url(url)
+    if isinstance(orig, sqlite3.OperationalError) or (
+            isinstance(exc, OperationalError) and not isinstance(orig, sqlite3.DatabaseError)):
+        # Locked, unreachable, no permission: the catalogue may be fine.
+        return VmrError(f"cannot use the catalogue {where}: {reason}")
+    if isinstance(orig, sqlite3.DatabaseError):
+        return CatalogueDamaged(where, reason)
+    return CatalogueDamaged(where, reason, "use another database, or restore a copy, and re-index")
+
+
+def open_engine(url: str, home: Path | None = None, create: bool = True) -> Engine:
     """An engine whose schema is at the newest migration (upgraded in place when older).
-    `home`: where the library's files live (a migration may move data there)."""
+    `home`: where the library's files live (a migration may move data there). Without
+    `create`, a catalogue that does not exist yet raises NoLibrary instead of being made."""
+    database = sqlite_file(url)
+    if database is not None:
+        if database.exists():
+            check_sqlite_file(database)
+        elif not create:
+            raise NoLibrary(f"no vmr library at {database}")
+        else:
+            _create_sqlite(url, database, home)
     try:
         engine = create_engine(url)
     except ImportError as exc:  # the dialect's driver, e.g. psycopg for postgresql+psycopg://
@@ -190,20 +305,90 @@ def open_engine(url: str, home: Path | None = None) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
-        if current_revision(engine) != SCHEMA_REVISION:
+        # Tables first: a migrator committing between the two reads then shows its version;
+        # in the other order its tables could look like another program's.
+        tables = _has_tables(engine)
+        revision = current_revision(engine)
+        if revision is None:
+            if tables:
+                raise CatalogueDamaged(describe_url(url), "holds tables, but not vmr's", "use another database"
+                                       if database is None else "move it away and re-index, or restore a copy")
+            if database is not None:  # the file exists but holds nothing: vmr never leaves one so
+                raise CatalogueDamaged(str(database), "an empty database, not made by vmr")
+            if not create:
+                raise NoLibrary(f"no vmr library in {describe_url(url)} (the database holds no vmr tables)")
+        elif revision not in known_revisions():
+            raise VmrError(f"{describe_url(url)}: written by a newer vmr (schema {revision}, this vmr knows "
+                           f"{SCHEMA_REVISION}); upgrade vmr")
+        if revision != SCHEMA_REVISION:
             upgrade(engine, home)
-    except OperationalError as exc:
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        raise VmrError(f"cannot open the catalogue {engine.url.render_as_string()}: {reason}") from exc
+        if engine.dialect.name == "sqlite":
+            _wal(engine)
+    except VmrError:
+        engine.dispose()
+        raise
+    except DBAPIError as exc:
+        engine.dispose()
+        raise catalogue_failure(exc, url) from exc
     return engine
 
 
-def current_revision(engine: Engine) -> str | None:
-    """The applied migration, read with one query so that opening a store costs no Alembic import."""
+def _create_sqlite(url: str, database: Path, home: Path | None) -> None:
+    """A new SQLite catalogue, made whole under another name and then linked into place, so
+    that no half-made (or 0-byte) catalogue is ever seen under its name; when another process
+    made it first, theirs is kept."""
+    from sqlalchemy.engine import make_url
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    partial = database.with_name(f".{database.name}.{uuid.uuid4().hex}.new")
+    engine = create_engine(make_url(url).set(database=str(partial)))
+    event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        _wal(engine)
+        upgrade(engine, home)
+        engine.dispose()  # the last connection closes: the WAL is checkpointed into the file
+        try:
+            os.link(partial, database)
+        except FileExistsError:
+            pass  # another process made it first: theirs is kept
+        except OSError:  # a file system without hard links: a rename, which may replace a racing twin's
+            if not database.exists():
+                os.replace(partial, database)
+    finally:
+        engine.dispose()
+        for leftover in (partial, partial.with_name(partial.name + "-wal"), partial.with_name(partial.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def _wal(engine: Engine) -> None:
+    """Write-ahead logging (a setting the database file keeps), unless it has it already."""
     with engine.connect() as connection:
+        if connection.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+
+def _has_tables(engine: Engine) -> bool:
+    from sqlalchemy import inspect
+
+    return bool(inspect(engine).get_table_names())
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The applied migration, read with one query so that opening a store costs no Alembic
+    import; None for a database without vmr's version table. Other errors (a damaged file, an
+    unreachable server) are raised."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            present = connection.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").first()
+        else:
+            present = connection.execute(text("SELECT to_regclass('alembic_version')")).scalar() \
+                if engine.dialect.name == "postgresql" else True
+        if not present:
+            return None
         try:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except Exception:  # noqa: BLE001 (no table yet: a new database)
+        except ProgrammingError:  # another database kind, without the table
             connection.rollback()
             return None
 

@@ -7,6 +7,7 @@ leaves every video either fully indexed or absent, and the next run picks up whe
 from __future__ import annotations
 
 import os
+import stat as stat_module
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -16,9 +17,12 @@ from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from vmr.catalogue.store import Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, utcnow
+from vmr.catalogue.store import (
+    INDEXED, MISSING, Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, utcnow,
+)
 from vmr.catalogue.vectors import VectorFiles
 from vmr.channels import Channel
 from vmr.encode.visual import resolve_visual_model
@@ -34,17 +38,24 @@ class IndexedVideo:
     duration: float
     clips: int
     words: int
-    status: str  # "indexed" | "unchanged" | "updated" (unchanged, visual channel added)
+    # "indexed" | "unchanged" | "updated" (unchanged, visual channel added) | "moved" (an indexed
+    # video's content, found at this new path) | "duplicate" (a copy of a video indexed under
+    # another path that still holds it: indexed once, under that path, `same_as`)
+    status: str
     warning: str | None = None
     # Wall time per stage; speech runs beside frames and slides (OCR), so those overlap.
     seconds: dict[str, float] = field(default_factory=dict)
     slides: int = 0  # pictures with on-screen text
+    moved_from: str | None = None  # "moved": the path it was indexed under
+    same_as: str | None = None  # "duplicate": the path it is indexed under
 
 
 @dataclass
 class IndexReport:
     indexed: list[IndexedVideo] = field(default_factory=list)
     failed: list[FailedInput] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # indexed videos whose file is gone (left out of searches)
+    pruned: list[str] = field(default_factory=list)  # missing videos forgotten by --prune
 
     @property
     def ok(self) -> bool:
@@ -93,7 +104,9 @@ class Indexer:
         self.progress = progress or (lambda *_: None)
         self.analyser = Analyser(options, self.progress)
 
-    def run(self, paths: Iterable[str | Path], executor: Executor | None = None) -> IndexReport:
+    def run(self, paths: Iterable[str | Path], executor: Executor | None = None, prune: bool = False) -> IndexReport:
+        """Index the files; then mark the videos whose file is gone as missing (and those
+        whose file is back as indexed), and with `prune` forget the missing ones."""
         files, failed = discover(paths)
         report = IndexReport(failed=failed)
         executor = executor or InProcess(self.analyser)
@@ -106,7 +119,8 @@ class Indexer:
                     self.progress(str(path), "analyse", 0, 1)
                     pending.append((path, executor.submit(path, stat, digest, clock)))
                     in_flight += 1
-                elif self.options.visual_model and not self._has_visual(unchanged.video_id):
+                elif (self.options.visual_model and unchanged.status != "duplicate"
+                      and not self._has_visual(unchanged.video_id)):
                     pending.append((path, self.add_visual(path, unchanged, clock)))
                 else:
                     pending.append((path, unchanged))
@@ -121,6 +135,10 @@ class Indexer:
                 self._finish(report, *pending.popleft())
         while pending:
             self._finish(report, *pending.popleft())
+        report.missing = sweep(self.sessions)
+        if prune and report.missing:
+            report.pruned = forget_missing(self.sessions)
+            report.missing = []
         self.prune()
         return report
 
@@ -164,29 +182,77 @@ class Indexer:
         prune_vectors(self.sessions, self.files)
 
     def check(self, path: Path) -> tuple[IndexedVideo | None, os.stat_result, str | None, StageClock]:
-        """The summary of an unchanged file (same size and mtime, or same content), else None
-        with what was learnt on the way (its stat, and its hash when it had to be computed)."""
+        """The summary of a file that needs no analysis, else None with what was learnt on the
+        way (its stat, and its hash when it had to be computed). No analysis is needed for an
+        unchanged file (same size and mtime, or same content), for an indexed video's content
+        found at a new path (moved: its row follows the file), or for a copy of a video whose
+        indexed path still holds it (duplicate: a content is indexed once). Hashing is only
+        needed where the catalogue holds this path or a video of the same size."""
         name = str(path)
         clock = StageClock()
         stat = file_stat(path)
         with self.sessions() as session:
             existing = session.scalar(select(Video).where(Video.path == name))
             if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
-                return self._summary(session, existing, "unchanged"), stat, None, clock
-        if existing is None:
+                return self._unchanged(existing.id, stat), stat, None, clock
+            same_size = session.scalar(select(func.count(Video.id)).where(
+                Video.size == stat.st_size, Video.path != name))
+        if existing is None and not same_size:
             return None, stat, None, clock
         digest = content_hash(path, lambda done, total: self.progress(name, "hash", done, total))
         clock.lap("hash")
-        if existing.content_hash == digest:
-            with self.sessions() as session, session.begin():
-                video = session.get(Video, existing.id)
-                video.mtime = stat.st_mtime  # touched, not changed
-                return self._summary(session, video, "unchanged"), stat, digest, clock
-        return None, stat, digest, clock
+        if existing is not None and existing.content_hash == digest:
+            return self._unchanged(existing.id, stat), stat, digest, clock  # touched, not changed
+        with self.sessions() as session, session.begin():
+            twins = session.scalars(select(Video).where(Video.content_hash == digest, Video.path != name)
+                                    .order_by(Video.id)).all()
+            if not twins:
+                return None, stat, digest, clock
+            if existing is not None:  # this path held other content, now gone from it
+                session.delete(session.get(Video, existing.id))
+                session.flush()
+                bump_generation(session)
+            moving = next((t for t in twins if not holds(t)), None)
+            if moving is None:  # every copy indexed before is still in place: this one is a duplicate
+                twin = twins[0]
+                return replace(self._summary(session, twin, "duplicate", seconds=clock.seconds), path=name,
+                               same_as=twin.path), stat, digest, clock
+            moved_from = moving.path
+            moving.path, moving.size, moving.mtime, moving.status = name, stat.st_size, stat.st_mtime, INDEXED
+            bump_generation(session)
+            session.flush()
+            return replace(self._summary(session, moving, "moved", seconds=clock.seconds), moved_from=moved_from), \
+                stat, digest, clock
+
+    def _unchanged(self, video_id: int, stat: os.stat_result) -> IndexedVideo:
+        """An unchanged file's summary; its mtime is recorded (a touched file), and a video
+        marked missing whose file is back is searched again."""
+        with self.sessions() as session:
+            video = session.get(Video, video_id)
+            if video.mtime == stat.st_mtime and video.status == INDEXED:  # the usual case: no write
+                return self._summary(session, video, "unchanged")
+        with self.sessions() as session, session.begin():
+            video = session.get(Video, video_id)
+            video.mtime = stat.st_mtime
+            if video.status != INDEXED:
+                video.status = INDEXED
+                bump_generation(session)
+            return self._summary(session, video, "unchanged")
 
     def write(self, analysis: VideoAnalysis) -> IndexedVideo:
         started = time.perf_counter()
         with self.sessions() as session, session.begin():
+            # A copy analysed beside its original (on a cluster, both in flight at once): the
+            # content is indexed once, whichever was written first.
+            twin = session.scalars(select(Video).where(Video.content_hash == analysis.content_hash,
+                                                       Video.path != analysis.path).order_by(Video.id)).first()
+            if twin is not None and holds(twin):
+                stale = session.scalar(select(Video).where(Video.path == analysis.path))
+                if stale is not None:  # what this path held before is gone from it
+                    session.delete(stale)
+                    bump_generation(session)
+                return replace(self._summary(session, twin, "duplicate"), path=analysis.path, same_as=twin.path,
+                               seconds=analysis.seconds)
             video = self._save(session, analysis)
         seconds = {**analysis.seconds, "save": round(time.perf_counter() - started, 3)}
         with self.sessions() as session:
@@ -201,7 +267,7 @@ class Indexer:
         video = Video(
             path=analysis.path, content_hash=analysis.content_hash, size=analysis.size,
             mtime=analysis.mtime, duration=scan.duration, fps=scan.fps, width=scan.width,
-            height=scan.height, has_audio=analysis.has_audio, status="indexed",
+            height=scan.height, has_audio=analysis.has_audio, status=INDEXED,
             asr_model=f"{transcript.backend}:{transcript.model}" if transcript else None,
             language=transcript.language if transcript else None, indexed_at=utcnow(),
         )
@@ -245,10 +311,64 @@ class Indexer:
                             seconds or {}, slides)
 
 
-def prune_vectors(sessions: Callable[[], Session], files: VectorFiles) -> None:
-    """Delete the vector files no video refers to any more (removed, replaced or re-embedded);
-    the caller holds the writer lock."""
+def prune_vectors(sessions: Callable[[], Session], files: VectorFiles) -> int:
+    """Delete the vector files no video refers to any more (removed, replaced or re-embedded),
+    and the partial files of killed runs; how many went. The caller holds the writer lock."""
     with sessions() as session:
         rows = session.execute(select(Video.content_hash, VideoChannel.channel, VideoChannel.model)
                                .join(VideoChannel)).all()
-    files.prune({files.path(*row) for row in rows})
+    return files.prune({files.path(*row) for row in rows})
+
+
+def holds(video: Video | Row) -> bool:
+    """Whether the video's path still holds the file it was indexed from (same size and
+    modification time: a file that changed there is not this video any more)."""
+    try:
+        found = os.stat(video.path)
+    except (OSError, ValueError):
+        return False
+    return stat_module.S_ISREG(found.st_mode) and found.st_size == video.size and found.st_mtime == video.mtime
+
+
+def gone(path: str) -> bool:
+    """Whether nothing is at `path` any more (a file changed in place is still there: it is
+    indexed again when its folder is)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return True
+    except NotADirectoryError:
+        return True
+    except (OSError, ValueError):  # unreadable, a loop: something is there
+        return False
+    return False
+
+
+def sweep(sessions: Callable[[], Session]) -> list[str]:
+    """Mark the indexed videos whose file is gone as missing (searches leave them out), and the
+    missing ones whose file is back, unchanged, as indexed; returns the paths now missing.
+    One stat per video; the caller holds the writer lock."""
+    with sessions() as session:
+        videos = session.execute(select(Video.id, Video.path, Video.size, Video.mtime, Video.status)).all()
+    lost = [v.id for v in videos if v.status == INDEXED and gone(v.path)]
+    back = [v.id for v in videos if v.status == MISSING and holds(v)]
+    if lost or back:
+        with sessions() as session, session.begin():
+            for video_id, status in [(i, MISSING) for i in lost] + [(i, INDEXED) for i in back]:
+                session.get(Video, video_id).status = status
+            bump_generation(session)
+    with sessions() as session:
+        return list(session.scalars(select(Video.path).where(Video.status == MISSING).order_by(Video.path)))
+
+
+def forget_missing(sessions: Callable[[], Session]) -> list[str]:
+    """Delete the videos marked missing (their rows; their vector files go with the next
+    prune_vectors); returns their paths. The caller holds the writer lock."""
+    with sessions() as session, session.begin():
+        missing = session.scalars(select(Video).where(Video.status == MISSING).order_by(Video.path)).all()
+        paths = [v.path for v in missing]
+        for video in missing:
+            session.delete(video)
+        if missing:
+            bump_generation(session)
+    return paths

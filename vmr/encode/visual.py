@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vmr.models.devices import torch_device
-from vmr.errors import ModelError, QueryError
+from vmr.errors import ModelError, QueryError, os_problem
 
 EXAMPLE_MODEL = "openai/clip-vit-base-patch32"
 
@@ -143,8 +143,11 @@ def read_image(path: str | Path) -> np.ndarray:
     """An image file (a screenshot, a photo of a slide) as RGB uint8 [H, W, 3]."""
     import cv2
 
+    try:
+        os.stat(path)  # a missing file, a loop, a name too long: said as such, not as "unreadable"
+    except OSError as exc:
+        raise QueryError(f"{path}: {os_problem(exc)}") from exc
     pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if pixels is None:
-        reason = "no such file" if not Path(path).exists() else "not a readable image (PNG, JPEG, WebP, ...)"
-        raise QueryError(f"{path}: {reason}")
+        raise QueryError(f"{path}: not a readable image (PNG, JPEG, WebP, ...)")
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)

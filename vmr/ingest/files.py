@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmr.errors import MediaError, VmrError
+from vmr.errors import MediaError, VmrError, not_utf8, os_problem
 from vmr.ingest.media import VIDEO_EXTENSIONS
 
 
@@ -25,26 +27,67 @@ class FailedInput:
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FailedInput]]:
     """Files named directly are taken as they are (a non-video then fails with its reason);
-    folders are searched recursively for video extensions."""
+    folders are searched recursively for video extensions. A path that cannot be taken (no
+    such file, a symlink loop, a name too long or not UTF-8) is a failure with its reason,
+    also inside a folder: a link named like a video that leads nowhere is reported, not
+    skipped."""
     files: list[Path] = []
     failed: list[FailedInput] = []
     for raw in paths:
         path = Path(raw).expanduser().absolute()
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
-            )
-            if not found:
+        problem = not_utf8(str(path))
+        if problem:
+            failed.append(FailedInput(str(path), f"the file name is {problem}: rename it"))
+            continue
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            failed.append(FailedInput(str(path), os_problem(exc)))
+            continue
+        if stat.S_ISDIR(mode):
+            found, inner_failed = _videos_in(path)
+            if not found and not inner_failed:
                 failed.append(FailedInput(str(path), "folder holds no video files"))
             files.extend(found)
-        elif path.is_file():
+            failed.extend(inner_failed)
+        elif stat.S_ISREG(mode):
             files.append(path)
-        elif path.exists():
-            failed.append(FailedInput(str(path), "not a regular file"))
         else:
-            failed.append(FailedInput(str(path), "no such file or folder"))
-    unique = list(dict.fromkeys(p.resolve() for p in files))
+            failed.append(FailedInput(str(path), "not a regular file"))
+    unique, seen = [], set()
+    for file in files:
+        try:
+            real = file.resolve()
+        except OSError as exc:  # a loop further up the path, found while resolving
+            failed.append(FailedInput(str(file), os_problem(exc)))
+            continue
+        if real not in seen:
+            seen.add(real)
+            unique.append(real)
     return unique, failed
+
+
+def _videos_in(folder: Path) -> tuple[list[Path], list[FailedInput]]:
+    """The video files under a folder (symlinks to folders are not followed), sorted, and
+    the entries named like videos that cannot be read as files."""
+    found, failed = [], []
+    for entry in folder.rglob("*"):
+        if entry.suffix.lower() not in VIDEO_EXTENSIONS:
+            continue
+        problem = not_utf8(str(entry))
+        if problem:
+            failed.append(FailedInput(str(entry), f"the file name is {problem}: rename it"))
+            continue
+        try:
+            mode = entry.stat().st_mode
+        except OSError as exc:
+            dangling = exc.errno == errno.ENOENT and entry.is_symlink()
+            failed.append(FailedInput(str(entry), "a symlink to nothing (its target is gone)" if dangling
+                                      else os_problem(exc)))
+            continue
+        if stat.S_ISREG(mode):
+            found.append(entry)
+    return sorted(found), sorted(failed, key=lambda f: f.path)
 
 
 def content_hash(path: Path, progress: Callable[[int, int], None] | None = None) -> str:
@@ -67,9 +110,9 @@ def content_hash(path: Path, progress: Callable[[int, int], None] | None = None)
 
 def file_stat(path: Path) -> os.stat_result:
     try:
-        stat = path.stat()
+        found = path.stat()
     except OSError as exc:
-        raise MediaError(path, f"cannot read: {exc.strerror or exc}") from exc
-    if stat.st_size == 0:
+        raise MediaError(path, f"cannot read: {os_problem(exc)}") from exc
+    if found.st_size == 0:
         raise MediaError(path, "empty file (0 bytes)")
-    return stat
+    return found

@@ -182,6 +182,7 @@ def scan_video(path: str | Path, clip_seconds: float = 2.0, on_picture: OnPictur
     width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
     height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     claimed_frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    claimed_fps = capture.get(cv2.CAP_PROP_FPS)
     times: list[float] = []
     chosen: dict[int, float] = {}  # clip -> keyframe time
     changes = PictureChanges(on_picture)
@@ -205,7 +206,10 @@ def scan_video(path: str | Path, clip_seconds: float = 2.0, on_picture: OnPictur
     truncated = claimed_frames > 0 and len(times) < claimed_frames * 0.98
     intervals = np.diff(times)
     frame_step = float(np.median(intervals)) if len(intervals) else 0.0
-    duration = times[-1] + (frame_step if frame_step > 0 else clip_seconds)
+    if len(times) == 1:  # one picture: it lasts as long as the file says (a still over its audio)
+        duration = times[0] + _single_frame_seconds(path, claimed_fps)
+    else:
+        duration = times[-1] + (frame_step if frame_step > 0 else clip_seconds)
     clips = clip_grid(duration, clip_seconds)
     # A clip with no frame of its own (long frame durations in variable-rate slide videos)
     # shows the last frame before it.
@@ -217,6 +221,26 @@ def scan_video(path: str | Path, clip_seconds: float = 2.0, on_picture: OnPictur
     return VideoScan(duration, len(times), fps, width, height, clips, keyframe_times, truncated,
                      changes.shots(duration))
 
+
+
+def _single_frame_seconds(path: str | Path, claimed_fps: float) -> float:
+    """How long the only frame of a video is shown: until the file's end (its longest stream,
+    the audio under a still picture), else for one frame period of the stream's rate."""
+    import av
+
+    seconds = 0.0
+    try:
+        with av.open(str(path)) as container:
+            if container.duration:
+                seconds = container.duration / av.time_base
+            stream = container.streams.video[0] if container.streams.video else None
+            if stream is not None and stream.duration and stream.time_base:
+                seconds = max(seconds, float(stream.duration * stream.time_base))
+    except (av.error.FFmpegError, OSError):
+        pass
+    if seconds <= 0 and 0 < claimed_fps <= 1000:
+        seconds = 1.0 / claimed_fps
+    return seconds if seconds > 0 else 1 / 25  # no rate anywhere: a frame of PAL video
 
 
 def read_frame(path: str | Path, seconds: float) -> np.ndarray:

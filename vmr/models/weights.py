@@ -177,12 +177,9 @@ PACKAGED = {m.key: m for m in (WHISPER_BASE, WHISPER_TINY_EN, MINILM)}
 
 def model_cache_dir() -> Path:
     """``$VMR_CACHE/models``, else platformdirs' ``user_cache_dir("vmr")/models``."""
-    root = os.environ.get("VMR_CACHE")
-    if not root:
-        from platformdirs import user_cache_dir
+    from vmr.confine import cache_root
 
-        root = user_cache_dir("vmr")
-    return Path(root).expanduser() / "models"
+    return cache_root() / "models"
 
 
 def _locate_package(import_name: str) -> Path | None:

@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +38,9 @@ from vmr.search import lexical
 from vmr.search.texts import Texts
 
 STORAGE_FORMATS = ("int8", "float16", "float32")
+# (video id, channel, model) -> the video's vectors made again, written to its file; None when
+# they cannot be made here (see vmr.catalogue.repair).
+Repair = Callable[[int, str, str], "np.ndarray | None"]
 # From this many clips on, search first ranks sign-bit codes by Hamming distance and scores
 # exactly only the best candidates (bench/kernels_bench.py: window recall@10 0.997 after the
 # exact refinement, 3.6x faster at a million clips; below this size a scan takes milliseconds).
@@ -91,6 +94,9 @@ class SearchBuild:
     library_clips: int  # clips in the whole library, also in a part of it
     first_row: int = 0  # the row of the whole build where a part starts
     folder: Path | None = None  # where it is mapped from
+    # What the build had to go without (a video's vector file lost or damaged, not re-derivable
+    # here): `vmr check` repairs it, or says what to do.
+    problems: tuple[str, ...] = ()
 
     @property
     def clip_count(self) -> int:
@@ -141,14 +147,23 @@ class SearchBuild:
 def _current_dir(root: Path) -> Path | None:
     try:
         name = (root / "CURRENT").read_text().strip()
-    except FileNotFoundError:
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    except NotADirectoryError:
+        return None
+    if not name or "/" in name or name.startswith("."):  # not a name publish() writes
         return None
     return root / name
 
 
+class DamagedBuild(ValueError):
+    """A build folder whose files do not fit together (or do not load)."""
+
+
 def load(root: Path) -> SearchBuild | None:
-    """The current build, memory-mapped; None when none was built yet (or by another version
-    of vmr, in another layout)."""
+    """The current build, memory-mapped; None when none was built yet, by another version of
+    vmr (in another layout), or when its files fail to load: derived data, rebuilt by the
+    caller from the catalogue."""
     while (folder := _current_dir(root)) is not None:
         try:
             return load_folder(folder)
@@ -156,6 +171,9 @@ def load(root: Path) -> SearchBuild | None:
             if _current_dir(root) == folder:  # a dangling pointer: the caller rebuilds
                 return None
             # else a rebuild in another process replaced the folder as we opened it: again
+        except Exception:  # noqa: BLE001 (garbage in a manifest or an array: any error of any reader)
+            if _current_dir(root) == folder:
+                return None
     return None
 
 
@@ -183,7 +201,7 @@ def load_folder(folder: Path) -> SearchBuild | None:
     }
     vocab = json.loads((folder / "lexical.vocab.json").read_text())
     index = lexical.load_index(vocab, {name: array(f"lexical.{name}") for name in lexical.LexicalIndex.ARRAY_FILES})
-    return SearchBuild(
+    return validate(SearchBuild(
         generation=manifest["generation"],
         video_ids=array("video_ids"),
         video_offsets=array("video_offsets"),
@@ -199,7 +217,69 @@ def load_folder(folder: Path) -> SearchBuild | None:
         clip_seconds=manifest["clip_seconds"],
         library_clips=manifest["clips"],
         folder=folder,
-    )
+        problems=tuple(manifest.get("problems", ())),
+    ), manifest)
+
+
+def validate(found: SearchBuild, manifest: dict) -> SearchBuild:
+    """The build, if its arrays fit together as `_build` writes them (shapes and offsets, no
+    scan of the data); else DamagedBuild naming what does not."""
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise DamagedBuild(f"{found.folder}: {what}")
+
+    n, videos, words = len(found.starts), len(found.video_ids), len(found.word_start)
+    need(n == manifest["clips"], f"{n} clip rows, the manifest says {manifest['clips']}")
+    need(found.video_offsets.shape == (videos + 1,) and (videos == 0 or (
+        found.video_offsets[0] == 0 and found.video_offsets[-1] == n)), "video offsets")
+    need(found.ends.shape == (n,) and found.keyframes.shape == (n,), "clip times")
+    for name, channel in found.channels.items():
+        dim = manifest["channels"][name]["dim"]
+        need(channel.vectors.shape == (n, dim) and channel.present.shape == (n,), f"{name} matrix")
+        need(channel.scales is None or channel.scales.shape == (n,), f"{name} scales")
+        need(channel.exact is None or channel.exact.shape == (n, dim), f"{name} exact copy")
+        need(channel.codes is None or len(channel.codes) == n, f"{name} codes")
+    need(found.word_offsets.shape == (videos + 1,) and int(found.word_offsets[-1]) == words, "word offsets")
+    need(found.word_end.shape == (words,) and len(found.word_text) == words
+         and int(found.word_text.offsets[-1]) == len(found.word_text.blob), "words")
+    index = found.lexical
+    docs, terms = len(index.doc_field), len(index.vocab)
+    need(index.video_docs.shape == (videos + 1,) and int(index.video_docs[-1]) == docs, "lexical documents")
+    need(all(len(getattr(index, name)) == docs for name in
+             ("doc_first", "doc_stop", "doc_start", "doc_end", "doc_length")), "lexical document arrays")
+    need(index.token_offsets.shape == (docs + 1,) and int(index.token_offsets[-1]) == len(index.token_ids)
+         == len(index.token_word), "lexical tokens")
+    need(index.posting_offsets.shape == (terms + 1,) and int(index.posting_offsets[-1]) == len(index.posting_docs)
+         == len(index.posting_tf), "lexical postings")
+    need(index.doc_freq.shape == (len(lexical.FIELDS), terms), "lexical statistics")
+    need(len(index.doc_text) == docs and int(index.doc_text.offsets[-1]) == len(index.doc_text.blob),
+         "lexical texts")
+    return found
+
+
+def data_problem(found: SearchBuild) -> str | None:
+    """What in a build's data is not what `_build` writes (a scan of every array: for `vmr
+    check`, and after a search failed on the build), or None."""
+    n, docs = found.clip_count, len(found.lexical.doc_field)
+    checks = [
+        (np.isfinite(found.starts).all() and np.isfinite(found.ends).all() and np.isfinite(found.keyframes).all(),
+         "clip times"),
+        ((np.diff(found.video_offsets) >= 0).all(), "video offsets"),
+        (np.isfinite(found.word_start).all() and np.isfinite(found.word_end).all(), "word times"),
+        (not docs or (0 <= np.min(found.lexical.doc_first) and np.max(found.lexical.doc_stop) <= n), "lexical rows"),
+        (not len(found.lexical.posting_docs) or (0 <= np.min(found.lexical.posting_docs)
+                                                 and np.max(found.lexical.posting_docs) < docs), "lexical postings"),
+        (not len(found.lexical.token_ids) or (0 <= np.min(found.lexical.token_ids)
+                                              and np.max(found.lexical.token_ids) < len(found.lexical.vocab)),
+         "lexical tokens"),
+    ]
+    for name, channel in found.channels.items():
+        for what, array in (("scales", channel.scales), ("exact copy", channel.exact),
+                            ("vectors", None if channel.vectors.dtype == np.int8 else channel.vectors)):
+            if array is not None:
+                checks.append((np.isfinite(array).all(), f"{name} {what}"))
+    bad = [what for ok, what in checks if not ok]
+    return f"not finite or out of range: {', '.join(bad)}" if bad else None
 
 
 def _to_storage(vectors: np.ndarray, storage: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -210,24 +290,28 @@ def _to_storage(vectors: np.ndarray, storage: str) -> tuple[np.ndarray, np.ndarr
     return vectors.astype(storage), None
 
 
-def current(session: Session, root: Path, files: VectorFiles, storage: str = "int8") -> SearchBuild:
-    """The build of the catalogue's generation: the one on disk, else built now."""
+def current(session: Session, root: Path, files: VectorFiles, storage: str = "int8",
+            repair: Repair | None = None) -> SearchBuild:
+    """The build of the catalogue's generation: the one on disk, else built now (also when
+    the one on disk fails to load: it is derived data)."""
     found = load(root)
     if found is None or found.generation != generation(session):
         with build_lock(root):
             found = load(root)  # another process may have built it while this one waited
             if found is None or found.generation != generation(session):
-                found = _build(session, root, files, storage)
+                found = _build(session, root, files, storage, repair)
     return found
 
 
-def rebuild(session: Session, root: Path, files: VectorFiles, storage: str = "int8") -> SearchBuild:
+def rebuild(session: Session, root: Path, files: VectorFiles, storage: str = "int8",
+            repair: Repair | None = None) -> SearchBuild:
     """Write the build for the catalogue as it is now and make it current."""
     with build_lock(root):
-        return _build(session, root, files, storage)
+        return _build(session, root, files, storage, repair)
 
 
-def _build(session: Session, root: Path, files: VectorFiles, storage: str) -> SearchBuild:
+def _build(session: Session, root: Path, files: VectorFiles, storage: str,
+           repair: Repair | None = None) -> SearchBuild:
     if storage not in STORAGE_FORMATS:
         raise ValueError(f"unknown vector storage {storage!r}; one of {', '.join(STORAGE_FORMATS)}")
     # Read first: a video committed while the rows are read makes the build look stale, and
@@ -255,7 +339,9 @@ def _build(session: Session, root: Path, files: VectorFiles, storage: str) -> Se
     clip_seconds = float(np.median(ends[sample] - starts[sample])) if len(rows) else 2.0
     manifest: dict = {"format": FORMAT, "generation": gen, "storage": storage, "channels": {},
                       "clip_seconds": clip_seconds, "clips": len(rows)}
-    arrays |= _channel_arrays(session, files, video_ids, offsets, storage, manifest["channels"])
+    problems: list[str] = []
+    arrays |= _channel_arrays(session, files, video_ids, offsets, storage, manifest["channels"], problems, repair)
+    manifest["problems"] = problems
     words = _words(session, video_ids)
     arrays["word_offsets"] = np.searchsorted([w[0] for w in words], video_ids, side="left").astype(np.int64)
     arrays["word_offsets"] = np.append(arrays["word_offsets"], len(words))
@@ -269,12 +355,15 @@ def _build(session: Session, root: Path, files: VectorFiles, storage: str) -> Se
 
 
 def _channel_arrays(session: Session, files: VectorFiles, video_ids: np.ndarray, offsets: np.ndarray,
-                    storage: str, described: dict) -> dict[str, np.ndarray]:
+                    storage: str, described: dict, problems: list[str],
+                    repair: Repair | None = None) -> dict[str, np.ndarray]:
     """Per channel, its matrix (and scales, presence, codes, exact copy) assembled from the
-    videos' vector files, in row order; `described` gets each channel's manifest entry."""
+    videos' vector files, in row order; `described` gets each channel's manifest entry. A
+    vector file that is lost or damaged is made again by `repair` where it can be (a text
+    channel); else the video's clips go without that channel and `problems` says so."""
     position = {int(v): i for i, v in enumerate(video_ids)}
     found = session.execute(select(VideoChannel.video_id, VideoChannel.channel, VideoChannel.model,
-                                   VideoChannel.dim, Video.content_hash).join(Video)).all()
+                                   VideoChannel.dim, Video.content_hash, Video.path).join(Video)).all()
     arrays: dict[str, np.ndarray] = {}
     n = int(offsets[-1])
     for channel, entries in itertools.groupby(sorted(found, key=lambda r: r[1]), key=lambda r: r[1]):
@@ -289,12 +378,16 @@ def _channel_arrays(session: Session, files: VectorFiles, video_ids: np.ndarray,
             )
         matrix = np.zeros((n, dims.pop()), dtype=np.float32)
         present = np.zeros(n, dtype=bool)
-        for video_id, _, model, _, content_hash in entries:
+        for video_id, _, model, _, content_hash, path in entries:
             first, stop = offsets[position[video_id]], offsets[position[video_id] + 1]
-            vectors = files.read(content_hash, channel, model)
-            if vectors.shape != (stop - first, matrix.shape[1]):
-                raise VmrError(f"{files.path(content_hash, channel, model)}: holds {vectors.shape[0]} clips, "
-                               f"the catalogue {stop - first}; vmr index the video again")
+            try:
+                vectors = read_vectors(files, content_hash, channel, model, (stop - first, matrix.shape[1]))
+            except VmrError as exc:
+                vectors = repair(video_id, channel, model) if repair else None
+                if vectors is None or vectors.shape != (stop - first, matrix.shape[1]):
+                    problems.append(f"{path}: searched without its {channel} vectors, lost or damaged "
+                                    f"({str(exc).split('; vmr index')[0]}): vmr check makes them again where it can")
+                    continue
             has = ~np.isnan(vectors).any(axis=1)
             matrix[first:stop][has] = vectors[has]
             present[first:stop] = has
@@ -312,6 +405,16 @@ def _channel_arrays(session: Session, files: VectorFiles, video_ids: np.ndarray,
         described[channel] = {"model": models.pop(), "dim": matrix.shape[1], "storage": storage,
                               "codes": with_codes, "exact": scales is not None}
     return arrays
+
+
+def read_vectors(files: VectorFiles, content_hash: str, channel: str, model: str,
+                 shape: tuple[int, int]) -> np.ndarray:
+    """A video's vector file, which must hold `shape` (its clips, the channel's dimension)."""
+    vectors = files.read(content_hash, channel, model)
+    if vectors.shape != shape:
+        raise VmrError(f"{files.path(content_hash, channel, model)}: holds {vectors.shape[0]} clips of "
+                       f"{vectors.shape[1]} dimensions, the catalogue {shape[0]} of {shape[1]}")
+    return vectors
 
 
 def _words(session: Session, video_ids: np.ndarray) -> list[tuple[int, float, float, str]]:

@@ -46,6 +46,8 @@ class Request:
     vectors: dict[str, np.ndarray]  # per model: float32 [Q, D] query vectors
     options: SearchOptions
     lengths: np.ndarray  # window lengths in clips, from the whole library's clip length
+    # Videos (ids) no window may come from: their file went missing after the build was made.
+    excluded: frozenset[int] = frozenset()
 
     def channels(self, build: SearchBuild) -> list[ChannelMatrix]:
         """The dense channels this request scores: weighted, and with a query vector."""

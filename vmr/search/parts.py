@@ -33,6 +33,8 @@ from vmr.search.windows import NO_WINDOWS, Windows, best_windows, merge, rerank,
 
 # Approximate candidates per window wanted, reranked on exact scores (kernels.refine_windows).
 RERANK_CANDIDATES = 4
+# The fused score of an excluded video's clips: its windows rank below every other and are dropped.
+EXCLUDED_SCORE = -1e6
 # Requests a part keeps scores for at once: concurrent searches through one server share its
 # shards (a driver that died mid-search leaves one behind, dropped when newer ones come).
 OPEN_REQUESTS = 64
@@ -62,6 +64,7 @@ class Part:
         """Per query, the part's best candidate windows, in rows of the whole build."""
         scores = self.open[request.id]
         fusion.fuse(self.build, scores, plan)
+        excluded = self._exclude(request, scores.fused)
         found = []
         for q, query in enumerate(request.queries):
             if query.phrases and not plan.phrase_found[q]:
@@ -69,8 +72,22 @@ class Part:
                 continue
             first, stop, value = best_windows(self.build, scores.fused[q], request.options, request.lengths,
                                               candidate_count(self.build, request.options))
+            if excluded:
+                keep = value > EXCLUDED_SCORE / 2
+                first, stop, value = first[keep], stop[keep], value[keep]
             found.append((first + self.build.first_row, stop + self.build.first_row, value))
         return found
+
+    def _exclude(self, request: Request, fused: np.ndarray) -> bool:
+        """Sink the clips of the request's excluded videos far below any window (the kernels
+        want finite scores); whether this part holds any."""
+        if not request.excluded:
+            return False
+        positions = np.flatnonzero(np.isin(np.asarray(self.build.video_ids), list(request.excluded)))
+        for position in positions:
+            first, stop = self.build.video_rows(int(position))
+            fused[:, first:stop] = EXCLUDED_SCORE
+        return bool(len(positions))
 
     def moments(self, request: Request, plan: FusionPlan,
                 candidates: list[Windows]) -> list[tuple[Windows, list[tuple[Rank, Moment]]]]:
@@ -110,9 +127,9 @@ def local_fan(parts: Sequence[Part]) -> Fan:
 
 
 def request_for(build: SearchBuild, queries: list[Query], vectors: dict[str, np.ndarray],
-                options: SearchOptions) -> Request:
+                options: SearchOptions, excluded: frozenset[int] = frozenset()) -> Request:
     return Request(uuid.uuid4().hex, queries, vectors, options,
-                   window_lengths(build.clip_seconds, options.window_seconds))
+                   window_lengths(build.clip_seconds, options.window_seconds), excluded)
 
 
 def search(fan: Fan, build: SearchBuild, request: Request) -> list[list[Moment]]:
