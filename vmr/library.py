@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,17 +21,18 @@ from sqlalchemy.orm import Session, selectinload
 
 from vmr.catalogue.locks import writer_lock
 from vmr.catalogue.store import (
-    Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, open_engine, session_factory,
+    Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, generation, open_engine, session_factory,
     sqlite_url,
 )
 from vmr.catalogue.vectors import VectorFiles
-from vmr.catalogue.writer import Executor, Indexer, IndexReport, prune_vectors
+from vmr.catalogue.writer import Executor, IndexedVideo, Indexer, IndexReport, prune_vectors
 from vmr.channels import Channel
 from vmr.encode.text import TextEncoder
 from vmr.encode.visual import VisualEncoder, load_visual_encoder, read_image
 from vmr.errors import QueryError, VmrError
 from vmr.ingest.analysis import IndexOptions, Progress
 from vmr.ingest.asr import AsrOptions
+from vmr.ingest.files import FailedInput
 from vmr.ingest.ocr import SlideSpan
 from vmr.search import build, lexical, parts
 from vmr.search.fusion import encode_queries
@@ -115,19 +117,29 @@ class Library:
         self._shard_pool = None
         self._encoders: dict[str, TextEncoder | VisualEncoder] = {}
         self._slide_reader = None  # the OCR engine of image queries: loaded once, then reused
+        # Searches may run in several threads at once (`vmr serve`). These locks guard only the
+        # loading of what is shared: the engine, an encoder, the mapped build.
+        self._engine_lock = threading.Lock()
+        self._encoder_lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._build: build.SearchBuild | None = None  # the build last mapped, reused while current
 
     # -- plumbing
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            if self.db_url.startswith("sqlite:///"):
-                self.home.mkdir(parents=True, exist_ok=True)
-            self._engine = open_engine(self.db_url, self.home)
+            with self._engine_lock:
+                if self._engine is None:
+                    if self.db_url.startswith("sqlite:///"):
+                        self.home.mkdir(parents=True, exist_ok=True)
+                    self._sessions = session_factory(engine := open_engine(self.db_url, self.home))
+                    self._engine = engine
         return self._engine
 
     def session(self) -> Session:
+        """A new session: one per request or command, never shared between threads."""
         if self._sessions is None:
-            self._sessions = session_factory(self.engine)
+            self.engine  # noqa: B018 (opens the engine and its session factory)
         return self._sessions()
 
     @property
@@ -140,8 +152,16 @@ class Library:
         return VectorFiles(self.home)
 
     def search_build(self, session: Session) -> build.SearchBuild:
-        """The current search build, rebuilt first if the catalogue moved on since it was built."""
-        return build.current(session, self.vectors_dir, self.vector_files, self.storage)
+        """The current search build, rebuilt first if the catalogue moved on since it was built.
+        The build mapped last is reused while the catalogue's generation stays the same (one
+        read), so a search does not map its files again."""
+        mapped = self._build
+        if mapped is not None and mapped.generation == generation(session):
+            return mapped
+        with self._build_lock:  # one thread maps (or builds); the others then find it here
+            if self._build is None or self._build.generation != generation(session):
+                self._build = build.current(session, self.vectors_dir, self.vector_files, self.storage)
+            return self._build
 
     @property
     def search_options(self) -> SearchOptions:
@@ -156,11 +176,13 @@ class Library:
     # -- the commands
     def index(self, paths: Iterable[str | Path], options: IndexOptions | None = None,
               progress: Progress | None = None, *, wait: bool = False,
-              on_wait: Callable[[str], None] | None = None, workers: int | None = None) -> IndexReport:
+              on_wait: Callable[[str], None] | None = None, workers: int | None = None,
+              finished: Callable[[IndexedVideo | FailedInput], None] | None = None) -> IndexReport:
         """Holds the library's writer lock: with another run writing, raises LibraryBusy, or
-        with `wait` waits for it. With `ray`, the videos are analysed on `workers` Ray workers."""
+        with `wait` waits for it. With `ray`, the videos are analysed on `workers` Ray workers.
+        `finished` hears of each file (indexed, unchanged, updated or failed) as it is written."""
         with writer_lock(self.engine, self.home, wait, on_wait):
-            indexer = Indexer(self.session, options or IndexOptions(), self.vector_files, progress)
+            indexer = Indexer(self.session, options or IndexOptions(), self.vector_files, progress, finished)
             executor: Executor | None = None
             if self.ray is not None:
                 from vmr import cluster
@@ -264,14 +286,18 @@ class Library:
     def _encoder(self, channel: build.ChannelMatrix) -> TextEncoder | VisualEncoder:
         """A channel's query encoder: the visual model (text tower for text, image tower for
         images) for frames, else the text encoder its vectors came from."""
-        if channel.model not in self._encoders:
-            if channel.name == Channel.VISUAL:
-                self._encoders[channel.model] = load_visual_encoder(channel.model, self.device)
-            else:
-                from vmr.encode.text import load_text_encoder
+        found = self._encoders.get(channel.model)
+        if found is not None:
+            return found
+        with self._encoder_lock:  # loaded once, by one thread
+            if channel.model not in self._encoders:
+                if channel.name == Channel.VISUAL:
+                    self._encoders[channel.model] = load_visual_encoder(channel.model, self.device)
+                else:
+                    from vmr.encode.text import load_text_encoder
 
-                self._encoders[channel.model] = load_text_encoder(channel.model, self.device, cold_start=True)
-        return self._encoders[channel.model]
+                    self._encoders[channel.model] = load_text_encoder(channel.model, self.device, cold_start=True)
+            return self._encoders[channel.model]
 
     def remove(self, path: str | Path) -> bool:
         """Forget a video (its rows, its vector files, and at the next search its part of the
