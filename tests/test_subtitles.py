@@ -85,7 +85,7 @@ def test_line_width_and_count_are_options(sample_home, sample_video, tmp_path):
 def test_a_pause_a_sentence_end_and_the_time_limit_end_cues():
     pause = [segment((0.0, 0.4, "Hello"), (0.5, 0.9, "there")), segment((5.0, 5.4, "again"))]
     assert [c.text for c in cues(pause)] == ["Hello there", "again"]
-    # A sentence ends a cue once the cue is half full; a short one keeps going.
+    # A sentence ends a cue once the cue is a quarter full; a short one keeps going.
     long_sentence = " ".join(["word"] * 9) + "."  # 49 characters
     words = [(i * 0.3, i * 0.3 + 0.25, w) for i, w in enumerate(long_sentence.split() + ["Next", "one."])]
     cut = cues([segment(*words)])

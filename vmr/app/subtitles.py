@@ -20,8 +20,9 @@ MAX_LINE_COUNT = 2
 MAX_CUE_SECONDS = 7.0  # a two-line cue read at 15-17 characters a second
 PAUSE_SECONDS = 3.0  # whisper's "long pause": a silence this long ends a cue
 # A cue ends after a sentence once it has this much of its room filled: a new sentence starts
-# on a new cue rather than in the last few characters of the previous one.
-SENTENCE_BREAK_FILL = 0.5
+# on a new cue rather than after the last words of the previous one ("Yes." and the like
+# stay with what follows).
+SENTENCE_BREAK_FILL = 0.25
 SENTENCE_END = (".", "?", "!", "…")
 
 
