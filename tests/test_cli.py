@@ -119,6 +119,8 @@ def test_index_on_a_terminal_shows_each_video_and_prints_each_line_when_done(two
         shown = [(int(m.group(5)), m.group(6), m.group(7)) for m, _ in seen if m.group(3) == name]
         percents = [p for p, _, _ in shown]
         assert percents == sorted(percents), f"{name}: the bar went back: {percents}"
+        elapsed = [int(e.split(":")[0]) * 60 + int(e.split(":")[1]) for _, e, _ in shown]
+        assert elapsed == sorted(elapsed), f"{name}: the clock went back: {elapsed}"
         etas = [eta for _, _, eta in shown if eta != "…"]
         seconds = [int(e.split(":")[0]) * 60 + int(e.split(":")[1]) for e in etas]
         assert all(b <= a for a, b in zip(seconds, seconds[1:])), f"{name}: the ETA went up: {etas}"

@@ -210,20 +210,32 @@ class VideoProgress:
         elapsed = now - self.started
         if self.fraction >= ETA_AFTER_FRACTION and elapsed >= ETA_AFTER_SECONDS:
             estimate = elapsed * (1 - self.fraction) / self.fraction
-            if self.eta is not None:
+            if self.eta is not None:  # only ever down: a countdown, not a guess that wanders
                 estimate = min(estimate, max(self.eta - (now - self.eta_at), 0.0))
             self.eta, self.eta_at = estimate, now
 
+    def left(self, now: float) -> float | None:
+        """Seconds left, counting down from the last estimate; None when unknown (too early,
+        or the countdown ran out before the video did: no estimate is ever raised again)."""
+        if self.eta is None:
+            return None
+        left = self.eta - (now - self.eta_at)
+        return left if left >= 0.5 else None
+
     def tail(self, now: float) -> str:
-        eta = "ETA …" if self.eta is None else f"ETA {_clock(max(self.eta - (now - self.eta_at), 0.0))}"
-        return f" {_clock(now - self.started)} elapsed, {eta}"
+        left = self.left(now)
+        return f" {_clock(now - self.started)} elapsed, ETA {'…' if left is None else _clock(left)}"
 
 
 class ProgressDisplay:
     """On a terminal, one line per video being indexed: "2/4 name [stage] bar 40% 0:12 elapsed,
     ETA 0:18"; each file's result line is printed above the bars as soon as it is written."""
 
+    # Seconds between redraws while nothing reports (a model loading): the clock keeps moving.
+    TICK = 1.0
+
     def __init__(self, paths: list[str], visual: bool, clock=None):  # noqa: ANN001 (a time function)
+        import threading
         import time
 
         self.clock = clock or time.monotonic
@@ -232,41 +244,61 @@ class ProgressDisplay:
         self.visual = visual
         self.videos: dict[str, VideoProgress] = {}
         self.bars: dict[str, object] = {}
+        # Stages report from several threads (Whisper's beside the frames'), and the ticker.
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.ticker = threading.Thread(target=self._tick, name="vmr-progress", daemon=True)
+        self.ticker.start()
 
     def __call__(self, path: str, stage: str, done: float, total: float) -> None:
         from tqdm import tqdm
 
-        if stage == "done":
-            self.videos.pop(path, None)
-            if path in self.bars:
-                self.bars.pop(path).close()
-            return
-        now = self.clock()
-        video = self.videos.get(path)
-        if video is None:
-            number = self.numbers.setdefault(path, len(self.numbers) + 1)
-            self.count = max(self.count, number)
-            video = self.videos[path] = VideoProgress(number, self.count, Path(path).name, self.visual, now)
-            self.bars[path] = tqdm(total=1000, leave=False, file=sys.stderr, dynamic_ncols=True,
-                                   bar_format="{desc} {bar} {percentage:3.0f}%{unit}")
-        video.update(stage, done, total, now)
-        bar = self.bars[path]
+        with self.lock:
+            if stage == "done":
+                self.videos.pop(path, None)
+                if path in self.bars:
+                    self.bars.pop(path).close()
+                return
+            now = self.clock()
+            video = self.videos.get(path)
+            if video is None:
+                number = self.numbers.setdefault(path, len(self.numbers) + 1)
+                self.count = max(self.count, number)
+                video = self.videos[path] = VideoProgress(number, self.count, Path(path).name, self.visual, now)
+                self.bars[path] = tqdm(total=1000, leave=False, file=sys.stderr, dynamic_ncols=True,
+                                       bar_format="{desc} {bar} {percentage:3.0f}%{unit}")
+            video.update(stage, done, total, now)
+            self._draw(path, now)
+
+    def _draw(self, path: str, now: float) -> None:
+        video, bar = self.videos[path], self.bars[path]
         bar.set_description_str(f"{video.label} [{video.stage}]", refresh=False)
         bar.unit = video.tail(now)
         bar.n = round(video.fraction * 1000)
         bar.refresh()
 
+    def _tick(self) -> None:
+        while not self.stopped.wait(self.TICK):
+            with self.lock:
+                now = self.clock()
+                for path in list(self.bars):
+                    self._draw(path, now)
+
     def write(self, line: str) -> None:
         """A line on stdout, above the bars."""
         from tqdm import tqdm
 
-        tqdm.write(line, file=sys.stdout)
-        sys.stdout.flush()
+        with self.lock:
+            tqdm.write(line, file=sys.stdout)
+            sys.stdout.flush()
 
     def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-        self.bars.clear()
+        self.stopped.set()
+        self.ticker.join()
+        with self.lock:
+            for bar in self.bars.values():
+                bar.close()
+            self.bars.clear()
 
 
 def _index_line(video) -> str:  # noqa: ANN001 (an IndexedVideo)
