@@ -22,10 +22,12 @@ import json
 import os
 import secrets
 import socket
+import threading
 import typing
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from functools import lru_cache
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -408,7 +410,14 @@ def errors(*codes: int) -> dict[int | str, dict]:
 def create_app(library: Library, settings: ServeSettings | None = None) -> FastAPI:
     """The app, with the library's encoder and search build loaded now, so the first search is fast."""
     settings = settings or ServeSettings()
+    # One BLAS thread for the whole process: a query's matrices are a few rows (the encoder
+    # limits itself to one thread per call, but a process-wide setting changed and restored by
+    # concurrent calls would leave some of them on all threads, 20x slower).
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
     library.search("warm up", k=1)  # loads the encoder, maps the build, compiles the kernels
+    searching = concurrent_searches()
 
     # No /docs: Swagger UI comes from a CDN, and the page must work offline. /openapi.json stays.
     app = FastAPI(title="vmr", version=__version__, docs_url=None, redoc_url=None,
@@ -455,7 +464,8 @@ def create_app(library: Library, settings: ServeSettings | None = None) -> FastA
         k: Annotated[int, Query(ge=1, le=MAX_K, description="number of moments")] = 10,
     ) -> JSONResponse:
         try:
-            found = library.search(q, k)
+            with searching:
+                found = library.search(q, k)
         except QueryError as exc:
             raise HTTPException(400, str(exc)) from exc
         return answer([moment_json(m, local(request)) for m in found])
@@ -594,6 +604,19 @@ def examples(library: Library, n: int) -> list[str]:
             if depth < len(titles) and titles[depth].lower() not in {f.lower() for f in found}:
                 found.append(titles[depth])
     return found[:n]
+
+
+def concurrent_searches() -> AbstractContextManager:
+    """What a search holds while it runs: nothing, so searches run at once, where Numba's
+    threading layer lets parallel kernels start from several threads (OpenMP, TBB); a lock
+    with its fallback layer, workqueue, which aborts the process when two threads launch one."""
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet: nothing is known, so be safe
+        layer = "unknown"
+    return nullcontext() if layer in ("omp", "tbb") else threading.Lock()
 
 
 def title(path: str) -> str:
