@@ -36,6 +36,8 @@ bench: install
 	$(PY) bench/ranking_bench.py
 	$(PY) bench/visual_bench.py
 	$(PY) bench/scaling_bench.py
+	$(PY) bench/weak_bench.py
+	$(PY) bench/server_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME)
