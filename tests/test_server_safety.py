@@ -130,6 +130,8 @@ def test_the_token_opens_the_api_and_the_page_keeps_it_in_a_cookie(network):
         cookie = opened.headers["set-cookie"]
         assert cookie.startswith(f"vmr-token-{network.port}={network.token};") and "HttpOnly" in cookie
         assert "SameSite=Lax" in cookie
+        elsewhere = browser.get(base + f"/evil.example/x?token={network.token}")  # //evil.example/x
+        assert elsewhere.status_code == 303 and elsewhere.headers["location"] == "/evil.example/x"
         page = browser.get(base + "watch/1?t=5")
         assert page.status_code == 200 and '<input id="q"' in page.text
         assert browser.get(base + "api/search", params={"q": "overfitting"}).status_code == 200

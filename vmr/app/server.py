@@ -32,7 +32,7 @@ from functools import lru_cache
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -214,7 +214,8 @@ class Guard:
             # (the share links the page makes must not carry it).
             rest = urlencode([(k, v) for k, v in parse_qsl(scope["query_string"].decode("latin-1"),
                                                            keep_blank_values=True) if k != "token"])
-            location = scope["path"] + (f"?{rest}" if rest else "")
+            # One leading slash: "//host/…" would send the browser to another site.
+            location = "/" + quote(scope["path"].lstrip("/"), safe="/") + (f"?{rest}" if rest else "")
             cookie_header = (f"{self.settings.cookie}={token}; Path=/; HttpOnly; SameSite=Lax; "
                              "Max-Age=2592000")
             return await refuse(send, 303, "see " + location,
