@@ -52,6 +52,18 @@ def empty_home(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def samples_home(tmp_path_factory) -> Path:
+    """A library holding the four sample lectures (samples/*.mp4, whose slide and sentence
+    timings samples/<vid>.json records), indexed by the real CLI with the default models."""
+    home = tmp_path_factory.mktemp("samples-home")
+    videos = tmp_path_factory.mktemp("samples-videos")
+    for video in sorted(SAMPLE.parent.glob("*.mp4")):
+        shutil.copy(video, videos / video.name)
+    run_vmr("index", videos, home=home)
+    return home
+
+
+@pytest.fixture(scope="session")
 def sample_video(sample_home) -> Path:
     info = run_json("info", home=sample_home)
     return Path(info["videos"][0]["path"])

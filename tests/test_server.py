@@ -22,7 +22,9 @@ QUERY = "what is overfitting"
 
 @pytest.fixture(scope="module")
 def client(sample_home):
-    with TestClient(create_app(Library(sample_home))) as client:
+    # As a browser on this computer calls it: by a loopback name, from a loopback address.
+    with TestClient(create_app(Library(sample_home)), base_url="http://localhost",
+                    client=("127.0.0.1", 50000)) as client:
         yield client
 
 

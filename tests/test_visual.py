@@ -106,7 +106,8 @@ def offline(tmp_path_factory) -> dict:
     """The environment of every command here: offline, with the socket guard loaded at start-up."""
     guard = tmp_path_factory.mktemp("guard")
     (guard / "sitecustomize.py").write_text(GUARD)
-    return {**os.environ, "PYTHONPATH": str(guard), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    path = os.pathsep.join(filter(None, [str(guard), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +276,9 @@ def test_off_by_default_and_both_commands_say_how_to_turn_it_on(tmp_path, offlin
     result = run_vmr("index", silent, home=home, env=offline)
     (note,) = result.stderr.strip().splitlines()
     assert note.startswith("vmr: note: visual channel off") and f"{home / 'config.toml'}" in note
-    assert "--visual-model NAME" in note
+    assert "--visual-model with a local CLIP/SigLIP folder" in note  # the offline way first
+    again = run_vmr("index", make_video(tmp_path / "silent2.mp4", [i * 0.1 for i in range(30)]), home=home, env=offline)
+    assert "vmr: note:" not in again.stderr  # once per library
     info = run_vmr("info", home=home).stdout
     assert "visual     off; to turn it on, set [index] visual_model" in info
     shot = frame_png(silent, 1.0, tmp_path / "shot.png")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import unicodedata
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
@@ -32,11 +33,18 @@ _ORDINALS = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def _stemmer():
-    import snowballstemmer
+_local = threading.local()
 
-    return snowballstemmer.stemmer("english")
+
+def _stemmer():
+    """This thread's stemmer: a Snowball stemmer keeps the word it works on in itself, so two
+    threads (concurrent searches in `vmr serve`) must not share one."""
+    found = getattr(_local, "stemmer", None)
+    if found is None:
+        import snowballstemmer
+
+        found = _local.stemmer = snowballstemmer.stemmer("english")
+    return found
 
 
 @functools.lru_cache(maxsize=200_000)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,16 +25,17 @@ from sqlalchemy.orm import Session, selectinload
 from vmr.catalogue.locks import writer_lock
 from vmr.catalogue.store import (
     INDEXED, Clip, NoLibrary, Segment, SlideText, Video, VideoChannel, Word, bump_generation, catalogue_failure,
-    describe_url, open_engine, session_factory, sqlite_file, sqlite_url,
+    describe_url, generation, open_engine, session_factory, sqlite_file, sqlite_url,
 )
 from vmr.catalogue.vectors import VectorFiles
-from vmr.catalogue.writer import Executor, Indexer, IndexReport, gone, prune_vectors
+from vmr.catalogue.writer import Executor, IndexedVideo, Indexer, IndexReport, gone, prune_vectors
 from vmr.channels import Channel
 from vmr.encode.text import TextEncoder
 from vmr.encode.visual import VisualEncoder, load_visual_encoder, read_image
 from vmr.errors import QueryError, VmrError
 from vmr.ingest.analysis import IndexOptions, Progress
 from vmr.ingest.asr import AsrOptions
+from vmr.ingest.files import FailedInput
 from vmr.ingest.ocr import SlideSpan
 from vmr.search import build, lexical, parts
 from vmr.search.fusion import encode_queries
@@ -144,6 +146,12 @@ class Library:
         self._slide_reader = None  # the OCR engine of image queries: loaded once, then reused
         # What the last search's build had to go without (see SearchBuild.problems).
         self.problems: list[str] = []
+        # Searches may run in several threads at once (`vmr serve`). These locks guard only the
+        # loading of what is shared: the engine, an encoder, the mapped build.
+        self._engine_lock = threading.Lock()
+        self._encoder_lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._build: build.SearchBuild | None = None  # the build last mapped, reused while current
 
     # -- plumbing
     @property
@@ -157,22 +165,27 @@ class Library:
 
     def _open(self, create: bool) -> Engine:
         if self._engine is None:
-            try:
-                self._engine = open_engine(self.db_url, self.home, create=create)
-            except NoLibrary:
-                where = describe_url(self.db_url)
-                default = sqlite_file(self.db_url) == self.home / "vmr.db"
-                raise NoLibrary(
-                    f"no vmr library in {self.home} (no vmr.db there): name your library's folder with --home DIR "
-                    "or VMR_HOME, or create one with vmr index PATH" if default else
-                    f"no vmr library in {where}: name your library with --db URL (and --home DIR), or create "
-                    "one with vmr index PATH"
-                ) from None
+            with self._engine_lock:
+                if self._engine is None:
+                    try:
+                        engine = open_engine(self.db_url, self.home, create=create)
+                    except NoLibrary:
+                        where = describe_url(self.db_url)
+                        default = sqlite_file(self.db_url) == self.home / "vmr.db"
+                        raise NoLibrary(
+                            f"no vmr library in {self.home} (no vmr.db there): name your library's folder with "
+                            "--home DIR or VMR_HOME, or create one with vmr index PATH" if default else
+                            f"no vmr library in {where}: name your library with --db URL (and --home DIR), or "
+                            "create one with vmr index PATH"
+                        ) from None
+                    self._sessions = session_factory(engine)
+                    self._engine = engine
         return self._engine
 
     def session(self) -> Session:
+        """A new session: one per request or command, never shared between threads."""
         if self._sessions is None:
-            self._sessions = session_factory(self.engine)
+            self.engine  # noqa: B018 (opens the engine and its session factory)
         return self._sessions()
 
     @property
@@ -187,8 +200,16 @@ class Library:
     def search_build(self, session: Session) -> build.SearchBuild:
         """The current search build, rebuilt first if the catalogue moved on since it was built
         (or if it fails to load); a lost or damaged text-channel vector file is made again
-        from the catalogue's text on the way."""
-        return build.current(session, self.vectors_dir, self.vector_files, self.storage, self._repairer(session))
+        from the catalogue's text on the way. The build mapped last is reused while the
+        catalogue's generation stays the same (one read), so a search does not map its files again."""
+        mapped = self._build
+        if mapped is not None and mapped.generation == generation(session):
+            return mapped
+        with self._build_lock:  # one thread maps (or builds); the others then find it here
+            if self._build is None or self._build.generation != generation(session):
+                self._build = build.current(session, self.vectors_dir, self.vector_files, self.storage,
+                                            self._repairer(session))
+            return self._build
 
     def _repairer(self, session: Session) -> build.Repair:
         def repair(video_id: int, channel: str, model: str) -> np.ndarray | None:
@@ -200,11 +221,15 @@ class Library:
         return repair
 
     def _text_encoder(self, model: str) -> TextEncoder:
-        if model not in self._encoders:
-            from vmr.encode.text import load_text_encoder
+        found = self._encoders.get(model)
+        if found is not None:
+            return found
+        with self._encoder_lock:  # loaded once, by one thread
+            if model not in self._encoders:
+                from vmr.encode.text import load_text_encoder
 
-            self._encoders[model] = load_text_encoder(model, self.device, cold_start=True)
-        return self._encoders[model]
+                self._encoders[model] = load_text_encoder(model, self.device, cold_start=True)
+            return self._encoders[model]
 
     @property
     def search_options(self) -> SearchOptions:
@@ -221,13 +246,15 @@ class Library:
     def index(self, paths: Iterable[str | Path], options: IndexOptions | None = None,
               progress: Progress | None = None, *, wait: bool = False,
               on_wait: Callable[[str], None] | None = None, workers: int | None = None,
-              prune: bool = False) -> IndexReport:
+              prune: bool = False,
+              finished: Callable[[IndexedVideo | FailedInput], None] | None = None) -> IndexReport:
         """Holds the library's writer lock: with another run writing, raises LibraryBusy, or
         with `wait` waits for it. With `ray`, the videos are analysed on `workers` Ray workers.
         Videos whose file is gone are marked missing (left out of searches), and with `prune`
-        forgotten. Only this creates a library."""
+        forgotten. `finished` hears of each file (indexed, unchanged, updated or failed) as it
+        is written. Only this creates a library."""
         with writer_lock(self._open(create=True), self.home, wait, on_wait):
-            indexer = Indexer(self.session, options or IndexOptions(), self.vector_files, progress)
+            indexer = Indexer(self.session, options or IndexOptions(), self.vector_files, progress, finished)
             executor: Executor | None = None
             if self.ray is not None:
                 from vmr import cluster
@@ -329,6 +356,7 @@ class Library:
             with self.session() as session:
                 current = build.rebuild(session, self.vectors_dir, self.vector_files, self.storage,
                                         self._repairer(session))
+            self._build = current
             self.problems = list(current.problems) + [f"the search build was damaged ({damage}) and was made again"]
             return self._page(parts.local_fan([parts.Part(current)]), current, queries, found, options)
 
@@ -369,12 +397,15 @@ class Library:
     def _encoder(self, channel: build.ChannelMatrix) -> TextEncoder | VisualEncoder:
         """A channel's query encoder: the visual model (text tower for text, image tower for
         images) for frames, else the text encoder its vectors came from."""
-        if channel.model not in self._encoders:
-            if channel.name == Channel.VISUAL:
+        if channel.name != Channel.VISUAL:
+            return self._text_encoder(channel.model)
+        found = self._encoders.get(channel.model)
+        if found is not None:
+            return found
+        with self._encoder_lock:  # loaded once, by one thread
+            if channel.model not in self._encoders:
                 self._encoders[channel.model] = load_visual_encoder(channel.model, self.device)
-            else:
-                return self._text_encoder(channel.model)
-        return self._encoders[channel.model]
+            return self._encoders[channel.model]
 
     @_catalogue_errors
     def check(self, prune: bool = False) -> CheckReport:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
+from vmr import __version__
+from vmr.app.subtitles import MAX_CUE_SECONDS, MAX_LINE_COUNT, MAX_LINE_WIDTH
 from vmr.models.devices import DEVICES
 from vmr.app.output import print_json
 from vmr.errors import VmrError, not_utf8, os_problem, printable
@@ -71,6 +75,8 @@ def _check_ray(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vmr", description="Find moments in lecture videos by text.")
+    parser.add_argument("--version", action="version", version=f"vmr {__version__}",
+                        help="print vmr's version and exit")
     parser.add_argument("--home", help="index folder (default $VMR_HOME, else the user data dir)")
     parser.add_argument("--db", help="SQLAlchemy URL for the catalogue (default: SQLite in --home)")
     parser.add_argument("--device", choices=DEVICES,
@@ -78,14 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="index video files or folders (unchanged files are skipped)")
-    p.add_argument("paths", nargs="*", metavar="PATH")  # at least one: see _check_ray
-    p.add_argument("--asr-backend", choices=("faster-whisper", "openai-whisper"))
+    p.add_argument("paths", nargs="*", metavar="PATH",  # at least one: see _check_ray
+                   help="video files, or folders searched for videos")
+    p.add_argument("--asr-backend", choices=("faster-whisper", "openai-whisper"),
+                   help="Whisper implementation (default: config.toml's, else faster-whisper)")
     p.add_argument("--asr-model", help="base (default, packaged), tiny.en (packaged), another Whisper "
                    "name (downloads when online) or a local model path")
     p.add_argument("--text-model", help="sentence-transformers model: name, hub id or local folder")
     p.add_argument("--visual-model", help="CLIP/SigLIP model for the frames: hub id or local folder "
                    "(default: config.toml's visual_model, else no visual channel)")
-    p.add_argument("--clip-seconds", type=_positive_float)
+    p.add_argument("--clip-seconds", type=_positive_float, metavar="SECONDS",
+                   help="length of the clips each video is cut into for search (default 2)")
     p.add_argument("--no-ocr", dest="ocr", action="store_const", const=False,
                    help="do not read slide text (faster; no slides channel)")
     p.add_argument("--json", action="store_true", help="print a JSON report, no progress bars")
@@ -96,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="forget the videos whose file is gone (without it they are kept, marked missing)")
 
     p = sub.add_parser("search", help="find moments matching a text query, an image or a spoken question")
-    p.add_argument("query", nargs="?", help="what to look for")
+    p.add_argument("query", nargs="?", help='what to look for; "quoted words" must be said or shown')
     p.add_argument("-k", type=int, default=10, help="number of moments (default 10)")
     p.add_argument("--queries", type=Path, metavar="FILE",
                    help="one query per line; prints a JSON list of result lists, in order")
@@ -105,28 +114,34 @@ def build_parser() -> argparse.ArgumentParser:
                         "with a visual model, its picture; --json prints {query, moments}")
     p.add_argument("--audio", type=Path, metavar="FILE",
                    help="a recorded question, transcribed by Whisper; --json prints {query, moments}")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the moments as a JSON list, best first")
     p.add_argument("--shards", type=_positive_int, default=0,
                    help="search N shards of the clip matrix on Ray workers (default: in process)")
     _ray_option(p, "the cluster for --shards")
 
     p = sub.add_parser("remove", help="forget an indexed video")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="indexed video files (the files stay)")
+    p.add_argument("--json", action="store_true", help="print what was removed as JSON")
 
     p = sub.add_parser("info", help="what is indexed, with which models, and how big")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the same as JSON")
 
     p = sub.add_parser("show", help="what was said and shown in a stretch of an indexed video")
     p.add_argument("video", help="path or video id")
     p.add_argument("start", type=_time, help="seconds or HH:MM:SS.mmm")
     p.add_argument("end", type=_time, help="seconds or HH:MM:SS.mmm")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the same as JSON")
 
     p = sub.add_parser("transcript", help="print an indexed video's transcript")
     p.add_argument("video", help="path or video id")
-    p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt")
+    p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt",
+                   help="txt: one timed line per segment (default); srt, vtt: subtitles; json: segments and words")
     p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument("--max-line-width", type=_positive_int, default=MAX_LINE_WIDTH, metavar="CHARS",
+                   help=f"srt/vtt: characters per subtitle line (default {MAX_LINE_WIDTH})")
+    p.add_argument("--max-line-count", type=_positive_int, default=MAX_LINE_COUNT, metavar="LINES",
+                   help=f"srt/vtt: lines per cue (default {MAX_LINE_COUNT}); cues also end before "
+                        f"{MAX_CUE_SECONDS:g} s and at pauses")
 
     p = sub.add_parser("eval", help="score the index against QVHighlights-format annotations")
     p.add_argument("annotations", type=Path, metavar="FILE",
@@ -145,86 +160,259 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="the web page and REST API (models stay loaded between searches)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--token", help="the secret a browser or client must present (?token=, a cookie, or "
+                   "Authorization: Bearer); required beyond loopback, generated and printed when not given")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests for this Host name (the server's DNS name behind a proxy); "
+                        "loopback names and the bound address are always allowed; repeatable")
+    p.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
+                   help="let web pages from ORIGIN (https://example.org) read the API; repeatable "
+                        "(default: no cross-origin reads)")
     return parser
 
 
-class ProgressBars:
-    """One tqdm bar per video, re-labelled as it moves through the stages."""
+def _clock(seconds: float) -> str:
+    """m:ss, or h:mm:ss."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
-    def __init__(self) -> None:
+
+# The share of a video's indexing time each stage stands for, in the order they run: Whisper
+# (speech) is most of it; frames and slides are decoded beside it and report no share of their
+# own. The display's fraction never goes down: a stage only ever moves it forward.
+STAGE_SHARES = {"hash": 0.03, "audio": 0.02, "speech": 0.85, "encode": 0.05, "visual": 0.05}
+# An ETA is shown once this share is done and this many seconds have passed (before that the
+# rate says more about loading models than about the video).
+ETA_AFTER_FRACTION, ETA_AFTER_SECONDS = 0.08, 2.0
+
+
+class VideoProgress:
+    """One video's place in the run: its stage, a fraction done that never goes back, and an
+    ETA that only counts down."""
+
+    def __init__(self, number: int, count: int, name: str, visual: bool, now: float):
+        self.label = f"{number}/{count} {name if len(name) <= 32 else name[:31] + '…'}"
+        self.started = now
+        self.stage = "analyse"
+        self.fraction = 0.0
+        self.eta: float | None = None  # seconds left, as of `eta_at`
+        self.eta_at = now
+        stages = [s for s in STAGE_SHARES if visual or s != "visual"]
+        total = sum(STAGE_SHARES[s] for s in stages)
+        self.ranges, at = {}, 0.0
+        for stage in stages:
+            self.ranges[stage] = (at, at + STAGE_SHARES[stage] / total)
+            at += STAGE_SHARES[stage] / total
+
+    def update(self, stage: str, done: float, total: float, now: float) -> None:
+        self.stage = stage
+        if stage in self.ranges:
+            low, high = self.ranges[stage]
+            if stage == "visual" and self.fraction == 0.0:
+                low = 0.0  # only the frames are added to an unchanged video: they are all of it
+            share = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
+            self.fraction = max(self.fraction, low + (high - low) * share)
+        elapsed = now - self.started
+        if self.fraction >= ETA_AFTER_FRACTION and elapsed >= ETA_AFTER_SECONDS:
+            estimate = elapsed * (1 - self.fraction) / self.fraction
+            if self.eta is not None:  # only ever down: a countdown, not a guess that wanders
+                estimate = min(estimate, max(self.eta - (now - self.eta_at), 0.0))
+            self.eta, self.eta_at = estimate, now
+
+    def left(self, now: float) -> float | None:
+        """Seconds left, counting down from the last estimate; None when unknown (too early,
+        or the countdown ran out before the video did: no estimate is ever raised again)."""
+        if self.eta is None:
+            return None
+        left = self.eta - (now - self.eta_at)
+        return left if left >= 0.5 else None
+
+    def tail(self, now: float) -> str:
+        left = self.left(now)
+        return f" {_clock(now - self.started)} elapsed, ETA {'…' if left is None else _clock(left)}"
+
+
+class ProgressDisplay:
+    """On a terminal, one line per video being indexed: "2/4 name [stage] bar 40% 0:12 elapsed,
+    ETA 0:18"; each file's result line is printed above the bars as soon as it is written."""
+
+    # Seconds between redraws while nothing reports (a model loading): the clock keeps moving.
+    TICK = 1.0
+
+    def __init__(self, paths: list[str], visual: bool, clock=None):  # noqa: ANN001 (a time function)
+        import threading
+        import time
+
+        self.clock = clock or time.monotonic
+        self.numbers = {path: i for i, path in enumerate(paths, 1)}
+        self.count = len(paths)
+        self.visual = visual
+        self.videos: dict[str, VideoProgress] = {}
         self.bars: dict[str, object] = {}
+        # Stages report from several threads (Whisper's beside the frames'), and the ticker.
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.ticker = threading.Thread(target=self._tick, name="vmr-progress", daemon=True)
+        self.ticker.start()
 
     def __call__(self, path: str, stage: str, done: float, total: float) -> None:
         from tqdm import tqdm
 
-        if stage == "done":
-            if path in self.bars:
-                self.bars.pop(path).close()
-            return
-        bar = self.bars.get(path)
-        if bar is None:
-            bar = self.bars[path] = tqdm(total=1, leave=False, file=sys.stderr, unit="",
-                                         bar_format="{desc} {bar} {percentage:3.0f}%")
-        bar.set_description_str(f"{Path(path).name[:40]} [{stage}]")
-        bar.total = max(total, 1e-9)
-        bar.n = done
+        with self.lock:
+            if stage == "done":
+                self.videos.pop(path, None)
+                if path in self.bars:
+                    self.bars.pop(path).close()
+                return
+            now = self.clock()
+            video = self.videos.get(path)
+            if video is None:
+                number = self.numbers.setdefault(path, len(self.numbers) + 1)
+                self.count = max(self.count, number)
+                video = self.videos[path] = VideoProgress(number, self.count, Path(path).name, self.visual, now)
+                self.bars[path] = tqdm(total=1000, leave=False, file=sys.stderr, dynamic_ncols=True,
+                                       bar_format="{desc} {bar} {percentage:3.0f}%{unit}")
+            video.update(stage, done, total, now)
+            self._draw(path, now)
+
+    def _draw(self, path: str, now: float) -> None:
+        video, bar = self.videos[path], self.bars[path]
+        bar.set_description_str(f"{video.label} [{video.stage}]", refresh=False)
+        bar.unit = video.tail(now)
+        bar.n = round(video.fraction * 1000)
         bar.refresh()
 
+    def _tick(self) -> None:
+        while not self.stopped.wait(self.TICK):
+            with self.lock:
+                now = self.clock()
+                for path in list(self.bars):
+                    self._draw(path, now)
+
+    def write(self, line: str) -> None:
+        """A line on stdout, above the bars."""
+        from tqdm import tqdm
+
+        with self.lock:
+            tqdm.write(line, file=sys.stdout)
+            sys.stdout.flush()
+
     def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
+        self.stopped.set()
+        self.ticker.join()
+        with self.lock:
+            for bar in self.bars.values():
+                bar.close()
+            self.bars.clear()
+
+
+def _index_line(video) -> str:  # noqa: ANN001 (an IndexedVideo)
+    if video.status == "duplicate":
+        return (f"{video.status:9}  {printable(video.path)}  (same content as {printable(video.same_as)}: "
+                "indexed once, under that path)")
+    return (f"{video.status:9}  {printable(video.path)}  ({format_clock(video.duration)}, "
+            f"{video.clips} clips, {video.words} words"
+            + (f"; was {printable(video.moved_from)})" if video.moved_from else ")"))
+
+
+# Notes shown once per library: their names, one a line, in this file of the home.
+NOTES_SHOWN = "notes-shown"
+
+
+def _once(home: Path, note: str) -> bool:
+    """Whether `note` is yet to be shown for this library; records it as shown."""
+    record = home / NOTES_SHOWN
+    try:
+        shown = record.read_text(encoding="utf-8").split()
+    except OSError:
+        shown = []
+    if note in shown:
+        return False
+    try:
+        record.write_text("".join(f"{name}\n" for name in [*shown, note]), encoding="utf-8")
+    except OSError:
+        pass  # a read-only home: the note again next time, rather than an error
+    return True
+
+
+def visual_note(config: Path) -> str:
+    return ("vmr: note: visual channel off (frames not embedded). To turn it on, pass "
+            "--visual-model with a local CLIP/SigLIP folder (vmr index --visual-model ~/models/clip), "
+            "or a hub id such as openai/clip-vit-base-patch32 to download one when online, "
+            f"or set [index] visual_model in {config}. (Shown once for this library.)")
 
 
 def cmd_index(lib, args) -> int:
     from vmr.app.config import load_config
+    from vmr.ingest.files import FailedInput, discover
 
     options = load_config(lib.home, args.device).index_options(
         asr_backend=args.asr_backend, asr_model=args.asr_model, text_model=args.text_model,
         clip_seconds=args.clip_seconds, visual_model=args.visual_model, ocr=args.ocr,
     )
-    bars = None if args.json or not sys.stderr.isatty() else ProgressBars()
+    display = None
+    if not args.json and sys.stderr.isatty():
+        display = ProgressDisplay([str(p) for p in discover(args.paths)[0]], bool(options.visual_model))
+    printed: set[str] = set()
+
+    def finished(outcome) -> None:  # noqa: ANN001 (an IndexedVideo or a FailedInput)
+        if args.json:
+            return
+        printed.add(outcome.path)
+        if isinstance(outcome, FailedInput):
+            print(f"vmr: error: {printable(outcome.path)}: {printable(outcome.error)}", file=sys.stderr, flush=True)
+            return
+        if display:
+            display.write(_index_line(outcome))
+        else:
+            print(_index_line(outcome), flush=True)
+        if outcome.warning:
+            print(f"vmr: warning: {printable(outcome.path)}: {printable(outcome.warning)}", file=sys.stderr,
+                  flush=True)
 
     def waiting(holder: str) -> None:
         print(f"vmr: waiting for another `vmr index` to finish ({holder})", file=sys.stderr, flush=True)
 
     try:
-        report = lib.index(args.paths, options, progress=bars, wait=args.wait, on_wait=waiting,
-                           workers=args.workers, prune=args.prune)
+        report = lib.index(args.paths, options, progress=display, wait=args.wait, on_wait=waiting,
+                           workers=args.workers, prune=args.prune, finished=finished)
     finally:
-        if bars:
-            bars.close()
+        if display:
+            display.close()
     if args.json:
         print_json(report)
     else:
-        for video in report.indexed:
-            if video.status == "duplicate":
-                print(f"{video.status:9}  {printable(video.path)}  (same content as {printable(video.same_as)}: "
-                      "indexed once, under that path)")
-                continue
-            print(f"{video.status:9}  {printable(video.path)}  ({format_clock(video.duration)}, "
-                  f"{video.clips} clips, {video.words} words"
-                  + (f"; was {printable(video.moved_from)})" if video.moved_from else ")"))
-            if video.warning:
-                print(f"vmr: warning: {printable(video.path)}: {printable(video.warning)}", file=sys.stderr)
         for path in report.missing:
             print(f"missing    {printable(path)}  (its file is gone: left out of searches; "
                   "vmr index --prune forgets it)")
         for path in report.pruned:
             print(f"pruned     {printable(path)}")
     for failure in report.failed:
-        print(f"vmr: error: {printable(failure.path)}: {printable(failure.error)}", file=sys.stderr)
-    if not options.visual_model and any(v.status == "indexed" for v in report.indexed):
-        from vmr.encode.visual import off_hint
-
-        print(f"vmr: note: visual channel off (frames not embedded); to turn it on, "
-              f"{off_hint(lib.home / 'config.toml')}", file=sys.stderr)
+        if failure.path not in printed or args.json:
+            print(f"vmr: error: {printable(failure.path)}: {printable(failure.error)}", file=sys.stderr)
+    if (not options.visual_model and any(v.status == "indexed" for v in report.indexed)
+            and _once(lib.home, "visual-off")):
+        print(visual_note(lib.home / "config.toml"), file=sys.stderr)
     return 0 if report.ok else 1
 
 
-def _print_moments(found) -> None:
+# Above weak moments (vmr.search.confidence): when even the best is weak, and after strong ones.
+WEAK_NOTE = "No strong match — closest moments:"
+WEAKER_NOTE = "Weaker matches:"
+
+
+def _print_moments(found, query: str | None = None) -> None:  # noqa: ANN001 (Moments)
     if not found:
-        print("no moments found")
+        # A quoted phrase must be said or shown: none of the library's moments holds this one.
+        phrases = [p.strip() for p in re.findall(r'"([^"]+)"', query or "") if p.strip()]
+        print("no moment says or shows " + " and ".join(f'"{p}"' for p in phrases) if phrases
+              else "no moments found")
     for rank, m in enumerate(found, 1):
+        if m.weak and rank == 1:
+            print(WEAK_NOTE)
+        elif m.weak and not found[rank - 2].weak:
+            print(WEAKER_NOTE)
         print(f"{rank:2}. {printable(Path(m.video).name)}  {format_clock(m.start)} - {format_clock(m.end)}  "
               f"score {m.score:.3f}")
         if m.text:
@@ -269,7 +457,7 @@ def cmd_search(lib, args) -> int:
     if args.json:
         print_json(found)
     else:
-        _print_moments(found)
+        _print_moments(found, args.query)
     for problem in lib.problems:
         print(f"vmr: warning: {printable(problem)}", file=sys.stderr)
     return 0
@@ -345,14 +533,14 @@ def cmd_show(lib, args) -> int:
 def cmd_transcript(lib, args) -> int:
     from vmr.library import transcript_json
 
-    from vmr.app.subtitles import WRITERS
+    from vmr.app.subtitles import WRITERS, Layout
 
     video, segments = lib.transcript(args.video)
     fmt = "json" if args.json else args.format
     if fmt == "json":
         print_json(transcript_json(video, segments))
     else:
-        print(WRITERS[fmt](segments), end="")
+        print(WRITERS[fmt](segments, Layout(args.max_line_width, args.max_line_count)), end="")
     return 0
 
 
@@ -400,7 +588,7 @@ def cmd_serve(lib, args) -> int:
 
     import uvicorn
 
-    from vmr.app.server import create_app
+    from vmr.app.server import ServeSettings, create_app, is_loopback, new_token
 
     # Bound here, before the models load, so a busy port is one line and not a traceback.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -412,11 +600,22 @@ def cmd_serve(lib, args) -> int:
     except OSError as exc:
         sock.close()
         raise VmrError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
-    app = create_app(lib)
+    port = sock.getsockname()[1]
+    beyond = not is_loopback(args.host)
+    token = args.token or (new_token() if beyond else None)
+    settings = ServeSettings(host=args.host, port=port, token=token, allow_hosts=tuple(args.allow_host),
+                             cors=tuple(args.cors))
+    app = create_app(lib, settings)
     host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
-    print(f"vmr: serving {lib.home} on http://{host}:{sock.getsockname()[1]}/ (Ctrl+C stops)", flush=True)
+    if beyond:
+        print(f"vmr: warning: listening on {args.host}, beyond this computer: anyone who can reach port "
+              f"{port} and has the token can search the library, watch its videos and read their "
+              "transcripts", file=sys.stderr, flush=True)
+    # The token is printed once, in the link (as Jupyter does); the page keeps it in a cookie.
+    link = f"http://{host}:{port}/" + (f"?token={token}" if token and not args.token else "")
+    print(f"vmr: serving {lib.home} on {link} (Ctrl+C stops)", flush=True)
     try:
-        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+        uvicorn.Server(uvicorn.Config(app, log_level="warning", server_header=False)).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises the Ctrl+C
         pass
     return 0
@@ -441,6 +640,11 @@ def _check_text(args: argparse.Namespace) -> None:
                 raise VmrError(f"{what} '{printable(item)}' is {problem}: vmr takes text and file names in UTF-8")
 
 
+# The exit status of a command whose reader went away (`vmr search x --json | head -1`): what a
+# process killed by SIGPIPE reports in a shell, 128 + 13.
+BROKEN_PIPE = 141
+
+
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a message must print whatever the terminal's encoding
         if hasattr(stream, "reconfigure"):
@@ -460,7 +664,9 @@ def main(argv: list[str] | None = None) -> int:
                       shards=getattr(args, "shards", 0))
         if args.command != "index":  # only index creates a library; the others need one
             lib.open()
-        return COMMANDS[args.command](lib, args)
+        code = COMMANDS[args.command](lib, args)
+        sys.stdout.flush()  # a closed pipe shows here rather than at exit, where it would be a traceback
+        return code
     except VmrError as exc:
         print(f"vmr: error: {printable(exc)}", file=sys.stderr)
         return 1
@@ -468,7 +674,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vmr: error: {printable(catalogue_failure(exc, lib.db_url if lib else ''))}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away (| head): not a file's problem
-        raise
+        # The reader has what it wanted. Python flushes stdout again at exit: point it at
+        # /dev/null so that this flush is silent too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE
     except OSError as exc:  # a path no check caught: still one line, naming the file
         name = exc.filename if exc.filename is not None else "vmr"
         print(f"vmr: error: {printable(name)}: {os_problem(exc)}", file=sys.stderr)

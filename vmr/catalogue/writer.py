@@ -97,11 +97,13 @@ class Indexer:
     found, so video ids never depend on which analysis finished first."""
 
     def __init__(self, sessions: Callable[[], Session], options: IndexOptions, files: VectorFiles,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None,
+                 finished: Callable[[IndexedVideo | FailedInput], None] | None = None):
         self.sessions = sessions
         self.options = options
         self.files = files
         self.progress = progress or (lambda *_: None)
+        self.finished = finished or (lambda _: None)  # each file's outcome, as soon as it is written
         self.analyser = Analyser(options, self.progress)
 
     def run(self, paths: Iterable[str | Path], executor: Executor | None = None, prune: bool = False) -> IndexReport:
@@ -153,9 +155,11 @@ class Indexer:
         except ModelError:
             raise
         except VmrError as exc:
-            report.failed.append(FailedInput.of(path, exc))
+            outcome = FailedInput.of(path, exc)
+            report.failed.append(outcome)
         finally:
             self.progress(str(path), "done", 1, 1)
+        self.finished(outcome)
 
     def _has_visual(self, video_id: int) -> bool:
         """Whether the video has vectors from the visual model asked for."""

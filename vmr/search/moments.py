@@ -47,6 +47,7 @@ class Moment(TimeSpan):
     speech_text: str = ""  # the words spoken inside the moment
     slide_text: str = ""  # the text on screen at its best clip ("" for none)
     frame: float = 0.0  # the time of the frame that shows it best (its best clip's keyframe)
+    weak: bool = False  # only the closest thing found, not a confident answer (vmr.search.confidence)
 
 
 def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, windows: Windows,

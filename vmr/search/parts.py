@@ -23,7 +23,7 @@ from functools import reduce
 
 import numpy as np
 
-from vmr.search import fusion
+from vmr.search import confidence, fusion
 from vmr.search.build import SearchBuild
 from vmr.search.fusion import ClipScores, FusionPlan, Prefilter, Request
 from vmr.search.lexical import Query, parse_query
@@ -160,8 +160,20 @@ def search(fan: Fan, build: SearchBuild, request: Request) -> list[list[Moment]]
         last: Rank = (-float(ranked[2][-1]), int(ranked[0][-1]), int(ranked[1][-1]))
         moments = sorted((item for _, shaped in per_query for item in shaped if item[0] <= last),
                          key=lambda item: item[0])
-        found.append([moment for _, moment in moments[:request.options.k]])
+        found.append(confidence.mark([moment for _, moment in moments[:request.options.k]],
+                                     evidence(build, stats, request, len(found))))
     return found
+
+
+def evidence(build: SearchBuild, stats: fusion.PartStats, request: Request, q: int) -> confidence.Evidence:
+    """What the library's statistics (all parts together) say about query q."""
+    reference = build.channels.get(request.options.reference_channel)
+    return confidence.Evidence(
+        text_model=reference.model if reference is not None else None,
+        best={name: float(c.best[q]) for name, c in stats.channels.items()},
+        mean={name: float(c.mean[q]) for name, c in stats.channels.items()},
+        phrase_found=bool(stats.phrase_found[q]),
+    )
 
 
 def with_paths(moments: list[Moment], paths: dict[int, str], link: Callable[[str, float, float], str]) -> list[Moment]:

@@ -7,8 +7,14 @@ const form = $("search-form");
 const input = $("q");
 const list = $("results");
 const video = $("video");
+const MAX_QUERY = 1000; // the API's limit (/api/search?q=: 1-1000 characters)
+// Above weak moments (the API's "weak"): when even the best is weak, and after strong ones.
+const WEAK_NOTE = "No strong match — closest moments:";
+const WEAKER_NOTE = "Weaker matches:";
 
 let moment = null; // {start, end} of what is playing: pause once at its end
+let latest = 0; // the number of the latest search: an older answer arriving late is dropped
+let inFlight = null; // the AbortController of the search in flight
 
 // Words too common to be worth highlighting.
 const STOP = new Set(("a an and are as at be by can do does for from how i if in is it me my of on or " +
@@ -27,6 +33,18 @@ function status(text) {
   $("status").textContent = text;
 }
 
+// Errors are announced (role="alert") and look like errors; a new action clears them.
+function showError(text) {
+  const box = $("error");
+  box.textContent = text;
+  box.hidden = false;
+}
+
+function clearError() {
+  $("error").hidden = true;
+  $("error").textContent = "";
+}
+
 function errorText(body, fallback) {
   const detail = body && body.detail;
   if (typeof detail === "string") return detail;
@@ -37,6 +55,11 @@ function errorText(body, fallback) {
 function queryTerms(query) {
   const words = (query.toLowerCase().match(WORD) || []).filter((w) => w.length > 1 && !STOP.has(w));
   return [...new Set(words)];
+}
+
+// The phrases a query puts in double quotes: every moment must hold them.
+function quoted(query) {
+  return [...query.matchAll(/"([^"]+)"/g)].map((m) => m[1].trim()).filter(Boolean);
 }
 
 // A word matches a term when equal, or when one is a prefix of the other and both are at least
@@ -60,42 +83,86 @@ function highlighted(text, terms) {
   return fragment;
 }
 
-async function getJson(url) {
-  const response = await fetch(url);
+async function getJson(url, options = {}) {
+  const response = await fetch(url, options);
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new Error(errorText(body, `${response.status} ${response.statusText}`));
   return body;
 }
 
+// A query the API would refuse gets a plain message here, before any request.
+function problem(query) {
+  if (!query) return "Type what you are looking for, then press Enter.";
+  if (query.length > MAX_QUERY) {
+    return `That search is ${query.length.toLocaleString("en")} characters long; ` +
+      `keep it under ${MAX_QUERY.toLocaleString("en")}.`;
+  }
+  return null;
+}
+
 async function search(query) {
+  const number = ++latest;
+  if (inFlight) inFlight.abort(); // the older answer is no longer wanted
+  const controller = (inFlight = new AbortController());
+  clearError();
+  const wrong = problem(query);
+  if (wrong) {
+    status("");
+    showError(wrong);
+    return;
+  }
+  $("library").hidden = true;
   status("Searching…");
   list.replaceChildren();
   let found;
   try {
-    found = await getJson("/api/search?" + new URLSearchParams({ q: query, k: "10" }));
+    found = await getJson("/api/search?" + new URLSearchParams({ q: query, k: "10" }), { signal: controller.signal });
   } catch (error) {
-    status(error.message);
+    if (number !== latest) return; // a newer search replaced this one
+    status("");
+    showError(error.message);
     return;
   }
+  if (number !== latest) return;
+  inFlight = null;
   if (location.pathname === "/") history.replaceState(null, "", "/?" + new URLSearchParams({ q: query }));
-  status(found.length ? `${found.length} moment${found.length > 1 ? "s" : ""}` : "No moments found.");
+  const phrases = quoted(query);
+  if (!found.length) {
+    status(phrases.length ? `No moment says or shows ${phrases.map((p) => `“${p}”`).join(" and ")}.` : "No moments found.");
+    return;
+  }
+  status(found[0].weak ? WEAK_NOTE : `${found.length} moment${found.length > 1 ? "s" : ""}`);
   const terms = queryTerms(query);
-  list.replaceChildren(...found.map((m) => card(m, terms)));
+  const items = [];
+  found.forEach((m, i) => {
+    if (m.weak && i > 0 && !found[i - 1].weak) items.push(divider(WEAKER_NOTE));
+    items.push(card(m, terms));
+  });
+  list.replaceChildren(...items);
+}
+
+function divider(text) {
+  const item = document.createElement("li");
+  item.className = "divider";
+  item.setAttribute("role", "presentation");
+  item.textContent = text;
+  return item;
 }
 
 function card(m, terms) {
   const item = $("card-template").content.firstElementChild.cloneNode(true);
+  if (m.weak) item.classList.add("weak");
   const link = item.querySelector("a");
   link.href = m.watch;
-  link.setAttribute("aria-label", `${m.title}, ${clock(m.start)} to ${clock(m.end)}: ${m.text}`);
+  link.setAttribute("aria-label", `${m.weak ? "Weak match: " : ""}${m.title}, ${clock(m.start)} to ${clock(m.end)}: ${m.text}`);
   item.querySelector(".thumb").src = m.thumbnail;
   item.querySelector(".title").textContent = m.title;
   item.querySelector(".span").textContent = `${clock(m.start)}–${clock(m.end)}`;
-  item.querySelector(".text").append(highlighted(m.text || "(no speech)", terms));
+  item.querySelector(".text").append(highlighted((m.text || "(no speech)").replaceAll("\n", " · "), terms));
   link.addEventListener("click", (event) => {
     if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return; // new tab
     event.preventDefault();
-    for (const other of list.querySelectorAll("[aria-current]")) other.removeAttribute("aria-current");
+    for (const other of document.querySelectorAll("[aria-current]")) other.removeAttribute("aria-current");
     link.setAttribute("aria-current", "true");
     play(m.video_id, m.title, m.start, m.end);
   });
@@ -109,21 +176,38 @@ function loaded() {
   });
 }
 
+// The player in sight: on a phone it sits above the results, and a tapped result may be far below.
+function bringPlayerIntoView() {
+  const box = $("player").getBoundingClientRect();
+  if (box.top < 0 || box.bottom > window.innerHeight) {
+    $("player").scrollIntoView({ block: "start", behavior: "instant" });
+  }
+}
+
 async function play(videoId, title, start, end) {
+  clearError();
+  document.body.classList.add("playing");
+  bringPlayerIntoView();
   const src = `/media/${videoId}`;
   if (video.getAttribute("src") !== src) {
     const ready = loaded();
+    video.replaceChildren(captions(videoId));
     video.src = src;
     try {
       await ready;
     } catch (error) {
-      status(error.message);
+      showError(error.message);
       return;
     }
   }
   moment = { start, end };
   video.currentTime = start;
-  video.play().catch(() => {}); // autoplay refused (no user gesture): it waits at start, paused
+  $("play-moment").hidden = true;
+  video.play().catch(() => {
+    // The browser refused to start without a click (autoplay policy): say so on the player.
+    $("play-moment-label").textContent = `Play from ${clock(start)}`;
+    $("play-moment").hidden = false;
+  });
   const watch = new URL(`/watch/${videoId}`, location.origin);
   watch.search = new URLSearchParams({ t: start.toFixed(1), ...(end !== null && { end: end.toFixed(1) }) });
   $("now-title").textContent = title;
@@ -131,7 +215,25 @@ async function play(videoId, title, start, end) {
   $("share-url").value = watch.href;
   $("now").hidden = false;
   $("placeholder").hidden = true;
+  bringPlayerIntoView();
 }
+
+// The transcript as a caption track (WebVTT, cut into readable cues by the server).
+function captions(videoId) {
+  const track = document.createElement("track");
+  track.kind = "captions";
+  track.label = "Transcript";
+  track.src = `/api/videos/${videoId}/captions.vtt`;
+  return track; // off until the viewer turns captions on (the player's CC control)
+}
+
+$("play-moment").addEventListener("click", () => {
+  $("play-moment").hidden = true;
+  video.play().catch((error) => showError(`This video cannot be played here (${error.message}).`));
+});
+video.addEventListener("play", () => {
+  $("play-moment").hidden = true;
+});
 
 video.addEventListener("timeupdate", () => {
   if (moment && moment.end !== null && video.currentTime >= moment.end) {
@@ -157,8 +259,7 @@ $("copy").addEventListener("click", async () => {
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  const query = input.value.trim();
-  if (query) search(query);
+  search(input.value.trim());
 });
 
 document.addEventListener("keydown", (event) => {
@@ -183,6 +284,62 @@ function seconds(text) {
   return Number.isFinite(value) && value >= 0 ? value : null;
 }
 
+// The first screen: the library's videos (each plays from its start) and a few searches to try.
+async function showLibrary() {
+  let videos;
+  let examples = [];
+  try {
+    [videos, examples] = await Promise.all([getJson("/api/videos"), getJson("/api/examples").catch(() => [])]);
+  } catch (error) {
+    showError(error.message);
+    return;
+  }
+  if (latest) return; // a search started meanwhile
+  if (!videos.length) {
+    status("The library is empty: index some lectures with `vmr index FOLDER`, then reload.");
+    return;
+  }
+  status(`${videos.length} video${videos.length > 1 ? "s" : ""}, ${clock(videos.reduce((t, v) => t + v.duration, 0))} in all.`);
+  $("videos").replaceChildren(...videos.map(videoItem));
+  if (examples.length) {
+    $("example-list").replaceChildren(...examples.flatMap((text, i) => {
+      const link = document.createElement("a");
+      link.href = "/?" + new URLSearchParams({ q: text });
+      link.className = "example";
+      link.textContent = text;
+      link.addEventListener("click", (event) => {
+        if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+        event.preventDefault();
+        input.value = text;
+        search(text);
+      });
+      return i ? [" · ", link] : [link];
+    }));
+    $("examples").hidden = false;
+  }
+  $("library").hidden = false;
+}
+
+function videoItem(v) {
+  const item = $("video-template").content.firstElementChild.cloneNode(true);
+  const link = item.querySelector("a");
+  link.href = `/watch/${v.video_id}?t=0`;
+  link.setAttribute("aria-label", `${v.title}, ${clock(v.duration)}`);
+  item.querySelector(".thumb").src = v.thumbnail;
+  item.querySelector(".title").textContent = v.title;
+  item.querySelector(".meta").textContent = `${clock(v.duration)} · ${v.words.toLocaleString("en")} words`;
+  link.addEventListener("click", (event) => {
+    if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    for (const other of document.querySelectorAll("[aria-current]")) other.removeAttribute("aria-current");
+    link.setAttribute("aria-current", "true");
+    play(v.video_id, v.title, 0, null);
+  });
+  // Chapters go in item.querySelector(".chapters"): one <li> per chapter, each a link that
+  // plays from its start, once /api/videos lists them.
+  return item;
+}
+
 async function start() {
   const params = new URLSearchParams(location.search);
   const watch = location.pathname.match(/^\/watch\/(\d+)$/);
@@ -193,11 +350,13 @@ async function start() {
       const entry = await getJson(`/api/videos/${watch[1]}`);
       await play(entry.video_id, entry.title, t, end !== null && end > t ? end : null);
     } catch (error) {
-      status(error.message);
+      showError(error.message);
     }
-  } else if (params.get("q")) {
+  } else if (params.has("q")) {
     input.value = params.get("q");
-    search(input.value);
+    search(input.value.trim());
+  } else {
+    showLibrary();
   }
 }
 
