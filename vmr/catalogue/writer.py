@@ -113,7 +113,7 @@ class Indexer:
                     in_flight += 1
                 elif self.options.visual_model and not self._has_visual(unchanged.video_id):
                     pending.append((path, self.add_visual(path, unchanged, clock)))
-                elif not self._has_structure(unchanged.video_id):
+                elif self.options.chapters and not self._has_structure(unchanged.video_id):
                     pending.append((path, self.add_structure(unchanged, clock)))
                 else:
                     pending.append((path, unchanged))
@@ -244,7 +244,7 @@ class Indexer:
             height=scan.height, has_audio=analysis.has_audio, status="indexed",
             asr_model=f"{transcript.backend}:{transcript.model}" if transcript else None,
             language=transcript.language if transcript else None, indexed_at=utcnow(),
-            structure=structure.VERSION,
+            structure=structure.VERSION if self.options.chapters else None,
         )
         video.clips = [Clip(idx=i, start=span.start, end=span.end, keyframe_time=keyframe)
                        for i, (span, keyframe) in enumerate(zip(scan.clips, scan.keyframe_times))]

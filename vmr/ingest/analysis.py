@@ -33,6 +33,8 @@ class IndexOptions:
     text_model: str = DEFAULT_TEXT_MODEL
     visual_model: str | None = None  # a CLIP/SigLIP folder or hub id; None: no visual channel
     ocr: bool = True  # read the on-screen text of each new picture (the slides channel)
+    # cut chapters and embed passages and chapters (vmr.ingest.structure); off: sentences only
+    chapters: bool = True
 
 
 # (path, stage, done, total): the CLI draws bars from it; stages: hash, frames, audio, speech,
@@ -219,7 +221,7 @@ class Analyser:
                   clock: StageClock) -> tuple[list[Chapter], dict[str, ChannelVectors]]:
         """The lecture's chapters, and its passage and chapter channels (`vmr.ingest.structure`):
         from the analysis of a new video, or from the stored rows of one indexed before them."""
-        if not words and not any(s.text for s in slides):
+        if not self.options.chapters or (not words and not any(s.text for s in slides)):
             return [], {}
         self.progress(name, "structure", 0, 1)
         encoder = self.encoder
