@@ -85,6 +85,12 @@ def test_a_slide_heading_titles_its_chapter_and_a_build_up_is_no_change():
     assert [c.title for c in found.chapters] == ["Volcanoes", "The Printing Press"]
 
 
+def test_a_line_on_most_slides_is_no_heading():
+    slides = [SlideSpan(10.0 * i, 10.0 * i + 10, f"HIST 140 · History\nTopic {i}\nbullet", 0.9) for i in range(6)]
+    assert [structure.heading(s.text, structure.common_lines(slides)) for s in slides[:2]] == ["Topic 0", "Topic 1"]
+    assert structure.slide_changes(slides) == [10.0, 20.0, 30.0, 40.0, 50.0]
+
+
 def test_long_texts_are_encoded_in_pieces_and_averaged():
     sentence = "word " * 50
     vectors = structure.encode_long(bag_encoder, [[sentence] * 5, ["short one"]])

@@ -37,9 +37,9 @@ VERSION = 1
 # Sentences on each side of a gap whose mean embeddings are compared (TextTiling's block).
 BLOCK_SENTENCES = 3
 # A slide whose heading changes within a gap's sentences adds this much to its depth.
-SLIDE_CHANGE_DEPTH = 0.15
+SLIDE_CHANGE_DEPTH = 0.3
 # A gap is a boundary if its depth exceeds the mean depth by this many standard deviations.
-DEPTH_CUTOFF_SD = 0.0
+DEPTH_CUTOFF_SD = 1.0
 # No chapter shorter than this (a topic is 30 s to a few minutes).
 MIN_CHAPTER_SECONDS = 30.0
 # A passage: a sentence with this many neighbours on each side (inside its chapter).
@@ -81,12 +81,28 @@ def sentences_of(words: Sequence[tuple[float, float, str]]) -> list[Sentence]:
             for a, b in language.sentences(words)]
 
 
-def heading(text: str) -> str:
-    """A slide's heading: its first line of text (OCR reads top to bottom)."""
+def heading(text: str, common: frozenset[str] = frozenset()) -> str:
+    """A slide's heading: its first line of text (OCR reads top to bottom), past the lines
+    that most of the lecture's slides show (`common_lines`: a course line, a lecturer)."""
     for line in text.splitlines():
-        if line.strip():
+        if line.strip() and _key(line) not in common:
             return line.strip()
     return ""
+
+
+def _key(line: str) -> str:
+    return " ".join(language.tokens(line))
+
+
+def common_lines(slides: Sequence[TimeSpan]) -> frozenset[str]:
+    """The lines (as tokens) on more than 60 % of the slides with text, when there are five or
+    more: a course name or lecturer shown on every slide is no heading (a heading repeated by
+    a slide that builds up is on a few slides only)."""
+    texts = [getattr(s, "text", "") for s in slides if getattr(s, "text", "").strip()]
+    if len(texts) < 5:
+        return frozenset()
+    counts = Counter(key for text in texts for key in {_key(line) for line in text.splitlines() if line.strip()})
+    return frozenset(key for key, n in counts.items() if key and n > 0.6 * len(texts))
 
 
 def _same_heading(a: str, b: str) -> bool:
@@ -100,8 +116,9 @@ def slide_changes(slides: Sequence[TimeSpan]) -> list[float]:
     """The times at which a slide with another heading comes on screen (a slide that builds up,
     bullet by bullet, keeps its heading; pictures without text are skipped)."""
     changes, previous = [], None
+    common = common_lines(slides)
     for slide in slides:
-        title = heading(getattr(slide, "text", ""))
+        title = heading(getattr(slide, "text", ""), common)
         if not title:
             continue
         if previous is not None and not _same_heading(previous, title):
@@ -110,11 +127,11 @@ def slide_changes(slides: Sequence[TimeSpan]) -> list[float]:
     return changes
 
 
-def gap_depths(vectors: np.ndarray, block: int = BLOCK_SENTENCES) -> np.ndarray:
+def gap_depths(vectors: np.ndarray, block: int | None = None) -> np.ndarray:
     """TextTiling's depth score of each gap g (between sentences g-1 and g, g = 1..n-1; the
     array is indexed g-1): how far the similarity of the blocks either side falls below the
     highest similarity reached walking away from it on each side."""
-    n = len(vectors)
+    n, block = len(vectors), block or BLOCK_SENTENCES
     if n < 2:
         return np.zeros(0)
     sims = np.empty(n - 1)
@@ -139,9 +156,9 @@ def gap_depths(vectors: np.ndarray, block: int = BLOCK_SENTENCES) -> np.ndarray:
 
 
 def chapter_starts(sentences: Sequence[Sentence], vectors: np.ndarray, changes: Sequence[float],
-                   min_seconds: float = MIN_CHAPTER_SECONDS) -> list[int]:
+                   min_seconds: float | None = None) -> list[int]:
     """The sentences that start a chapter (always 0 first)."""
-    n = len(sentences)
+    n, min_seconds = len(sentences), min_seconds or MIN_CHAPTER_SECONDS
     if n < 2:
         return [0]
     depth = gap_depths(vectors)
@@ -206,11 +223,12 @@ def key_phrase(texts: Sequence[str], chapter: int) -> str:
 def _title(slides: Sequence[TimeSpan], span: TimeSpan, texts: Sequence[str], index: int) -> str:
     """The heading of the slide on screen at the chapter's start (or the first to come on in
     its first third), else its key phrase."""
+    common = common_lines(slides)
     for slide in slides:
         text = getattr(slide, "text", "")
-        if heading(text) and slide.start <= span.start + span.duration / 3 and slide.end > span.start:
+        if heading(text, common) and slide.start <= span.start + span.duration / 3 and slide.end > span.start:
             if slide.end - max(slide.start, span.start) >= min(5.0, span.duration / 4):
-                return heading(text)[:TITLE_CHARACTERS]
+                return heading(text, common)[:TITLE_CHARACTERS]
     return key_phrase(texts, index)[:TITLE_CHARACTERS] or f"Part {index + 1}"
 
 
@@ -249,7 +267,7 @@ def lecture_structure(words: Sequence[tuple[float, float, str]], slides: Sequenc
     if not sentences:
         if not shown:
             return Structure([], [], {}, {})
-        chapters = [Chapter(0.0, max(duration, 0.0), heading(shown[0].text)[:TITLE_CHARACTERS])]
+        chapters = [Chapter(0.0, max(duration, 0.0), heading(shown[0].text, common_lines(shown))[:TITLE_CHARACTERS])]
         vectors = encode_long(encode, [[s.text.replace("\n", ". ") for s in shown]])
         return Structure([], chapters, {}, {i: vectors[0] for i in range(len(clips))} if vectors.shape[1] else {})
     sentence_vectors = np.asarray(encode([s.text for s in sentences]), dtype=np.float32)
