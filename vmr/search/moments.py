@@ -76,6 +76,9 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
         best = first + int(np.argmax(fused[first:stop]))
         slide = slide_at(build, video, float(build.starts[best] + build.ends[best]) / 2)
         units = {SLIDES: slide, PASSAGE: unit_at(build, video, PASSAGE, best), CHAPTER: unit_at(build, video, CHAPTER, best)}
+        quoted = scores.phrase_docs[q] is not None and len(scores.phrases[q]) >= QUOTE_SPAN_TOKENS
+        if quoted:  # words said word for word: their sentence (or the slide that shows them)
+            units[PASSAGE] = units[CHAPTER] = None
         why = choose_size(found_by, units, options)
         start, end = float(build.starts[first]), float(build.ends[stop - 1])
         if options.snap and why != SPEECH:
@@ -221,15 +224,17 @@ def overlaps(index: lexical.LexicalIndex, docs: np.ndarray, video: int,
 def evidence(scores: ClipScores, fusion: FusionPlan, q: int, first: int, stop: int,
              options: SearchOptions) -> dict[str, float]:
     """How much each source (speech, slides, passage, chapter) did for rows [first, stop): its
-    dense channel's weighted gain over that channel's mean, plus its lexical field's weighted
-    best score."""
+    dense channel's gain over that channel's mean (all on one scale), plus its lexical field's
+    weighted best score."""
     found = {}
     for source in SOURCES:
         lexical_part = scores.parts.get(f"lexical.{source}")
         found[source] = options.lexical_weight * float(lexical_part[q][first:stop].max()) if lexical_part is not None else 0.0
         if source in fusion.baseline:
-            gain = float(scores.parts[source][q][first:stop].mean()) - float(fusion.baseline[source][q])
-            found[source] += options.channel_weights[source] * gain
+            values = scores.parts[source][q][first:stop]
+            level = float(values.max()) if options.evidence == "max" and source != SLIDES else float(values.mean())
+            gain = level - float(fusion.baseline[source][q])
+            found[source] += gain  # each channel on the speech channel's scale (fusion.plan)
     return found
 
 

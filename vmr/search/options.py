@@ -44,6 +44,8 @@ class SearchOptions:
     # The lexical fields summed into the lexical channel (a word said in a sentence is also in
     # its passage and chapter: those fields only weigh in when a moment's size is chosen).
     lexical_fields: tuple[str, ...] = (Channel.SPEECH, Channel.SLIDES)
+    # A dense channel's evidence in a window: its best clip ("max") or its mean over the window.
+    evidence: str = "mean"
     # How much more evidence than speech a larger unit needs for the moment to take its size.
     size_margin: dict[str, float] = field(
         default_factory=lambda: {Channel.SLIDES: 0.0, Channel.PASSAGE: 0.0, Channel.CHAPTER: 0.0})
