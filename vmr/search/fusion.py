@@ -240,6 +240,7 @@ def fuse(build: SearchBuild, scores: ClipScores, fusion: FusionPlan) -> None:
     n_queries, n = len(scores.phrases), build.clip_count
     dense = [name for name in fusion.names if name != LEXICAL]
     for name in fusion.slope:
+        scores.parts[f"raw.{name}"] = scores.parts[name]  # the cosines, for a moment's size (moments.evidence)
         scores.parts[name] = np.stack([fusion.rescale(name, q, scores.parts[name][q]) for q in range(n_queries)])
     present = [scores.present[name] for name in dense]
     if LEXICAL in fusion.names:

@@ -6,7 +6,7 @@ Everything here reads the search build alone, so a shard shapes its moments as o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -227,6 +227,8 @@ def evidence(scores: ClipScores, fusion: FusionPlan, q: int, first: int, stop: i
     dense channel's gain over that channel's mean (all on one scale), plus its lexical field's
     weighted best score."""
     found = {}
+    if options.evidence == "cosine":
+        return cosine_evidence(scores, fusion, q, first, stop, options)
     for source in SOURCES:
         lexical_part = scores.parts.get(f"lexical.{source}")
         found[source] = options.lexical_weight * float(lexical_part[q][first:stop].max()) if lexical_part is not None else 0.0
@@ -235,6 +237,22 @@ def evidence(scores: ClipScores, fusion: FusionPlan, q: int, first: int, stop: i
             level = float(values.max()) if options.evidence == "max" and source != SLIDES else float(values.mean())
             gain = level - float(fusion.baseline[source][q])
             found[source] += gain  # each channel on the speech channel's scale (fusion.plan)
+    return found
+
+
+def cosine_evidence(scores: ClipScores, fusion: FusionPlan, q: int, first: int, stop: int,
+                    options: SearchOptions) -> dict[str, float]:
+    """Speech against its larger units on their own cosines, in the window's best clip of each:
+    a passage or chapter whose text as a whole matches the query better than its best sentence
+    is what the query asks about. Slides against speech as in `evidence`."""
+    found = evidence(scores, fusion, q, first, stop, replace(options, evidence="mean"))
+    for source in (SPEECH, PASSAGE, CHAPTER):
+        part = scores.parts.get(f"raw.{source}", scores.parts.get(source))
+        if part is not None and source in fusion.baseline:
+            found[source] = float(part[q][first:stop].max())
+    if SLIDES in found and SPEECH in found:  # slides compete with speech as before
+        found[SLIDES] = found[SLIDES] - evidence(scores, fusion, q, first, stop, replace(options, evidence="mean"))[SPEECH] \
+            + found[SPEECH]
     return found
 
 
