@@ -49,8 +49,8 @@ class Moment(TimeSpan):
     speech_text: str = ""  # the words spoken inside the moment
     slide_text: str = ""  # the text on screen at its best clip ("" for none)
     frame: float = 0.0  # the time of the frame that shows it best (its best clip's keyframe)
-    # The score on a scale shared by every query: standard deviations above the library's mean
-    # clip for this query (`vmr.search.confidence`); and whether that is too low to trust.
+    # The score on a scale shared by every query: its gain over the library's mean clip for this
+    # query (`vmr.search.confidence`); and whether that is too low to trust.
     confidence: float = 0.0
     weak: bool = False
 
@@ -108,11 +108,14 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
 
 
 def choose_size(found_by: dict[str, float], units: dict[str, int | None], options: SearchOptions) -> str:
-    """The source whose evidence is strongest, among those with a unit here (a slide on
-    screen, a passage, a chapter), each larger unit needing `options.size_margin` more than
-    speech: a query that matches one sentence gets the sentence."""
+    """The slide on screen where its evidence beats the speech's (as before passages and
+    chapters); else the unit whose evidence is strongest among the sentence, its passage and
+    its chapter, each larger one needing `options.size_margin` more: a query that matches one
+    sentence gets the sentence."""
+    if units.get(SLIDES) is not None and found_by[SLIDES] - options.size_margin.get(SLIDES, 0.0) > found_by[SPEECH]:
+        return SLIDES  # what is shown answers: the slide's time on screen
     why, best = SPEECH, found_by[SPEECH]
-    for source in (SLIDES, PASSAGE, CHAPTER):
+    for source in (PASSAGE, CHAPTER):
         if units.get(source) is not None and source in found_by:
             margin = options.size_margin.get(source, 0.0)
             if found_by[source] - margin > best:

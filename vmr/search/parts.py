@@ -157,7 +157,7 @@ def with_paths(moments: list[Moment], paths: dict[int, str], link: Callable[[str
     times to the millisecond (scores to four places) as they are shown."""
     return [replace(m, video=paths[m.video_id], link=link(paths[m.video_id], m.start, m.end),
                     start=round(m.start, 3), end=round(m.end, 3), score=round(m.score, 4), frame=round(m.frame, 3),
-                    confidence=round(m.confidence, 3))
+                    confidence=round(m.confidence, 4))
             for m in moments if m.video_id in paths]
 
 
