@@ -100,9 +100,9 @@ def test_moment_edges_are_sentence_boundaries(sample_home, sample_video, lecture
     starts, ends = {a for a, _ in bounds}, {b for _, b in bounds}
     word_starts, word_ends = {round(w[0], 3) for w in words}, {round(w[1], 3) for w in words}
     for query in ("applying the chain rule of calculus", "how does gradient descent update the weights"):
-        found = [m for m in run_json("search", query, "-k", "3", home=sample_home) if m["why"] == "speech"]
-        # The best: on sentence edges; the others too, or on word edges where no sentence
-        # edge is near (a long sentence).
+        found = [m for m in run_json("search", query, "-k", "3", home=sample_home) if m["why"] != "slides"]
+        # The best: on sentence edges (a sentence, a passage or a chapter of them); the others
+        # too, or on word edges where no sentence edge is near (a long sentence).
         assert round(found[0]["start"], 3) in starts and round(found[0]["end"], 3) in ends, (query, found[0])
         for m in found:
             assert round(m["start"], 3) in word_starts and round(m["end"], 3) in word_ends, (query, m)
@@ -158,7 +158,8 @@ def test_search_settings_come_from_config_toml(tmp_path):
 
     (tmp_path / "config.toml").write_text("[search]\nslides_weight = 0.5\nsnap = false\n")
     options = Library(tmp_path).search_options
-    assert options.channel_weights == {"speech": 1.0, "slides": 0.5, "visual": 0.1} and options.snap is False
+    assert options.channel_weights == {"speech": 1.0, "slides": 0.5, "visual": 0.1, "passage": 1.0, "chapter": 1.0}
+    assert options.snap is False
     (tmp_path / "config.toml").write_text("[search]\nsnapp = false\n")
     with pytest.raises(VmrError, match=r"config.toml: unknown \[search\] setting 'snapp'"):
         Library(tmp_path).search_options

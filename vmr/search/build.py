@@ -407,7 +407,7 @@ def _documents(session: Session, arrays: dict[str, np.ndarray],
                                  first_word=w0 + a0))
         for c, (start, end) in enumerate(spans):
             in_chapter = [j for j in range(len(spoken)) if chapter_of[j] == c]
-            on_screen = list(dict.fromkeys(t for s, e, t in shown_here if e > start and s < end))
+            on_screen = list(dict.fromkeys(t for s, e, t in shown_here if start <= (s + e) / 2 < end))
             if in_chapter:
                 a0, b0 = spoken[in_chapter[0]][0], spoken[in_chapter[-1]][1]
                 text = " ".join(on_screen + [w[2].strip() for w in said[a0:b0]])

@@ -295,8 +295,10 @@ def exact_scores_at(build: SearchBuild, rows: np.ndarray, request: Request, scor
 def phrase_documents(build: SearchBuild, query: Query) -> np.ndarray | None:
     """The documents holding the query's quoted phrases; or, for a query of a few words or more
     said (almost) word for word, a quote, the sentences that say it."""
-    if query.phrases:
+    if query.phrases:  # said in a sentence or shown on a slide (passages and chapters hold those)
         docs = build.lexical.phrase_documents(query.phrases)
+        fields = build.lexical.doc_field[docs]
+        docs = docs[(fields == lexical.FIELDS.index(Channel.SPEECH)) | (fields == lexical.FIELDS.index(Channel.SLIDES))]
     elif len(query.tokens) >= QUOTE_TOKENS:
         docs = build.lexical.phrase_documents([query.tokens], field=Channel.SPEECH,
                                               max_edits=len(query.tokens) // QUOTE_WORDS_PER_EDIT)
