@@ -158,7 +158,7 @@ def test_search_settings_come_from_config_toml(tmp_path):
 
     (tmp_path / "config.toml").write_text("[search]\nslides_weight = 0.5\nsnap = false\n")
     options = Library(tmp_path).search_options
-    assert options.channel_weights == {"speech": 1.0, "slides": 0.5, "visual": 0.1, "passage": 1.0, "chapter": 1.0}
+    assert options.channel_weights == {"speech": 1.0, "slides": 0.5, "visual": 0.1, "passage": 0.0, "chapter": 0.0}
     assert options.snap is False
     (tmp_path / "config.toml").write_text("[search]\nsnapp = false\n")
     with pytest.raises(VmrError, match=r"config.toml: unknown \[search\] setting 'snapp'"):
