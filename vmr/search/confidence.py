@@ -7,8 +7,8 @@ mean fused score of all the library's clips. The library's mean is summed over t
 sharded search through the steps of `vmr.search.parts`, so it is exact.
 
 Measured on the held-out set (README, "Weak answers"), this gain separates answerable from
-off-topic queries (ROC AUC 0.96 on dev); the z-score, the gain divided by the distribution's
-standard deviation, does not (AUC 0.04: an off-topic query's scores are uniformly low and
+off-topic queries (ROC AUC 0.97 on dev); the z-score, the gain divided by the distribution's
+standard deviation, does not (AUC 0.13: an off-topic query's scores are uniformly low and
 narrow, so its best stands many deviations out).
 
 `judge` is called once per query on its final moments: it sets each moment's confidence and
