@@ -237,8 +237,7 @@ def test_eval_of_the_sample_lecture(sample_home, lecture_queries):
     # The summary agrees with the per-query moments it came from.
     top1 = [q["moments"][0]["iou"] >= 0.5 for q in report["queries"]]
     assert report["overall"]["R1@0.5"] == pytest.approx(sum(top1) / 10)
-    assert report["overall"]["R5@0.5"] >= 0.9 and report["overall"]["mAP"] > 0.3
-    assert report["overall"]["median_start_error"] < 3.0
+    # (No hit rate is asserted: the ranking was tuned on these queries; README, "Ranking".)
     # Eval ranks exactly what search returns.
     first = run_json("search", records[0]["query"], "-k", "10", home=sample_home)
     spans = [(m["start"], m["end"]) for m in report["queries"][0]["moments"]]

@@ -143,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"srt/vtt: lines per cue (default {MAX_LINE_COUNT}); cues also end before "
                         f"{MAX_CUE_SECONDS:g} s and at pauses")
 
+    p = sub.add_parser("chapters", help="print an indexed video's chapters (topics, with titles)")
+    p.add_argument("video", help="path or video id")
+    p.add_argument("--format", choices=("txt", "json", "vtt", "youtube"), default="txt",
+                   help="txt, json, vtt (WebVTT chapters), youtube (\"00:00 Title\" lines)")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+
     p = sub.add_parser("eval", help="score the index against QVHighlights-format annotations")
     p.add_argument("annotations", type=Path, metavar="FILE",
                    help="JSON lines: qid, query, vid (an indexed file's stem), relevant_windows, kind")
@@ -544,6 +550,18 @@ def cmd_transcript(lib, args) -> int:
     return 0
 
 
+def cmd_chapters(lib, args) -> int:
+    from vmr.app.subtitles import CHAPTER_WRITERS, chapters_json
+
+    _, chapters = lib.chapters(args.video)
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        print_json(chapters_json(chapters))
+    else:
+        print(CHAPTER_WRITERS[fmt](chapters), end="")
+    return 0
+
+
 def cmd_eval(lib, args) -> int:
     from vmr.evaluate import evaluate, load_annotations
 
@@ -622,7 +640,7 @@ def cmd_serve(lib, args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "remove": cmd_remove, "info": cmd_info,
-            "show": cmd_show, "transcript": cmd_transcript, "serve": cmd_serve, "eval": cmd_eval,
+            "show": cmd_show, "transcript": cmd_transcript, "chapters": cmd_chapters, "serve": cmd_serve, "eval": cmd_eval,
             "check": cmd_check}
 
 

@@ -48,7 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vmr import __version__
 from vmr.app.output import to_json
-from vmr.app.subtitles import write_vtt
+from vmr.app.subtitles import chapters_json, write_vtt
 from vmr.catalogue.store import Clip, SlideText, Video
 from vmr.errors import MediaError, QueryError
 from vmr.ingest.media import read_frame
@@ -375,6 +375,12 @@ class Transcript(BaseModel):
     segments: list[TranscriptSegment]
 
 
+class Chapter(BaseModel):
+    start: float
+    end: float
+    title: str = Field(description="the slide's heading where there is one, else a key phrase of what is said")
+
+
 class Error(BaseModel):
     detail: str = Field(description="one line saying what is wrong")
 
@@ -506,6 +512,15 @@ def create_app(library: Library, settings: ServeSettings | None = None) -> FastA
             indexed(session, video_id)
         _, segments = library.transcript(video_id)
         return Response(write_vtt(segments), media_type="text/vtt; charset=utf-8")
+
+    @get("/api/videos/{video_id}/chapters", summary="A video's chapters: start, end and title of each",
+         response_model=list[Chapter], responses=errors(404))
+    def get_chapters(video_id: VideoId) -> JSONResponse:
+        """[] for a video indexed before chapters (the next `vmr index` derives them)."""
+        with library.session() as session:
+            if indexed(session, video_id).structure is None:
+                return answer([])
+        return answer(chapters_json(library.chapters(video_id)[1]))
 
     @get("/api/videos/{video_id}/thumbnail", summary="JPEG keyframe of the clip at a time",
          response_class=FileResponse,

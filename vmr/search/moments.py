@@ -6,7 +6,7 @@ Everything here reads the search build alone, so a shard shapes its moments as o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,7 +18,9 @@ from vmr.search.options import SearchOptions
 from vmr.search.windows import Windows
 from vmr.timecode import TimeSpan
 
-SPEECH, SLIDES = Channel.SPEECH, Channel.SLIDES
+SPEECH, SLIDES, PASSAGE, CHAPTER = Channel.SPEECH, Channel.SLIDES, Channel.PASSAGE, Channel.CHAPTER
+# The sources a moment's size comes from, smallest first.
+SOURCES = (SPEECH, SLIDES, PASSAGE, CHAPTER)
 # Windows ranked per moment wanted: spares for those that snap onto a moment already found.
 SPARE_WINDOWS = 4
 # A phrase of this many words or more is a quote, whose moment is the sentence that says it; a
@@ -43,11 +45,14 @@ class Moment(TimeSpan):
     score: float
     text: str  # why it matched: what was said, or the slide's text when the slide matched
     link: str
-    why: str = SPEECH  # "speech" or "slides"
+    why: str = SPEECH  # "speech" (a sentence or a peak), "slides", "passage" or "chapter"
     speech_text: str = ""  # the words spoken inside the moment
     slide_text: str = ""  # the text on screen at its best clip ("" for none)
     frame: float = 0.0  # the time of the frame that shows it best (its best clip's keyframe)
-    weak: bool = False  # only the closest thing found, not a confident answer (vmr.search.confidence)
+    # The score on a scale shared by every query: its gain over the library's mean clip for this
+    # query (`vmr.search.confidence`); and whether that is too low to trust.
+    confidence: float = 0.0
+    weak: bool = False  # only the closest thing found, not a confident answer
 
 
 def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, windows: Windows,
@@ -70,10 +75,14 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
         found_by = evidence(scores, fusion, q, first, stop, options)
         best = first + int(np.argmax(fused[first:stop]))
         slide = slide_at(build, video, float(build.starts[best] + build.ends[best]) / 2)
-        why = SLIDES if slide is not None and found_by[SLIDES] > found_by[SPEECH] else SPEECH
+        units = {SLIDES: slide, PASSAGE: unit_at(build, video, PASSAGE, best), CHAPTER: unit_at(build, video, CHAPTER, best)}
+        quoted = scores.phrase_docs[q] is not None and len(scores.phrases[q]) >= QUOTE_SPAN_TOKENS
+        if quoted:  # words said word for word: their sentence (or the slide that shows them)
+            units[PASSAGE] = units[CHAPTER] = None
+        why = choose_size(found_by, units, options)
         start, end = float(build.starts[first]), float(build.ends[stop - 1])
-        if options.snap and why == SLIDES:
-            start, end = float(build.lexical.doc_start[slide]), float(build.lexical.doc_end[slide])
+        if options.snap and why != SPEECH:
+            start, end = float(build.lexical.doc_start[units[why]]), float(build.lexical.doc_end[units[why]])
         elif options.snap:
             quote = None if scores.phrase_docs[q] is None else quote_span(
                 build, video, scores.phrases[q], scores.phrase_docs[q], TimeSpan(start, end))
@@ -96,6 +105,44 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
                         slide_text=slide_text, frame=frame(build, video, best, span))
         found.append((rank, moment))
     return found
+
+
+def choose_size(found_by: dict[str, float], units: dict[str, int | None], options: SearchOptions) -> str:
+    """The slide on screen where its evidence beats the speech's (as before passages and
+    chapters); else the unit whose evidence is strongest among the sentence, its passage and
+    its chapter, each larger one needing `options.size_margin` more: a query that matches one
+    sentence gets the sentence."""
+    if units.get(SLIDES) is not None and found_by[SLIDES] - options.size_margin.get(SLIDES, 0.0) > found_by[SPEECH]:
+        return SLIDES  # what is shown answers: the slide's time on screen
+    why, best = SPEECH, found_by[SPEECH]
+    for source in (PASSAGE, CHAPTER):
+        if units.get(source) is not None and source in found_by:
+            margin = options.size_margin.get(source, 0.0)
+            if found_by[source] - margin > best:
+                why, best = source, found_by[source] - margin
+    return why
+
+
+def unit_at(build: SearchBuild, video: int, field: str, row: int) -> int | None:
+    """The passage (the one around the sentence said in the clip) or chapter document of the
+    video at this position that holds clip `row`; None where there is none."""
+    index = build.lexical
+    docs = index.documents_of(video, field)
+    if docs.stop <= docs.start:
+        return None
+    start, end = float(build.starts[row]), float(build.ends[row])
+    if field == PASSAGE:
+        sentences = index.documents_of(video, SPEECH)
+        if sentences.stop - sentences.start != docs.stop - docs.start:
+            return None
+        overlap = np.minimum(index.doc_end[sentences], end) - np.maximum(index.doc_start[sentences], start)
+        if not len(overlap) or overlap.max() <= 0:
+            return None
+        return docs.start + int(np.argmax(overlap))
+    middle = (start + end) / 2
+    starts = index.doc_start[docs]
+    i = max(0, int(np.searchsorted(starts, middle, side="right")) - 1)
+    return docs.start + i
 
 
 def frame(build: SearchBuild, video: int, best: int, span: TimeSpan) -> float:
@@ -179,15 +226,36 @@ def overlaps(index: lexical.LexicalIndex, docs: np.ndarray, video: int,
 
 def evidence(scores: ClipScores, fusion: FusionPlan, q: int, first: int, stop: int,
              options: SearchOptions) -> dict[str, float]:
-    """How much each source (speech, slides) did for rows [first, stop): its dense channel's
-    weighted gain over that channel's mean, plus its lexical field's weighted best score."""
+    """How much each source (speech, slides, passage, chapter) did for rows [first, stop): its
+    dense channel's gain over that channel's mean (all on one scale), plus its lexical field's
+    weighted best score."""
     found = {}
-    for source in (SPEECH, SLIDES):
+    if options.evidence == "cosine":
+        return cosine_evidence(scores, fusion, q, first, stop, options)
+    for source in SOURCES:
         lexical_part = scores.parts.get(f"lexical.{source}")
         found[source] = options.lexical_weight * float(lexical_part[q][first:stop].max()) if lexical_part is not None else 0.0
         if source in fusion.baseline:
-            gain = float(scores.parts[source][q][first:stop].mean()) - float(fusion.baseline[source][q])
-            found[source] += options.channel_weights[source] * gain
+            values = scores.parts[source][q][first:stop]
+            level = float(values.max()) if options.evidence == "max" and source != SLIDES else float(values.mean())
+            gain = level - float(fusion.baseline[source][q])
+            found[source] += gain  # each channel on the speech channel's scale (fusion.plan)
+    return found
+
+
+def cosine_evidence(scores: ClipScores, fusion: FusionPlan, q: int, first: int, stop: int,
+                    options: SearchOptions) -> dict[str, float]:
+    """Speech against its larger units on their own cosines, in the window's best clip of each:
+    a passage or chapter whose text as a whole matches the query better than its best sentence
+    is what the query asks about. Slides against speech as in `evidence`."""
+    found = evidence(scores, fusion, q, first, stop, replace(options, evidence="mean"))
+    for source in (SPEECH, PASSAGE, CHAPTER):
+        part = scores.parts.get(f"raw.{source}", scores.parts.get(source))
+        if part is not None and source in fusion.baseline:
+            found[source] = float(part[q][first:stop].max())
+    if SLIDES in found and SPEECH in found:  # slides compete with speech as before
+        found[SLIDES] = found[SLIDES] - evidence(scores, fusion, q, first, stop, replace(options, evidence="mean"))[SPEECH] \
+            + found[SPEECH]
     return found
 
 
