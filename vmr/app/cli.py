@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--asr-backend", choices=("faster-whisper", "openai-whisper"))
     p.add_argument("--asr-model", help="base (default, packaged), tiny.en (packaged), another Whisper "
                    "name (downloads when online) or a local model path")
+    p.add_argument("--language", metavar="CODE",
+                   help="the language spoken, an ISO 639-1 code such as es (default: config.toml's, else "
+                   "auto: Whisper detects each video's on its first speech)")
     p.add_argument("--text-model", help="sentence-transformers model: name, hub id or local folder")
     p.add_argument("--visual-model", help="CLIP/SigLIP model for the frames: hub id or local folder "
                    "(default: config.toml's visual_model, else no visual channel)")
@@ -174,7 +177,7 @@ def cmd_index(lib, args) -> int:
 
     options = load_config(lib.home, args.device).index_options(
         asr_backend=args.asr_backend, asr_model=args.asr_model, text_model=args.text_model,
-        clip_seconds=args.clip_seconds, visual_model=args.visual_model, ocr=args.ocr,
+        clip_seconds=args.clip_seconds, visual_model=args.visual_model, ocr=args.ocr, language=args.language,
     )
     bars = None if args.json or not sys.stderr.isatty() else ProgressBars()
 
@@ -192,7 +195,7 @@ def cmd_index(lib, args) -> int:
     else:
         for video in report.indexed:
             print(f"{video.status:9}  {video.path}  ({format_clock(video.duration)}, "
-                  f"{video.clips} clips, {video.words} words)")
+                  f"{video.clips} clips, {video.words} words" + (f", {video.language}" if video.language else "") + ")")
             if video.warning:
                 print(f"vmr: warning: {video.path}: {video.warning}", file=sys.stderr)
     for failure in report.failed:
@@ -299,7 +302,7 @@ def cmd_info(lib, args) -> int:
           + (f"; database {_size(info.database_bytes)}" if info.database_bytes is not None else ""))
     for video in info.videos:
         print(f"  [{video.video_id}] {video.path}  {format_clock(video.duration)}  "
-              f"{video.words} words  {video.asr_model or 'no audio'}")
+              f"{video.words} words  {video.language or '-'}  {video.asr_model or 'no audio'}")
     return 0
 
 

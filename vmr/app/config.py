@@ -12,6 +12,7 @@ loads straight into its options dataclass: a key is a field's name.
     [index.asr]                  # AsrOptions (asr_backend and asr_model under [index] work too)
     backend = "faster-whisper"   # or "openai-whisper"
     model = "base"               # base, tiny.en (packaged), small, large-v3 (online), a path
+    language = "auto"            # auto: Whisper detects each video's; or an ISO 639-1 code ("es")
 
     [search]                     # SearchOptions
     lexical_weight = 0.25
@@ -37,7 +38,7 @@ from vmr.search.options import SearchOptions
 
 # Keys that name a field of a field: `speech_weight` is channel_weights["speech"].
 ALIASES = {
-    "index": {"asr_backend": ("asr", "backend"), "asr_model": ("asr", "model")},
+    "index": {"asr_backend": ("asr", "backend"), "asr_model": ("asr", "model"), "language": ("asr", "language")},
     "search": {f"{channel}_weight": ("channel_weights", channel) for channel in Channel if channel != Channel.LEXICAL},
 }
 

@@ -39,6 +39,7 @@ class IndexedVideo:
     # Wall time per stage; speech runs beside frames and slides (OCR), so those overlap.
     seconds: dict[str, float] = field(default_factory=dict)
     slides: int = 0  # pictures with on-screen text
+    language: str | None = None  # the language spoken (ISO 639-1), as Whisper detected or was told
 
 
 @dataclass
@@ -242,7 +243,7 @@ class Indexer:
         slides = session.scalar(select(func.count(SlideText.id)).where(
             SlideText.video_id == video.id, SlideText.text != "")) or 0
         return IndexedVideo(video.path, video.id, video.duration, clips, words, status, warning,
-                            seconds or {}, slides)
+                            seconds or {}, slides, video.language)
 
 
 def prune_vectors(sessions: Callable[[], Session], files: VectorFiles) -> None:
