@@ -3,6 +3,8 @@ every language the library holds, and the language options."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,34 @@ def test_config_and_flag_set_the_language(tmp_path):
     assert config.index_options().asr.language == "it"
     assert config.index_options(language="auto").asr.language is None
     assert config.index_options(language="ru").asr.language == "ru"
+
+
+def test_slide_recogniser_follows_the_language_set_for_the_run():
+    from vmr.ingest.analysis import IndexOptions
+
+    assert IndexOptions().recogniser == "ppocr-v4"  # detected languages: the default recogniser
+    assert IndexOptions(asr=AsrOptions(language="it")).recogniser == "ppocr-v5"
+    assert IndexOptions(asr=AsrOptions(language="zh")).recogniser == "ppocr-v4"
+    assert IndexOptions(asr=AsrOptions(language="it"), ocr_recogniser="ppocr-v4").recogniser == "ppocr-v4"
+    with pytest.raises(ModelError, match="unknown slide recogniser"):
+        IndexOptions(ocr_recogniser="tesseract")
+
+
+def test_the_v5_recogniser_reads_letters_the_default_lacks():
+    from PIL import Image, ImageDraw, ImageFont
+
+    from vmr.ingest.ocr import SlideReader
+
+    font = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # Pillow's own font lacks ß ñ ç
+    if not Path(font).exists():
+        pytest.skip("needs fonts-dejavu-core")
+    image = Image.new("RGB", (960, 300), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(["Größe der Straße", "El niño y la señal", "Le garçon français"]):
+        draw.text((30, 30 + 80 * i), line, font=ImageFont.truetype(font, 40), fill=(20, 20, 20))
+    frame = np.asarray(image)[:, :, ::-1].copy()  # BGR, as decoded frames are
+    default, v5 = SlideReader(1, "ppocr-v4"), SlideReader(1, "ppocr-v5")
+    assert not {"ß", "ñ", "ç"} <= default.charset  # it can never read them
+    read = " ".join(v5.read(frame).lines)
+    assert {"ß", "ñ", "ç"} <= set(read)
+    assert tokens(read, "de")[:2] == tokens("Größe der", "de")

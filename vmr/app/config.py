@@ -8,6 +8,8 @@ loads straight into its options dataclass: a key is a field's name.
     text_model = "all-MiniLM-L6-v2"  # a sentence-transformers name, hub id or local folder
     visual_model = "openai/clip-vit-base-patch32"  # CLIP/SigLIP hub id or folder; unset: no frames
     ocr = true                   # read slide text (the slides channel, slide words in BM25)
+    ocr_recogniser = "auto"      # ppocr-v4, ppocr-v5 (accented Latin letters), or auto: v5 where
+                                 # [index] language is a Latin-script language other than English
 
     [index.asr]                  # AsrOptions (asr_backend and asr_model under [index] work too)
     backend = "faster-whisper"   # or "openai-whisper"

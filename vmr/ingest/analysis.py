@@ -32,6 +32,19 @@ class IndexOptions:
     text_model: str = DEFAULT_TEXT_MODEL
     visual_model: str | None = None  # a CLIP/SigLIP folder or hub id; None: no visual channel
     ocr: bool = True  # read the on-screen text of each new picture (the slides channel)
+    # The slide recogniser: ppocr-v4 (Chinese and English, some accented letters), ppocr-v5
+    # (also é ü ß ñ ç ..., 1.35x slower), or auto: ppocr-v5 where the language set for the run
+    # (asr.language) is written in Latin letters other than English, else ppocr-v4.
+    ocr_recogniser: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.recogniser  # an unknown recogniser fails when the options are made, in one line
+
+    @property
+    def recogniser(self) -> str:
+        from vmr.ingest.ocr import recogniser_for
+
+        return recogniser_for(self.ocr_recogniser, self.asr.language)
 
 
 # (path, stage, done, total): the CLI draws bars from it; stages: hash, frames, audio, speech,
@@ -149,7 +162,7 @@ class Analyser:
     @property
     def reader(self) -> SlideReader:
         if self._reader is None:
-            self._reader = SlideReader()
+            self._reader = SlideReader(recogniser=self.options.recogniser)
         return self._reader
 
     def analyse(self, path: Path, stat: os.stat_result | None = None, digest: str | None = None,
