@@ -13,30 +13,14 @@ from sqlalchemy.engine import make_url
 from conftest import ROOT, VMR, run_json, run_vmr
 from dbfixtures import drop_postgres_database, new_postgres_database
 from vmr.ingest.media import clip_grid
+from vmr.search.confidence import WEAK_CONFIDENCE
 from vmr.timecode import TimeSpan
 
-# The indexed lecture's queries that speech can answer (slide queries need the slide channel).
+# The indexed lecture's spoken queries: used to compare storages and databases, never to pin a
+# hit rate (the ranking settings were tuned on these queries; README, "Ranking").
 QUERIES = [q for q in (json.loads(line) for line in (ROOT / "samples" / "queries.jsonl").read_text().splitlines()
                        if line.strip())
            if q["vid"] == "lecture" and q["kind"] != "slide"]
-
-
-# The one known miss: its words ("memorizing the training set") are the definition sentence's
-# words, so the whole overfitting passage ranks first (IoU 0.32 with the remedies it asks for).
-# Strict: if ranking improves (lexical channel, boundary snapping), this must be unmarked.
-KNOWN_MISSES = {"how can I stop my model from memorizing the training set"}
-
-
-@pytest.mark.parametrize("query", [
-    pytest.param(q, marks=pytest.mark.xfail(strict=True, reason="lexical trap, see KNOWN_MISSES"))
-    if q["query"] in KNOWN_MISSES else q
-    for q in QUERIES
-], ids=[q["query"] for q in QUERIES])
-def test_ground_truth_window_in_top_3(sample_home, query):
-    found = run_json("search", query["query"], "-k", "3", home=sample_home)
-    truth = [TimeSpan(*w) for w in query["relevant_windows"]]
-    ious = [max(TimeSpan(m["start"], m["end"]).iou(t) for t in truth) for m in found]
-    assert max(ious) >= 0.5, f"best IoU {max(ious):.2f}: {[(m['start'], m['end']) for m in found]}"
 
 
 def test_search_json_contract(sample_home, sample_video):
@@ -45,7 +29,8 @@ def test_search_json_contract(sample_home, sample_video):
     scores = [m["score"] for m in found]
     assert scores == sorted(scores, reverse=True)
     for m in found:
-        assert {"video", "video_id", "start", "end", "score", "link", "text"} <= m.keys()
+        assert {"video", "video_id", "start", "end", "score", "link", "text", "weak", "confidence"} <= m.keys()
+        assert isinstance(m["weak"], bool) and m["weak"] == (m["confidence"] < WEAK_CONFIDENCE)
         assert m["video"] == str(sample_video) and Path(m["video"]).is_absolute()
         assert 0 <= m["start"] < m["end"] <= 170
         assert m["link"] == f"{sample_video.as_uri()}#t={m['start']:.1f},{m['end']:.1f}"

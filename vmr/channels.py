@@ -13,9 +13,12 @@ from enum import StrEnum
 class Channel(StrEnum):
     SPEECH = "speech"  # what is said: Whisper's sentences around the clip
     SLIDES = "slides"  # what is shown as text: OCR of the slide on screen
+    PASSAGE = "passage"  # the clip's sentence with its neighbours, embedded as one text
+    CHAPTER = "chapter"  # the clip's chapter (a topic): its speech and slide text as one text
     VISUAL = "visual"  # what is shown as a picture: the keyframe's image embedding
     LEXICAL = "lexical"  # exact words: BM25 over speech and slide documents (search only)
 
 
 # The channels whose text is also indexed for BM25, in the order of the lexical fields.
-TEXT_CHANNELS = (Channel.SPEECH, Channel.SLIDES)
+# Passages and chapters are documents too: their spans are the moments of those sizes.
+TEXT_CHANNELS = (Channel.SPEECH, Channel.SLIDES, Channel.PASSAGE, Channel.CHAPTER)

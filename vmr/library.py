@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from vmr.catalogue.locks import writer_lock
 from vmr.catalogue.store import (
-    Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, open_engine, session_factory,
+    ChapterRow, Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, open_engine, session_factory,
     sqlite_url,
 )
 from vmr.catalogue.vectors import VectorFiles
@@ -32,6 +32,7 @@ from vmr.errors import QueryError, VmrError
 from vmr.ingest.analysis import IndexOptions, Progress
 from vmr.ingest.asr import AsrOptions
 from vmr.ingest.ocr import SlideSpan
+from vmr.ingest.structure import Chapter
 from vmr.search import build, lexical, parts
 from vmr.search.fusion import encode_queries
 from vmr.search.links import moment_link
@@ -324,6 +325,17 @@ class Library:
                     .order_by(SlideText.idx))],
                 keyframes=[c.keyframe_time for c in clips], visual_model=visual.model if visual else None,
             )
+
+    def chapters(self, video: str | int) -> tuple[Video, list[Chapter]]:
+        """A video's chapters, from its start to its end (`vmr.ingest.structure`)."""
+        with self.session() as session:
+            found = self.find_video(session, video)
+            if found.structure is None:
+                raise VmrError(f"{found.path}: indexed before chapters; vmr index it again to derive them "
+                               "from its transcript and slides (no new transcription)")
+            rows = session.scalars(select(ChapterRow).where(ChapterRow.video_id == found.id)
+                                   .order_by(ChapterRow.idx)).all()
+            return found, [Chapter(r.start, r.end, r.title) for r in rows]
 
     def transcript(self, video: str | int) -> tuple[Video, list[Segment]]:
         with self.session() as session:

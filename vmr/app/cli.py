@@ -129,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt")
     p.add_argument("--json", action="store_true", help="same as --format json")
 
+    p = sub.add_parser("chapters", help="print an indexed video's chapters (topics, with titles)")
+    p.add_argument("video", help="path or video id")
+    p.add_argument("--format", choices=("txt", "json", "vtt", "youtube"), default="txt",
+                   help="txt, json, vtt (WebVTT chapters), youtube (\"00:00 Title\" lines)")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+
     p = sub.add_parser("eval", help="score the index against QVHighlights-format annotations")
     p.add_argument("annotations", type=Path, metavar="FILE",
                    help="JSON lines: qid, query, vid (an indexed file's stem), relevant_windows, kind")
@@ -337,6 +343,18 @@ def cmd_transcript(lib, args) -> int:
     return 0
 
 
+def cmd_chapters(lib, args) -> int:
+    from vmr.app.subtitles import CHAPTER_WRITERS, chapters_json
+
+    _, chapters = lib.chapters(args.video)
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        print_json(chapters_json(chapters))
+    else:
+        print(CHAPTER_WRITERS[fmt](chapters), end="")
+    return 0
+
+
 def cmd_eval(lib, args) -> int:
     from vmr.evaluate import evaluate, load_annotations
 
@@ -376,7 +394,7 @@ def cmd_serve(lib, args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "remove": cmd_remove, "info": cmd_info,
-            "show": cmd_show, "transcript": cmd_transcript, "serve": cmd_serve, "eval": cmd_eval}
+            "show": cmd_show, "transcript": cmd_transcript, "chapters": cmd_chapters, "serve": cmd_serve, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

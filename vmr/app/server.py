@@ -90,6 +90,16 @@ def create_app(library: Library) -> FastAPI:
             indexed(session, video_id)
         return transcript_json(*library.transcript(video_id))
 
+    @app.get("/api/videos/{video_id}/chapters", summary="A video's chapters: start, end and title of each")
+    def get_chapters(video_id: VideoId) -> list[dict]:
+        """[] for a video indexed before chapters (the next `vmr index` derives them)."""
+        from vmr.app.subtitles import chapters_json
+
+        with library.session() as session:
+            if indexed(session, video_id).structure is None:
+                return []
+        return chapters_json(library.chapters(video_id)[1])
+
     @app.get("/api/videos/{video_id}/thumbnail", summary="JPEG keyframe of the clip at a time",
              response_class=FileResponse)
     def get_thumbnail(

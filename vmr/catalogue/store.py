@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from vmr.errors import VmrError
 
 # The newest migration in migrations/versions; a test keeps the two equal.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 # A PostgreSQL advisory lock key (locks are per database): schema upgrades, one at a time.
 MIGRATION_LOCK = 0x766D7201
 
@@ -58,6 +58,9 @@ class Video(Base):
     asr_model: Mapped[str | None] = mapped_column(String(256))
     language: Mapped[str | None] = mapped_column(String(16))
     indexed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The version of `vmr.ingest.structure` its chapters and passage/chapter vectors come from;
+    # None for a video indexed before them (the next `vmr index` derives them from its rows).
+    structure: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     clips: Mapped[list[Clip]] = relationship(
         back_populates="video", cascade="all, delete-orphan", passive_deletes=True, order_by="Clip.idx"
@@ -70,6 +73,9 @@ class Video(Base):
     )
     channels: Mapped[list[VideoChannel]] = relationship(
         back_populates="video", cascade="all, delete-orphan", passive_deletes=True
+    )
+    chapters: Mapped[list[ChapterRow]] = relationship(
+        back_populates="video", cascade="all, delete-orphan", passive_deletes=True, order_by="ChapterRow.idx"
     )
 
 
@@ -135,6 +141,22 @@ class SlideText(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
 
     video: Mapped[Video] = relationship(back_populates="slides")
+
+
+class ChapterRow(Base):
+    """A chapter of a video (a topic, cut from slide changes and shifts in what is said,
+    `vmr.ingest.structure`): the chapters of a video cover it from 0 to its end."""
+
+    __tablename__ = "chapters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    title: Mapped[str] = mapped_column(Text)
+
+    video: Mapped[Video] = relationship(back_populates="chapters")
 
 
 class VideoChannel(Base):

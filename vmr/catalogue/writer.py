@@ -18,13 +18,18 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vmr.catalogue.store import Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, utcnow
+from vmr.catalogue.store import (
+    ChapterRow, Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, utcnow,
+)
 from vmr.catalogue.vectors import VectorFiles
 from vmr.channels import Channel
 from vmr.encode.visual import resolve_visual_model
 from vmr.errors import ModelError, VmrError
 from vmr.ingest.analysis import Analyser, IndexOptions, Progress, StageClock, VideoAnalysis
+from vmr.ingest import structure
 from vmr.ingest.files import FailedInput, content_hash, discover, file_stat
+from vmr.ingest.ocr import SlideSpan
+from vmr.timecode import TimeSpan
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class IndexedVideo:
     duration: float
     clips: int
     words: int
-    status: str  # "indexed" | "unchanged" | "updated" (unchanged, visual channel added)
+    status: str  # "indexed" | "unchanged" | "updated" (unchanged; visual channel or chapters added)
     warning: str | None = None
     # Wall time per stage; speech runs beside frames and slides (OCR), so those overlap.
     seconds: dict[str, float] = field(default_factory=dict)
@@ -109,6 +114,8 @@ class Indexer:
                     in_flight += 1
                 elif self.options.visual_model and not self._has_visual(unchanged.video_id):
                     pending.append((path, self.add_visual(path, unchanged, clock)))
+                elif self.options.chapters and not self._has_structure(unchanged.video_id):
+                    pending.append((path, self.add_structure(unchanged, clock)))
                 else:
                     pending.append((path, unchanged))
             except ModelError:
@@ -161,6 +168,39 @@ class Indexer:
             bump_generation(session)
         return replace(video, status="updated", seconds=clock.seconds)
 
+    def _has_structure(self, video_id: int) -> bool:
+        with self.sessions() as session:
+            return session.get(Video, video_id).structure == structure.VERSION
+
+    def add_structure(self, video: IndexedVideo, clock: StageClock) -> IndexedVideo:
+        """An unchanged video indexed before chapters (or with an older structure) gets its
+        chapters and passage/chapter vectors, derived from its stored words and slide text."""
+        with self.sessions() as session:
+            row = session.get(Video, video.video_id)
+            content, duration = row.content_hash, row.duration
+            words = session.execute(select(Word.start, Word.end, Word.text).where(Word.video_id == row.id)
+                                    .order_by(Word.start, Word.id)).all()
+            slides = [SlideSpan(s.start, s.end, s.text, s.confidence) for s in session.scalars(
+                select(SlideText).where(SlideText.video_id == row.id).order_by(SlideText.idx))]
+            clips = [TimeSpan(c.start, c.end) for c in session.scalars(
+                select(Clip).where(Clip.video_id == row.id).order_by(Clip.idx))]
+        chapters, channels = self.analyser.structure(video.path, [tuple(w) for w in words], slides, clips,
+                                                     duration, clock)
+        dims = {channel: self.files.write(content, channel, found.model, len(clips), found.vectors)
+                for channel, found in channels.items()}
+        with self.sessions() as session, session.begin():
+            row = session.get(Video, video.video_id)
+            for old in session.scalars(select(VideoChannel).where(
+                    VideoChannel.video_id == row.id, VideoChannel.channel.in_(list(structure.CHANNELS)))):
+                session.delete(old)
+            session.flush()
+            for channel, found in channels.items():
+                session.add(VideoChannel(video_id=row.id, channel=channel, model=found.model, dim=dims[channel]))
+            row.chapters = [ChapterRow(idx=i, start=c.start, end=c.end, title=c.title) for i, c in enumerate(chapters)]
+            row.structure = structure.VERSION
+            bump_generation(session)
+        return replace(video, status="updated", seconds=clock.seconds)
+
     def prune(self) -> None:
         prune_vectors(self.sessions, self.files)
 
@@ -205,6 +245,7 @@ class Indexer:
             height=scan.height, has_audio=analysis.has_audio, status="indexed",
             asr_model=f"{transcript.backend}:{transcript.model}" if transcript else None,
             language=transcript.language if transcript else None, indexed_at=utcnow(),
+            structure=structure.VERSION if self.options.chapters else None,
         )
         video.clips = [Clip(idx=i, start=span.start, end=span.end, keyframe_time=keyframe)
                        for i, (span, keyframe) in enumerate(zip(scan.clips, scan.keyframe_times))]
@@ -231,6 +272,8 @@ class Indexer:
             SlideText(idx=i, start=slide.start, end=slide.end, text=slide.text, confidence=slide.confidence)
             for i, slide in enumerate(analysis.slides)
         ]
+        video.chapters = [ChapterRow(idx=i, start=c.start, end=c.end, title=c.title)
+                          for i, c in enumerate(analysis.chapters)]
         bump_generation(session)
         session.flush()
         return video

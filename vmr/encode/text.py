@@ -28,13 +28,26 @@ class TextEncoder(Protocol):
     dim: int
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """float32 [len(texts), dim], each row L2-normalised."""
+        """float32 [len(texts), dim], each row L2-normalised: documents (what is said, shown)."""
         ...
+
+
+def encode_queries(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
+    """Queries through the encoder's query side where it has one (E5's ``query: ``, a
+    sentence-transformers model's query prompt), else as documents."""
+    method = getattr(encoder, "encode_queries", None)
+    return method(texts) if method is not None else encoder.encode(texts)
 
 
 def load_text_encoder(name: str = DEFAULT_TEXT_MODEL, device: str = "cpu", cold_start: bool = False) -> TextEncoder:
     """cold_start: a few texts in a fresh process (a query), where numpy beats torch's import;
     otherwise (indexing, a server) sentence-transformers, about 3x faster on batches."""
+    from vmr.encode.e5 import E5_ALIASES
+
+    if name in E5_ALIASES:  # multilingual-e5-small, 4-bit, offline (vmr.encode.e5)
+        from vmr.encode.e5 import E5Encoder
+
+        return E5Encoder(name)
     from vmr.models.weights import resolve_text_encoder
 
     location = resolve_text_encoder(name)
@@ -184,5 +197,13 @@ class TorchSentenceEncoder:
         self.dim = int(self.model.get_embedding_dimension())
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+        """Documents, with the model's document prompt where it has one ("passage: " for E5)."""
+        encode = getattr(self.model, "encode_document", self.model.encode)
+        vectors = encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+        return _normalise_rows(np.asarray(vectors, dtype=np.float32))
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Queries, with the model's query prompt where it has one ("query: " for E5)."""
+        encode = getattr(self.model, "encode_query", self.model.encode)
+        vectors = encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
         return _normalise_rows(np.asarray(vectors, dtype=np.float32))

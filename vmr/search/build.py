@@ -30,10 +30,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vmr import language
-from vmr.catalogue.store import Clip, SlideText, Video, VideoChannel, Word, generation
+from vmr.catalogue.store import ChapterRow, Clip, SlideText, Video, VideoChannel, Word, generation
 from vmr.catalogue.vectors import VectorFiles
 from vmr.channels import Channel
 from vmr.errors import VmrError
+from vmr.ingest.structure import PASSAGE_REACH
 from vmr.search import lexical
 from vmr.search.texts import Texts
 
@@ -43,7 +44,8 @@ STORAGE_FORMATS = ("int8", "float16", "float32")
 # exact refinement, 3.6x faster at a million clips; below this size a scan takes milliseconds).
 PREFILTER_MIN_CLIPS = 200_000
 # The layout of a build folder; folders written in another layout are rebuilt on load.
-FORMAT = 5  # 3: words, keyframes and document texts (moments read no catalogue rows); 5: languages
+FORMAT = 5  # 3: words, keyframes and document texts (moments read no catalogue rows); 4: passages, chapters;
+# 5: languages
 # The typical clip length is the median over this many clips (window lengths are in clips).
 CLIP_SAMPLE = 4096
 
@@ -361,15 +363,22 @@ def build_lock(root: Path) -> Iterator[None]:
 
 def _documents(session: Session, arrays: dict[str, np.ndarray],
                words: list[tuple[int, float, float, str]]) -> list[lexical.Document]:
-    """The lexical documents, video by video: every spoken sentence (with its words), then
-    every slide with text, each with the clip rows it overlaps."""
+    """The lexical documents, video by video: every spoken sentence (with its words), every
+    slide with text, every passage (a sentence with its neighbours in its chapter) and every
+    chapter (its slides' text and speech; its span from its first word to its last), each
+    with the clip rows it overlaps."""
     offsets, starts, ends = arrays["video_offsets"], arrays["starts"], arrays["ends"]
     slides: dict[int, list] = {}
     for video_id, start, end, text in session.execute(
             select(SlideText.video_id, SlideText.start, SlideText.end, SlideText.text)
             .where(SlideText.text != "").order_by(SlideText.video_id, SlideText.idx)):
         slides.setdefault(video_id, []).append((start, end, text))
+    chapters: dict[int, list] = {}
+    for video_id, start, end in session.execute(
+            select(ChapterRow.video_id, ChapterRow.start, ChapterRow.end).order_by(ChapterRow.video_id, ChapterRow.idx)):
+        chapters.setdefault(video_id, []).append((start, end))
     speech, shown = lexical.FIELDS.index(Channel.SPEECH), lexical.FIELDS.index(Channel.SLIDES)
+    passage, chapter = lexical.FIELDS.index(Channel.PASSAGE), lexical.FIELDS.index(Channel.CHAPTER)
     docs = []
     for position, video_id in enumerate(arrays["video_ids"]):
         first, stop = int(offsets[position]), int(offsets[position + 1])
@@ -382,9 +391,32 @@ def _documents(session: Session, arrays: dict[str, np.ndarray],
 
         w0, w1 = int(arrays["word_offsets"][position]), int(arrays["word_offsets"][position + 1])
         said = [(w[1], w[2], w[3]) for w in words[w0:w1]]
-        for a, b in language.sentences(said):
+        spoken = language.sentences(said)
+        for a, b in spoken:
             texts = tuple(w[2].strip() for w in said[a:b])
             docs.append(document(speech, said[a][0], said[b - 1][1], " ".join(texts), words=texts,
                                  first_word=w0 + a))
-        docs += [document(shown, start, end, text) for start, end, text in slides.get(int(video_id), [])]
+        shown_here = slides.get(int(video_id), [])
+        docs += [document(shown, start, end, text) for start, end, text in shown_here]
+        spans = chapters.get(int(video_id), [])
+        if not spans:
+            continue  # indexed before chapters: sentences and slides only
+        chapter_starts = np.array([start for start, _ in spans])
+        chapter_of = [max(0, int(np.searchsorted(chapter_starts, said[a][0], side="right")) - 1) for a, _ in spoken]
+        for i, (a, b) in enumerate(spoken):  # the passage around each sentence, inside its chapter
+            inside = [j for j in range(max(0, i - PASSAGE_REACH), min(len(spoken), i + PASSAGE_REACH + 1))
+                      if chapter_of[j] == chapter_of[i]]
+            a0, b0 = spoken[inside[0]][0], spoken[inside[-1]][1]
+            texts = tuple(w[2].strip() for w in said[a0:b0])
+            docs.append(document(passage, said[a0][0], said[b0 - 1][1], " ".join(texts), words=texts,
+                                 first_word=w0 + a0))
+        for c, (start, end) in enumerate(spans):
+            in_chapter = [j for j in range(len(spoken)) if chapter_of[j] == c]
+            on_screen = list(dict.fromkeys(t for s, e, t in shown_here if e > start and s < end))
+            if in_chapter:
+                a0, b0 = spoken[in_chapter[0]][0], spoken[in_chapter[-1]][1]
+                text = " ".join(on_screen + [w[2].strip() for w in said[a0:b0]])
+                docs.append(document(chapter, said[a0][0], said[b0 - 1][1], text))
+            elif on_screen:
+                docs.append(document(chapter, start, end, " ".join(on_screen)))
     return docs

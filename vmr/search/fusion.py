@@ -17,6 +17,7 @@ import numpy as np
 
 from vmr.channels import Channel
 from vmr.encode.text import TextEncoder
+from vmr.encode.text import encode_queries as encode_query_texts
 from vmr.search import lexical
 from vmr.search.build import ChannelMatrix, SearchBuild
 from vmr.search.lexical import Query
@@ -69,13 +70,20 @@ class ChannelStats:
     total: np.ndarray  # float64 [Q]
     count: int
     best: np.ndarray  # float32 [Q]
+    squares: np.ndarray  # float64 [Q]: the sum of the squared scores
 
     def __add__(self, other: ChannelStats) -> ChannelStats:
-        return ChannelStats(self.total + other.total, self.count + other.count, np.maximum(self.best, other.best))
+        return ChannelStats(self.total + other.total, self.count + other.count, np.maximum(self.best, other.best),
+                            self.squares + other.squares)
 
     @property
     def mean(self) -> np.ndarray:
         return (self.total / max(self.count, 1)).astype(np.float32)
+
+    @property
+    def std(self) -> np.ndarray:
+        mean = self.total / max(self.count, 1)
+        return np.sqrt(np.maximum(self.squares / max(self.count, 1) - mean * mean, 0.0)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ class FusionPlan:
     intercept: dict[str, np.ndarray]
     baseline: dict[str, np.ndarray]  # float32 [Q]: each dense channel's mean over its clips
     phrase_found: np.ndarray  # bool [Q]
+    lexical_fields: tuple[str, ...] = ()  # the fields summed into LEXICAL
 
     def rescale(self, name: str, q: int, scores: np.ndarray) -> np.ndarray:
         if name not in self.slope:
@@ -124,6 +133,7 @@ class ClipScores:
     # language of the library
     phrases: list[dict[str, list[str]] | None]
     fused: np.ndarray | None = None  # float32 [Q, N]
+    fused_stats: object = None  # confidence.ScoreStats of `fused` before a phrase's penalty
     # Per query whose phrase is said somewhere: bool [N], the clips of documents holding it.
     phrase_rows: list[np.ndarray | None] = field(default_factory=list)
 
@@ -175,7 +185,8 @@ def clip_scores(build: SearchBuild, request: Request,
     present = {c.name: np.asarray(c.present) for c in channels}
     stats = {name: ChannelStats(parts[name][:, present[name]].sum(axis=1, dtype=np.float64),
                                 int(present[name].sum()),
-                                parts[name][:, present[name]].max(axis=1, initial=-np.inf))
+                                parts[name][:, present[name]].max(axis=1, initial=-np.inf),
+                                np.square(parts[name][:, present[name]], dtype=np.float64).sum(axis=1))
              for name in parts}
     if request.options.lexical_weight > 0:
         fields = np.stack([build.lexical.clip_scores(q, n) for q in queries], axis=1)  # [F, Q, N]
@@ -205,6 +216,11 @@ def plan(stats: PartStats, build: SearchBuild, request: Request) -> FusionPlan:
             spread = best - mean
             slope[name] = np.divide(high - low, spread, out=np.zeros_like(spread), where=spread > 1e-6)
             intercept[name] = low - mean * slope[name]
+        elif name in options.standardise and options.reference_channel in names and name != options.reference_channel:
+            # the channel's mean and spread onto the reference's: its z-scores on that scale
+            mean, std = stats.channels[name].mean, stats.channels[name].std
+            slope[name] = np.divide(reference.std, std, out=np.zeros_like(std), where=std > 1e-6)
+            intercept[name] = reference.mean - mean * slope[name]
     baseline = {name: slope[name] * stats.channels[name].mean + intercept[name] if name in slope
                 else stats.channels[name].mean for name in names}
     weights = [options.channel_weights[name] for name in names]
@@ -213,7 +229,7 @@ def plan(stats: PartStats, build: SearchBuild, request: Request) -> FusionPlan:
         fused.append(LEXICAL)
         weights.append(options.lexical_weight)
     return FusionPlan(fused, np.array(weights, dtype=np.float32), slope, intercept, baseline,
-                      stats.phrase_found)
+                      stats.phrase_found, tuple(options.lexical_fields))
 
 
 def fuse(build: SearchBuild, scores: ClipScores, fusion: FusionPlan) -> None:
@@ -229,7 +245,8 @@ def fuse(build: SearchBuild, scores: ClipScores, fusion: FusionPlan) -> None:
     present = [scores.present[name] for name in dense]
     if LEXICAL in fusion.names:
         # Lexical scores count where a clip has text at all, and zero there is evidence.
-        scores.parts[LEXICAL] = sum(scores.parts[f"lexical.{name}"] for name in lexical.FIELDS)
+        scores.parts[LEXICAL] = sum(scores.parts[f"lexical.{name}"] for name in lexical.FIELDS
+                                    if name in fusion.lexical_fields)
         present.append(np.logical_or.reduce(present))
     fused = np.zeros((n_queries, n), dtype=np.float32)
     if fusion.names and n:
@@ -237,6 +254,9 @@ def fuse(build: SearchBuild, scores: ClipScores, fusion: FusionPlan) -> None:
         for q in range(n_queries):
             fused[q] = kernels.fuse_channels(np.stack([scores.parts[name][q] for name in fusion.names]),
                                              stacked_present, fusion.weights)
+    from vmr.search.confidence import ScoreStats
+
+    scores.fused_stats = ScoreStats.of(fused)
     scores.phrase_rows = [
         (build.lexical.rows_of(docs, n) if docs is not None else np.zeros(n, dtype=bool)) if found else None
         for docs, found in zip(scores.phrase_docs, fusion.phrase_found)]
@@ -312,4 +332,4 @@ def channel_scores(channel: ChannelMatrix, queries: np.ndarray, prefilter: Prefi
 
 
 def encode_queries(encoders: dict[str, TextEncoder], queries: list[str]) -> dict[str, np.ndarray]:
-    return {model: encoder.encode(queries) for model, encoder in encoders.items()}
+    return {model: encode_query_texts(encoder, queries) for model, encoder in encoders.items()}

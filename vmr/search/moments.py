@@ -18,7 +18,9 @@ from vmr.search.options import SearchOptions
 from vmr.search.windows import Windows
 from vmr.timecode import TimeSpan
 
-SPEECH, SLIDES = Channel.SPEECH, Channel.SLIDES
+SPEECH, SLIDES, PASSAGE, CHAPTER = Channel.SPEECH, Channel.SLIDES, Channel.PASSAGE, Channel.CHAPTER
+# The sources a moment's size comes from, smallest first.
+SOURCES = (SPEECH, SLIDES, PASSAGE, CHAPTER)
 # Windows ranked per moment wanted: spares for those that snap onto a moment already found.
 SPARE_WINDOWS = 4
 # A phrase of this many words or more is a quote, whose moment is the sentence that says it; a
@@ -43,10 +45,14 @@ class Moment(TimeSpan):
     score: float
     text: str  # why it matched: what was said, or the slide's text when the slide matched
     link: str
-    why: str = SPEECH  # "speech" or "slides"
+    why: str = SPEECH  # "speech" (a sentence or a peak), "slides", "passage" or "chapter"
     speech_text: str = ""  # the words spoken inside the moment
     slide_text: str = ""  # the text on screen at its best clip ("" for none)
     frame: float = 0.0  # the time of the frame that shows it best (its best clip's keyframe)
+    # The score on a scale shared by every query: standard deviations above the library's mean
+    # clip for this query (`vmr.search.confidence`); and whether that is too low to trust.
+    confidence: float = 0.0
+    weak: bool = False
 
 
 def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, windows: Windows,
@@ -69,10 +75,11 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
         found_by = evidence(scores, fusion, q, first, stop, options)
         best = first + int(np.argmax(fused[first:stop]))
         slide = slide_at(build, video, float(build.starts[best] + build.ends[best]) / 2)
-        why = SLIDES if slide is not None and found_by[SLIDES] > found_by[SPEECH] else SPEECH
+        units = {SLIDES: slide, PASSAGE: unit_at(build, video, PASSAGE, best), CHAPTER: unit_at(build, video, CHAPTER, best)}
+        why = choose_size(found_by, units, options)
         start, end = float(build.starts[first]), float(build.ends[stop - 1])
-        if options.snap and why == SLIDES:
-            start, end = float(build.lexical.doc_start[slide]), float(build.lexical.doc_end[slide])
+        if options.snap and why != SPEECH:
+            start, end = float(build.lexical.doc_start[units[why]]), float(build.lexical.doc_end[units[why]])
         elif options.snap:
             quote = None if scores.phrase_docs[q] is None else quote_span(
                 build, video, scores.phrases[q][build.lexical.language_of(video)], scores.phrase_docs[q],
@@ -96,6 +103,41 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
                         slide_text=slide_text, frame=frame(build, video, best, span))
         found.append((rank, moment))
     return found
+
+
+def choose_size(found_by: dict[str, float], units: dict[str, int | None], options: SearchOptions) -> str:
+    """The source whose evidence is strongest, among those with a unit here (a slide on
+    screen, a passage, a chapter), each larger unit needing `options.size_margin` more than
+    speech: a query that matches one sentence gets the sentence."""
+    why, best = SPEECH, found_by[SPEECH]
+    for source in (SLIDES, PASSAGE, CHAPTER):
+        if units.get(source) is not None and source in found_by:
+            margin = options.size_margin.get(source, 0.0)
+            if found_by[source] - margin > best:
+                why, best = source, found_by[source] - margin
+    return why
+
+
+def unit_at(build: SearchBuild, video: int, field: str, row: int) -> int | None:
+    """The passage (the one around the sentence said in the clip) or chapter document of the
+    video at this position that holds clip `row`; None where there is none."""
+    index = build.lexical
+    docs = index.documents_of(video, field)
+    if docs.stop <= docs.start:
+        return None
+    start, end = float(build.starts[row]), float(build.ends[row])
+    if field == PASSAGE:
+        sentences = index.documents_of(video, SPEECH)
+        if sentences.stop - sentences.start != docs.stop - docs.start:
+            return None
+        overlap = np.minimum(index.doc_end[sentences], end) - np.maximum(index.doc_start[sentences], start)
+        if not len(overlap) or overlap.max() <= 0:
+            return None
+        return docs.start + int(np.argmax(overlap))
+    middle = (start + end) / 2
+    starts = index.doc_start[docs]
+    i = max(0, int(np.searchsorted(starts, middle, side="right")) - 1)
+    return docs.start + i
 
 
 def frame(build: SearchBuild, video: int, best: int, span: TimeSpan) -> float:
@@ -179,10 +221,11 @@ def overlaps(index: lexical.LexicalIndex, docs: np.ndarray, video: int,
 
 def evidence(scores: ClipScores, fusion: FusionPlan, q: int, first: int, stop: int,
              options: SearchOptions) -> dict[str, float]:
-    """How much each source (speech, slides) did for rows [first, stop): its dense channel's
-    weighted gain over that channel's mean, plus its lexical field's weighted best score."""
+    """How much each source (speech, slides, passage, chapter) did for rows [first, stop): its
+    dense channel's weighted gain over that channel's mean, plus its lexical field's weighted
+    best score."""
     found = {}
-    for source in (SPEECH, SLIDES):
+    for source in SOURCES:
         lexical_part = scores.parts.get(f"lexical.{source}")
         found[source] = options.lexical_weight * float(lexical_part[q][first:stop].max()) if lexical_part is not None else 0.0
         if source in fusion.baseline:

@@ -26,16 +26,27 @@ class SearchOptions:
     # weight at which frames of pure noise (random CLIP and SigLIP) left the sample's ranking as
     # it was. Clips without speech are scored on their frames alone, whatever the weight.
     channel_weights: dict[str, float] = field(
-        default_factory=lambda: {Channel.SPEECH: 1.0, Channel.SLIDES: 1.0, Channel.VISUAL: 0.1})
+        default_factory=lambda: {Channel.SPEECH: 1.0, Channel.SLIDES: 1.0, Channel.VISUAL: 0.1,
+                                 Channel.PASSAGE: 1.0, Channel.CHAPTER: 1.0})
     # Channels on another scale than the reference (CLIP text-image cosines crowd into a narrow
     # band near 0.25, image-image ones near 0.9, MiniLM's spread over 0-0.9) are mapped, per
     # query, so that their median and best clips score what the reference's do (or 0 and 1 when
     # the query has no reference channel, as an image alone).
     rescale: tuple[str, ...] = (Channel.VISUAL,)
     reference_channel: str = Channel.SPEECH
+    # Channels whose scores are put on the reference's scale by their mean and standard
+    # deviation over the library (per query): a chapter's text scores in another band than a
+    # sentence's, and a moment's size is chosen by comparing them.
+    standardise: tuple[str, ...] = (Channel.PASSAGE, Channel.CHAPTER)
     # Weight of the lexical (BM25) channel in the same fusion; 0 turns it off.
     # These three were tuned together on the samples (README, "Ranking"): a plateau, not a peak.
     lexical_weight: float = 0.25
+    # The lexical fields summed into the lexical channel (a word said in a sentence is also in
+    # its passage and chapter: those fields only weigh in when a moment's size is chosen).
+    lexical_fields: tuple[str, ...] = (Channel.SPEECH, Channel.SLIDES)
+    # How much more evidence than speech a larger unit needs for the moment to take its size.
+    size_margin: dict[str, float] = field(
+        default_factory=lambda: {Channel.SLIDES: 0.0, Channel.PASSAGE: 0.0, Channel.CHAPTER: 0.0})
     # Moment edges move to sentence starts and ends (a slide's moment to the slide's span),
     # by at most snap_seconds (one clip).
     snap: bool = True

@@ -5,9 +5,11 @@ the steps the driver combines what the parts report into what every part needs n
 1. (libraries with sign-bit codes) each part's Hamming histograms -> the prefilter threshold;
    each part's lowest candidate score -> the prefilter floor;
 2. each part scores its clips -> the library's channel statistics -> one fusion plan;
-3. each part fuses and ranks windows -> the library's best candidate windows;
+3. each part fuses and ranks windows -> the library's best candidate windows, and the mean and
+   deviation of its fused clip scores (what a moment's confidence is measured against);
 4. each part reranks the candidates in its videos exactly and shapes moments -> the library's
-   best windows, and the moments of those windows, in rank order.
+   best windows, and the moments of those windows, in rank order, each judged
+   (`vmr.search.confidence`).
 
 Every combination is exact, so the moments of N shards are the moments of one process. A part
 keeps a request's clip scores from step 2 to step 4 (`Part.open`).
@@ -23,7 +25,8 @@ from functools import reduce
 
 import numpy as np
 
-from vmr.search import fusion
+from vmr.search import confidence, fusion
+from vmr.search.confidence import ScoreStats
 from vmr.search.build import SearchBuild
 from vmr.search.fusion import ClipScores, FusionPlan, Prefilter, Request
 from vmr.search.lexical import Query, parse_query
@@ -57,8 +60,9 @@ class Part:
             self.open.popitem(last=False)
         return stats
 
-    def windows(self, request: Request, plan: FusionPlan) -> list[Windows]:
-        """Per query, the part's best candidate windows, in rows of the whole build."""
+    def windows(self, request: Request, plan: FusionPlan) -> tuple[list[Windows], ScoreStats]:
+        """Per query, the part's best candidate windows, in rows of the whole build; and the
+        sums of its fused clip scores."""
         scores = self.open[request.id]
         fusion.fuse(self.build, scores, plan)
         found = []
@@ -69,7 +73,7 @@ class Part:
             first, stop, value = best_windows(self.build, scores.fused[q], request.options, request.lengths,
                                               candidate_count(self.build, request.options))
             found.append((first + self.build.first_row, stop + self.build.first_row, value))
-        return found
+        return found, scores.fused_stats
 
     def moments(self, request: Request, plan: FusionPlan,
                 candidates: list[Windows]) -> list[tuple[Windows, list[tuple[Rank, Moment]]]]:
@@ -128,8 +132,9 @@ def search(fan: Fan, build: SearchBuild, request: Request) -> list[list[Moment]]
     stats = reduce(lambda a, b: a + b, fan("score", request, prefilter))
     plan = fusion.plan(stats, build, request)
     per_part = fan("windows", request, plan)
+    calibration = reduce(lambda a, b: a + b, [stats for _, stats in per_part])
     count = candidate_count(build, request.options)
-    candidates = [merge(list(windows), count) for windows in zip(*per_part)]
+    candidates = [merge(list(windows), count) for windows in zip(*[found for found, _ in per_part])]
     results = fan("moments", request, plan, candidates)
     wanted = SPARE_WINDOWS * request.options.k
     found = []
@@ -142,7 +147,8 @@ def search(fan: Fan, build: SearchBuild, request: Request) -> list[list[Moment]]
         last: Rank = (-float(ranked[2][-1]), int(ranked[0][-1]), int(ranked[1][-1]))
         moments = sorted((item for _, shaped in per_query for item in shaped if item[0] <= last),
                          key=lambda item: item[0])
-        found.append([moment for _, moment in moments[:request.options.k]])
+        found.append(confidence.judge([moment for _, moment in moments[:request.options.k]],
+                                      float(calibration.mean[len(found)]), float(calibration.std[len(found)])))
     return found
 
 
@@ -150,7 +156,8 @@ def with_paths(moments: list[Moment], paths: dict[int, str], link: Callable[[str
     """The moments whose video is still in the catalogue, each with its path and link, and
     times to the millisecond (scores to four places) as they are shown."""
     return [replace(m, video=paths[m.video_id], link=link(paths[m.video_id], m.start, m.end),
-                    start=round(m.start, 3), end=round(m.end, 3), score=round(m.score, 4), frame=round(m.frame, 3))
+                    start=round(m.start, 3), end=round(m.end, 3), score=round(m.score, 4), frame=round(m.frame, 3),
+                    confidence=round(m.confidence, 3))
             for m in moments if m.video_id in paths]
 
 

@@ -1,0 +1,123 @@
+"""Lecture structure (vmr.ingest.structure): chapters cut where what is said shifts and where a
+slide's heading changes, titles, passage and chapter vectors per clip; and the chapter formats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vmr.app.subtitles import chapters_json, chapters_txt, chapters_vtt, chapters_youtube
+from vmr.ingest import structure
+from vmr.ingest.ocr import SlideSpan
+from vmr.ingest.structure import Chapter, Sentence
+from vmr.search.moments import CHAPTER, PASSAGE, SLIDES, SPEECH, choose_size
+from vmr.search.options import SearchOptions
+from vmr.timecode import TimeSpan
+
+TOPICS = {
+    "volcano": "magma rises through the crust and erupts as lava from the volcano",
+    "printing": "the press printed books with movable type and ink on paper",
+    "sleep": "during deep sleep the brain stores memories and the body rests",
+}
+
+
+def bag_encoder(texts: list[str]) -> np.ndarray:
+    """A deterministic stand-in for a text encoder: words hashed into 64 dimensions."""
+    out = np.zeros((len(texts), 64), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for word in text.lower().replace(".", " ").split():
+            out[i, sum(map(ord, word)) % 64] += 1
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-9)
+
+
+def lecture(topics: list[str], sentences_each: int = 6, seconds: float = 6.0):
+    """Timed words of sentences about each topic in turn, one word per 0.5 s."""
+    words, t = [], 0.0
+    for topic in topics:
+        vocabulary = TOPICS[topic].split()
+        for s in range(sentences_each):
+            said = vocabulary[s % 3:] + vocabulary[: s % 3]
+            step = seconds / len(said)
+            for j, word in enumerate(said):
+                text = word + ("." if j == len(said) - 1 else "")
+                words.append((t + j * step, t + (j + 1) * step - 0.05, text))
+            t += seconds + 0.4
+    return words, t
+
+
+def test_a_shift_in_what_is_said_starts_a_chapter():
+    words, duration = lecture(["volcano", "printing", "sleep"])
+    clips = [TimeSpan(t, min(t + 2, duration)) for t in np.arange(0, duration, 2.0)]
+    found = structure.lecture_structure(words, [], clips, duration, bag_encoder)
+    starts = [c.start for c in found.chapters]
+    assert len(found.chapters) == 3, found.chapters
+    assert starts[0] == 0.0 and found.chapters[-1].end == duration
+    # each later chapter starts with the first sentence of its topic
+    assert starts[1:] == [found.sentences[6].start, found.sentences[12].start]
+    assert all(a.end == b.start for a, b in zip(found.chapters, found.chapters[1:]))
+    # no slides: each title is a key phrase of what its chapter says
+    for chapter, topic in zip(found.chapters, TOPICS):
+        assert chapter.title.lower().split()[0] in TOPICS[topic], chapter.title
+    # every clip with speech has a passage vector; every clip a chapter vector, shared within a chapter
+    assert set(found.chapter_vectors) == set(range(len(clips)))
+    assert len(found.passage_vectors) >= len(clips) - 3
+    first, last = found.chapter_vectors[0], found.chapter_vectors[len(clips) - 1]
+    assert np.allclose(found.chapter_vectors[1], first) and not np.allclose(first, last)
+
+
+def test_no_chapter_is_shorter_than_the_minimum():
+    words, duration = lecture(["volcano", "printing", "volcano", "printing"], sentences_each=2)
+    clips = [TimeSpan(t, min(t + 2, duration)) for t in np.arange(0, duration, 2.0)]
+    found = structure.lecture_structure(words, [], clips, duration, bag_encoder)
+    spoken = [TimeSpan(c.start, c.end) for c in found.chapters]
+    assert all(c.duration >= structure.MIN_CHAPTER_SECONDS for c in spoken[:-1]), spoken
+
+
+def test_a_slide_heading_titles_its_chapter_and_a_build_up_is_no_change():
+    slides = [SlideSpan(0, 20, "Volcanoes\nMagma", 0.9), SlideSpan(20, 40, "Volcanoes\nMagma\nLava", 0.9),
+              SlideSpan(40, 80, "The Printing Press\nGutenberg", 0.9)]
+    assert structure.slide_changes(slides) == [40]
+    assert structure.heading(slides[2].text) == "The Printing Press"
+    words, duration = lecture(["volcano", "printing"], sentences_each=6)
+    clips = [TimeSpan(t, min(t + 2, duration)) for t in np.arange(0, duration, 2.0)]
+    found = structure.lecture_structure(words, slides, clips, duration, bag_encoder)
+    assert [c.title for c in found.chapters] == ["Volcanoes", "The Printing Press"]
+
+
+def test_long_texts_are_encoded_in_pieces_and_averaged():
+    sentence = "word " * 50
+    vectors = structure.encode_long(bag_encoder, [[sentence] * 5, ["short one"]])
+    assert vectors.shape == (2, 64)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
+    calls = []
+    structure.encode_long(lambda texts: calls.append(texts) or bag_encoder(texts), [[sentence] * 5])
+    assert all(len(t.split()) <= structure.PIECE_WORDS for t in calls[0]) and len(calls[0]) > 1
+
+
+def test_sentences_come_from_the_words():
+    words = [(0.0, 0.4, "Hello"), (0.5, 0.9, "world."), (1.2, 1.5, "Again"), (1.6, 2.0, "here?")]
+    assert structure.sentences_of(words) == [Sentence(0.0, 0.9, "Hello world."), Sentence(1.2, 2.0, "Again here?")]
+
+
+def test_chapter_formats():
+    chapters = [Chapter(0.0, 65.5, "Intro"), Chapter(65.5, 3700.25, "Gradient descent")]
+    assert chapters_json(chapters) == [{"start": 0.0, "end": 65.5, "title": "Intro"},
+                                       {"start": 65.5, "end": 3700.25, "title": "Gradient descent"}]
+    assert chapters_txt(chapters).splitlines()[1] == "00:01:05.500 - 01:01:40.250  Gradient descent"
+    assert chapters_vtt(chapters) == ("WEBVTT\n\n1\n00:00:00.000 --> 00:01:05.500\nIntro\n\n"
+                                      "2\n00:01:05.500 --> 01:01:40.250\nGradient descent\n\n")
+    assert chapters_youtube(chapters) == "0:00:00 Intro\n0:01:05 Gradient descent\n"
+    assert chapters_youtube(chapters[:1]) == "00:00 Intro\n"
+
+
+@pytest.mark.parametrize("evidence, units, size", [
+    ({SPEECH: 0.3, SLIDES: 0.1, PASSAGE: 0.2, CHAPTER: 0.25}, {SLIDES: 1, PASSAGE: 2, CHAPTER: 3}, SPEECH),
+    ({SPEECH: 0.3, SLIDES: 0.1, PASSAGE: 0.4, CHAPTER: 0.35}, {SLIDES: 1, PASSAGE: 2, CHAPTER: 3}, PASSAGE),
+    ({SPEECH: 0.3, SLIDES: 0.1, PASSAGE: 0.4, CHAPTER: 0.5}, {SLIDES: 1, PASSAGE: 2, CHAPTER: 3}, CHAPTER),
+    ({SPEECH: 0.3, SLIDES: 0.1, PASSAGE: 0.4, CHAPTER: 0.5}, {SLIDES: 1, PASSAGE: None, CHAPTER: None}, SPEECH),
+    ({SPEECH: 0.3, SLIDES: 0.6, PASSAGE: 0.4, CHAPTER: 0.5}, {SLIDES: 1, PASSAGE: 2, CHAPTER: 3}, SLIDES),
+])
+def test_a_moment_takes_the_size_with_the_strongest_evidence(evidence, units, size):
+    options = SearchOptions(size_margin={SLIDES: 0.0, PASSAGE: 0.0, CHAPTER: 0.0})
+    assert choose_size(evidence, units, options) == size
