@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", metavar="CODE",
                    help="the language spoken, an ISO 639-1 code such as es (default: config.toml's, else "
                    "auto: Whisper detects each video's on its first speech)")
-    p.add_argument("--text-model", help="sentence-transformers model: name, hub id or local folder")
+    p.add_argument("--text-model", help="auto (default: all-MiniLM-L6-v2 for English, multilingual-e5-small once "
+                   "the library holds another language), multilingual-e5-small, or a sentence-transformers "
+                   "name, hub id or local folder")
     p.add_argument("--visual-model", help="CLIP/SigLIP model for the frames: hub id or local folder "
                    "(default: config.toml's visual_model, else no visual channel)")
     p.add_argument("--clip-seconds", type=_positive_float)
@@ -206,6 +208,8 @@ def cmd_index(lib, args) -> int:
                 print(f"vmr: warning: {video.path}: {video.warning}", file=sys.stderr)
     for failure in report.failed:
         print(f"vmr: error: {failure.path}: {failure.error}", file=sys.stderr)
+    for note in report.notes:
+        print(f"vmr: note: {note}", file=sys.stderr)
     if not options.visual_model and any(v.status == "indexed" for v in report.indexed):
         from vmr.encode.visual import off_hint
 

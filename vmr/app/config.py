@@ -5,7 +5,8 @@ loads straight into its options dataclass: a key is a field's name.
 
     [index]                      # IndexOptions
     clip_seconds = 2.0
-    text_model = "all-MiniLM-L6-v2"  # a sentence-transformers name, hub id or local folder
+    text_model = "auto"          # MiniLM for English, multilingual-e5-small once another language is
+                                 # in the library; or a sentence-transformers name, hub id or folder
     visual_model = "openai/clip-vit-base-patch32"  # CLIP/SigLIP hub id or folder; unset: no frames
     ocr = true                   # read slide text (the slides channel, slide words in BM25)
     ocr_recogniser = "auto"      # ppocr-v4, ppocr-v5 (accented Latin letters), or auto: v5 where
