@@ -67,6 +67,26 @@ async function getJson(url) {
   return body;
 }
 
+// Each video's language (ISO 639-1, as Whisper detected it), from /api/videos, asked once.
+let languages = null;
+function videoLanguages() {
+  languages ??= getJson("/api/videos")
+    .then((videos) => new Map(videos.map((v) => [v.video_id, v.language])))
+    .catch(() => new Map());
+  return languages;
+}
+
+function showLanguage(element, language) {
+  // The language's code beside the title; the text is marked as that language (screen readers, fonts).
+  element.querySelector(".lang")?.remove();
+  if (!language) return;
+  const badge = document.createElement("span");
+  badge.className = "lang";
+  badge.textContent = language;
+  badge.title = new Intl.DisplayNames([navigator.language || "en"], { type: "language" }).of(language) ?? language;
+  element.append(badge);
+}
+
 async function search(query) {
   status("Searching…");
   list.replaceChildren();
@@ -80,10 +100,11 @@ async function search(query) {
   if (location.pathname === "/") history.replaceState(null, "", "/?" + new URLSearchParams({ q: query }));
   status(found.length ? `${found.length} moment${found.length > 1 ? "s" : ""}` : "No moments found.");
   const terms = queryTerms(query);
-  list.replaceChildren(...found.map((m) => card(m, terms)));
+  const spoken = await videoLanguages();
+  list.replaceChildren(...found.map((m) => card(m, terms, spoken.get(m.video_id))));
 }
 
-function card(m, terms) {
+function card(m, terms, language) {
   const item = $("card-template").content.firstElementChild.cloneNode(true);
   const link = item.querySelector("a");
   link.href = m.watch;
@@ -92,6 +113,8 @@ function card(m, terms) {
   item.querySelector(".title").textContent = m.title;
   item.querySelector(".span").textContent = `${clock(m.start)}–${clock(m.end)}`;
   item.querySelector(".text").append(highlighted(m.text || "(no speech)", terms));
+  if (language) item.querySelector(".text").lang = language;
+  showLanguage(item.querySelector(".title"), language);
   link.addEventListener("click", (event) => {
     if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return; // new tab
     event.preventDefault();
@@ -127,6 +150,7 @@ async function play(videoId, title, start, end) {
   const watch = new URL(`/watch/${videoId}`, location.origin);
   watch.search = new URLSearchParams({ t: start.toFixed(1), ...(end !== null && { end: end.toFixed(1) }) });
   $("now-title").textContent = title;
+  showLanguage($("now-title"), (await videoLanguages()).get(videoId));
   $("now-span").textContent = end !== null ? `${clock(start)}–${clock(end)}` : `from ${clock(start)}`;
   $("share-url").value = watch.href;
   $("now").hidden = false;
