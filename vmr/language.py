@@ -94,9 +94,12 @@ def _normalise(text: str) -> str:
     return _UNSPACED_GAP.sub("", text)
 
 
-def _raw_tokens(text: str, comma_thousands: bool, dot_thousands: bool) -> tuple[list[str], list[int]]:
+def _raw_tokens(text: str, comma_thousands: bool, dot_thousands: bool,
+                english: bool = True) -> tuple[list[str], list[int]]:
     """The tokens of normalised text, and the character offset where each starts; runs of a
-    script without spaces become their character bigrams (a lone character stays alone)."""
+    script without spaces become their character bigrams (a lone character stays alone). In
+    English an apostrophe joins ("don't", "newton's" -> "newton"); elsewhere it separates, as
+    in "l'espresso", "dell'Europa", "c'è" (Whisper writes them "l 'espresso" as often)."""
     tokens, offsets = [], []
     for match in _TOKEN.finditer(text):
         token, at = match.group(), match.start()
@@ -111,6 +114,11 @@ def _raw_tokens(text: str, comma_thousands: bool, dot_thousands: bool) -> tuple[
                     for sub in _TOKEN.finditer(chars):
                         tokens.append(sub.group())
                         offsets.append(begin + sub.start())
+            continue
+        if "'" in token and not english:
+            for piece in re.finditer(r"[^']+", token):
+                tokens.append(piece.group())
+                offsets.append(at + piece.start())
             continue
         if "'" in token:
             token = token.removesuffix("'s").replace("'", "")
@@ -235,7 +243,7 @@ class Analyser:
                 owner.append(i)
             pieces.append(word)
             owner += [i] * len(word)
-        raw, offsets = _raw_tokens("".join(pieces), self.number_words, self.dot_thousands)
+        raw, offsets = _raw_tokens("".join(pieces), self.number_words, self.dot_thousands, self.language == "en")
         sources = [owner[at] for at in offsets]
         if self.number_words:
             raw, sources = _numbers(raw, sources)

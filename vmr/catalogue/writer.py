@@ -184,8 +184,8 @@ class Indexer:
                 report.indexed.append(updated)
         others = ", ".join(sorted(m for m in models if m != target))
         report.notes.append(f"{why}: the library's text model is now {target}; {len(stale)} video"
-                            f"{'s' if len(stale) != 1 else ''} with {others} embedded again from "
-                            "their transcripts and slides (no speech recognition), so that models do not mix")
+                            f"{'s' if len(stale) != 1 else ''} with {others} embedded again from stored "
+                            "transcripts and slides (no speech recognition), so that models do not mix")
 
     def _finish(self, report: IndexReport, path: Path,
                 outcome: Future[VideoAnalysis] | IndexedVideo | VmrError) -> None:
