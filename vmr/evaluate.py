@@ -47,6 +47,7 @@ class QueryResult:
     moments: tuple[Moment, ...]
     # one per moment, best first; None where the moment lies in another video
     predictions: tuple[TimeSpan | None, ...]
+    video_language: str | None = None  # the language its video speaks, where the library knows it
 
     @property
     def ious(self) -> list[float]:
@@ -66,6 +67,7 @@ class QueryResult:
                   if getattr(a, name) is not None}
         return {
             "qid": a.qid, "query": a.query, "vid": a.vid, "kind": a.kind, **labels,
+            **({"video_language": self.video_language} if self.video_language else {}),
             "relevant_windows": [[w.start, w.end] for w in a.windows],
             "moments": [{"video": m.video, "start": round(m.start, 3), "end": round(m.end, 3),
                          "score": round(m.score, 4), "iou": round(iou, 4)}
@@ -233,8 +235,14 @@ def by_granularity(results: list[QueryResult]) -> dict[str, Summary]:
 
 
 def by_language(results: list[QueryResult]) -> dict[str, Summary]:
-    """One summary per query language, in alphabetical order; queries without one left out."""
-    return _by(results, "language")
+    """One summary per query language, in alphabetical order; queries without one left out. A
+    query in another language than its video's (cross-lingual) counts under "en→it" instead."""
+    def key(r: QueryResult) -> str | None:
+        asked, spoken = r.annotation.language, r.video_language
+        return f"{asked}→{spoken}" if asked and spoken and asked != spoken else asked
+
+    values = sorted({key(r) for r in results} - {None, ""})
+    return {v: summarize([r for r in results if key(r) == v]) for v in values}
 
 
 # -- input
@@ -295,7 +303,7 @@ def load_annotations(path: str | Path) -> list[Annotation]:
     return annotations
 
 
-def _video_ids(library: Library, annotations: list[Annotation]) -> list[int]:
+def _videos(library: Library, annotations: list[Annotation]) -> list:
     """The indexed video each annotation's vid names: the one whose file stem it is."""
     by_stem: dict[str, list] = {}
     for video in library.info().videos:
@@ -308,19 +316,19 @@ def _video_ids(library: Library, annotations: list[Annotation]) -> list[int]:
         if len(found) > 1:
             raise VmrError(f"{a.where}: vid {a.vid!r} matches {len(found)} indexed videos: "
                            + ", ".join(v.path for v in found))
-        ids.append(found[0].video_id)
+        ids.append(found[0])
     return ids
 
 
 def evaluate(library: Library, annotations: list[Annotation], k: int = 10) -> EvalReport:
     if k < MIN_K:
         raise VmrError(f"eval needs -k of at least {MIN_K} (R@5 reads the top 5), not {k}")
-    video_ids = _video_ids(library, annotations)
+    videos = _videos(library, annotations)
     found = library.search_many([a.query for a in annotations], k)
     results = [
-        QueryResult(a, tuple(moments), tuple(TimeSpan(m.start, m.end) if m.video_id == video_id else None
-                                             for m in moments))
-        for a, video_id, moments in zip(annotations, video_ids, found)
+        QueryResult(a, tuple(moments), tuple(TimeSpan(m.start, m.end) if m.video_id == video.video_id else None
+                                             for m in moments), getattr(video, "language", None))
+        for a, video, moments in zip(annotations, videos, found)
     ]
     return EvalReport(k, summarize(results), by_kind(results), results,
                       by_granularity(results), by_language(results))

@@ -1,9 +1,24 @@
 """Text as both sides of search see it: sentences cut from timed words, and normalised tokens.
 
-Normalisation is the same for documents and queries: Unicode NFKC, lower case, numbers as
-digits ("eleventh", "11th" and "11" are one token, so are "three" and "3", "twenty six" is
-"26"), and Snowball stems ("memorizing" and "memorizes" meet). Ingest uses it to recognise
-the lines most slides share; search builds its lexical index and matches phrases on it.
+Normalisation is the same for documents and queries, and depends on the language of the text
+(an ISO 639-1 code, as Whisper detects it per video; `None` is English, what vmr assumed before
+it knew languages):
+
+- Unicode NFKC and lower case, for every language;
+- words of scripts written without spaces (Chinese, Japanese kana, Thai, Lao, Khmer, Burmese)
+  become overlapping character bigrams ("机器学习" -> 机器 器学 学习), so a query's words match
+  wherever the text says them, with no dictionary to cut words;
+- Snowball stems in the 30-odd languages Snowball has a stemmer for ("mensajes" and "mensaje"
+  meet, so do "сообщения" and "сообщение"); no stemming in the others;
+- after stemming, Latin and Greek letters lose their accents and "ß" is "ss" ("caffè" and
+  "caffe" meet, "perché" and "perche");
+- numbers as digits: in English, number words too ("eleventh", "11th" and "11" are one token,
+  so are "three" and "3", "twenty six" is "26"); in other languages only digits, with "1.000"
+  read as one thousand where a dot groups the thousands.
+
+Ingest uses it to recognise the lines most slides share; search builds its lexical index and
+matches phrases on it, each document in its video's language and the query in every language
+the library holds.
 """
 
 from __future__ import annotations
@@ -12,10 +27,39 @@ import functools
 import re
 import threading
 import unicodedata
+from dataclasses import dataclass
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
 _ORDINAL_SUFFIX = re.compile(r"^(\d+)(?:st|nd|rd|th|s)$")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
+_DOT_THOUSANDS = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
+# Scripts written without spaces between words: Han, Hiragana, Katakana (and their
+# extensions), Thai, Lao, Khmer, Burmese. Their runs are cut into character bigrams.
+_UNSPACED_RANGES = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf" \
+    "\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_UNSPACED = re.compile(f"[{_UNSPACED_RANGES}]+")
+_UNSPACED_GAP = re.compile(f"(?<=[{_UNSPACED_RANGES}])\\s+(?=[{_UNSPACED_RANGES}])")
+_SCRIPT_RUN = re.compile(f"[{_UNSPACED_RANGES}]+|[^{_UNSPACED_RANGES}]+")
+
+# Whisper's languages (ISO 639-1, "haw" and "yue" beside them): what --language accepts.
+WHISPER_LANGUAGES = frozenset(
+    "af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he hi hr "
+    "ht hu hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne nl nn no oc "
+    "pa pl ps pt ro ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz vi yi yo zh "
+    "yue".split())
+# The Snowball stemmer of each language that has one (snowballstemmer.algorithms()).
+SNOWBALL = {
+    "ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "cs": "czech", "da": "danish",
+    "nl": "dutch", "en": "english", "et": "estonian", "fi": "finnish", "fr": "french", "de": "german",
+    "el": "greek", "hi": "hindi", "hu": "hungarian", "id": "indonesian", "ms": "indonesian", "ga": "irish",
+    "it": "italian", "lt": "lithuanian", "ne": "nepali", "no": "norwegian", "nn": "norwegian",
+    "fa": "persian", "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian",
+    "sr": "serbian", "es": "spanish", "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+    "eo": "esperanto", "st": "sesotho",
+}
+# Languages whose numbers group thousands with a dot ("1.720"); English groups with a comma.
+_DOT_GROUPING = frozenset("de it es pt nl da id tr el ro ca hr sr sl bs is vi".split())
+DEFAULT_LANGUAGE = "en"
 
 _UNITS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -33,36 +77,59 @@ _ORDINALS = {
 }
 
 
-_local = threading.local()
+def _fold(token: str) -> str:
+    """A stem without the accents of its Latin and Greek letters, and "ß" as "ss"."""
+    if token.isascii():
+        return token
+    out = []
+    for char in unicodedata.normalize("NFD", token.replace("ß", "ss")):
+        if unicodedata.combining(char) and out and (out[-1] < "\u0250" or "\u0370" <= out[-1] < "\u0400"
+                                                     or "\u1e00" <= out[-1] < "\u1f00"):
+            continue
+        out.append(char)
+    return unicodedata.normalize("NFC", "".join(out))
 
 
-def _stemmer():
-    """This thread's stemmer: a Snowball stemmer keeps the word it works on in itself, so two
-    threads (concurrent searches in `vmr serve`) must not share one."""
-    found = getattr(_local, "stemmer", None)
-    if found is None:
-        import snowballstemmer
-
-        found = _local.stemmer = snowballstemmer.stemmer("english")
-    return found
-
-
-@functools.lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
-    # Snowball in pure Python costs ~0.2 ms a word; a library's vocabulary is small.
-    return _stemmer().stemWord(word)
-
-
-def _raw_tokens(text: str) -> list[str]:
+def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'").replace("\u2018", "'")
-    tokens = []
-    for token in _TOKEN.findall(text):
+    return _UNSPACED_GAP.sub("", text)
+
+
+def _raw_tokens(text: str, comma_thousands: bool, dot_thousands: bool,
+                english: bool = True) -> tuple[list[str], list[int]]:
+    """The tokens of normalised text, and the character offset where each starts; runs of a
+    script without spaces become their character bigrams (a lone character stays alone). In
+    English an apostrophe joins ("don't", "newton's" -> "newton"); elsewhere it separates, as
+    in "l'espresso", "dell'Europa", "c'è" (Whisper writes them "l 'espresso" as often)."""
+    tokens, offsets = [], []
+    for match in _TOKEN.finditer(text):
+        token, at = match.group(), match.start()
+        if _UNSPACED.search(token):
+            for piece in _SCRIPT_RUN.finditer(token):
+                chars, begin = piece.group(), at + piece.start()
+                if _UNSPACED.match(chars):
+                    for i in range(max(len(chars) - 1, 1)):
+                        tokens.append(chars[i:i + 2])
+                        offsets.append(begin + i)
+                else:
+                    for sub in _TOKEN.finditer(chars):
+                        tokens.append(sub.group())
+                        offsets.append(begin + sub.start())
+            continue
+        if "'" in token and not english:
+            for piece in re.finditer(r"[^']+", token):
+                tokens.append(piece.group())
+                offsets.append(at + piece.start())
+            continue
         if "'" in token:
             token = token.removesuffix("'s").replace("'", "")
-        if _THOUSANDS.match(token):
+        if comma_thousands and _THOUSANDS.match(token):
             token = token.replace(",", "")
+        elif dot_thousands and _DOT_THOUSANDS.match(token):
+            token = token.replace(".", "")
         tokens.append(token)
-    return tokens
+        offsets.append(at)
+    return tokens, offsets
 
 
 def _numbers(tokens: list[str], sources: list[int]) -> tuple[list[str], list[int]]:
@@ -149,19 +216,77 @@ def sentences(words: list[tuple[float, float, str]]) -> list[tuple[int, int]]:
     return out
 
 
-def tokens(text: str) -> list[str]:
-    """The normalised tokens of a text, in order (phrases are matched on these)."""
-    return word_tokens([text])[0]
+@dataclass(frozen=True)
+class Analyser:
+    """How the text of one language becomes tokens (see the module's docstring)."""
+
+    language: str  # ISO 639-1
+    stemmer: str | None  # the Snowball algorithm, None where Snowball has none
+    number_words: bool  # English number words as digits
+    dot_thousands: bool  # "1.000" is one thousand
+
+    def tokens(self, text: str) -> list[str]:
+        """The normalised tokens of a text, in order (phrases are matched on these)."""
+        return self.word_tokens([text])[0]
+
+    def word_tokens(self, words: list[str]) -> tuple[list[str], list[int]]:
+        """The normalised tokens of words said one after another (the same tokens as their text
+        joined by spaces), and for each token the index of the word it starts in."""
+        pieces: list[str] = []
+        owner: list[int] = []  # per character of the joined text, the word it belongs to
+        for i, word in enumerate(words):
+            word = _normalise(word).strip()
+            if not word:
+                continue
+            # a space between words, except between two characters of a script without spaces
+            if pieces and not (_UNSPACED.match(word[0]) and _UNSPACED.match(pieces[-1][-1])):
+                pieces.append(" ")
+                owner.append(i)
+            pieces.append(word)
+            owner += [i] * len(word)
+        raw, offsets = _raw_tokens("".join(pieces), self.number_words, self.dot_thousands, self.language == "en")
+        sources = [owner[at] for at in offsets]
+        if self.number_words:
+            raw, sources = _numbers(raw, sources)
+        return [t if t[0].isdigit() else self._stem(t) for t in raw], sources
+
+    @functools.lru_cache(maxsize=200_000)
+    def _stem(self, word: str) -> str:
+        # Snowball in pure Python costs ~0.2 ms a word; a library's vocabulary is small.
+        if self.stemmer is not None and not _UNSPACED.match(word):
+            word = _snowball(self.stemmer).stemWord(word)
+        return _fold(word)
 
 
-def word_tokens(words: list[str]) -> tuple[list[str], list[int]]:
-    """The normalised tokens of words said one after another (the same tokens as their text
-    joined by spaces), and for each token the index of the word it starts in."""
-    raw: list[str] = []
-    sources: list[int] = []
-    for i, word in enumerate(words):
-        found = _raw_tokens(word)
-        raw += found
-        sources += [i] * len(found)
-    out, out_sources = _numbers(raw, sources)
-    return [t if t[0].isdigit() else _stem(t) for t in out], out_sources
+_local = threading.local()
+
+
+def _snowball(algorithm: str):
+    """This thread's stemmer of `algorithm`: a Snowball stemmer keeps the word it works on in
+    itself, so two threads (concurrent searches in `vmr serve`) must not share one."""
+    stemmers = _local.__dict__.setdefault("stemmers", {})
+    found = stemmers.get(algorithm)
+    if found is None:
+        import snowballstemmer
+
+        found = stemmers[algorithm] = snowballstemmer.stemmer(algorithm)
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def analyser(language: str | None = DEFAULT_LANGUAGE) -> Analyser:
+    """The analyser of a language (ISO 639-1; a region or script after "-" or "_" is ignored);
+    None is English."""
+    code = (language or DEFAULT_LANGUAGE).lower().replace("_", "-").split("-")[0]
+    return Analyser(code, SNOWBALL.get(code), code == "en", code in _DOT_GROUPING)
+
+
+def tokens(text: str, language: str | None = DEFAULT_LANGUAGE) -> list[str]:
+    """The normalised tokens of a text in a language, in order (phrases are matched on these)."""
+    return analyser(language).tokens(text)
+
+
+def word_tokens(words: list[str], language: str | None = DEFAULT_LANGUAGE) -> tuple[list[str], list[int]]:
+    """The normalised tokens of words said one after another in a language, and for each token
+    the index of the word it starts in."""
+    return analyser(language).word_tokens(words)

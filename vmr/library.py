@@ -72,6 +72,7 @@ class VideoEntry:
     has_audio: bool
     asr_model: str | None
     indexed_at: str
+    language: str | None  # ISO 639-1: what Whisper detected (or was told) is spoken; None: no speech
     status: str = INDEXED  # or "missing": its file is gone, so searches leave it out
 
 
@@ -507,7 +508,7 @@ class Library:
             word_counts = dict(session.execute(words).all())
             return [
                 VideoEntry(v.id, v.path, v.duration, clip_counts.get(v.id, 0), word_counts.get(v.id, 0),
-                           v.has_audio, v.asr_model, v.indexed_at.isoformat(), v.status)
+                           v.has_audio, v.asr_model, v.indexed_at.isoformat(), v.language, v.status)
                 for v in session.scalars(videos.order_by(Video.path))
             ]
 

@@ -90,7 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Whisper implementation (default: config.toml's, else faster-whisper)")
     p.add_argument("--asr-model", help="base (default, packaged), tiny.en (packaged), another Whisper "
                    "name (downloads when online) or a local model path")
-    p.add_argument("--text-model", help="sentence-transformers model: name, hub id or local folder")
+    p.add_argument("--language", metavar="CODE",
+                   help="the language spoken, an ISO 639-1 code such as es (default: config.toml's, else "
+                   "auto: Whisper detects each video's on its first speech)")
+    p.add_argument("--text-model", help="auto (default: all-MiniLM-L6-v2 for English, multilingual-e5-small once "
+                   "the library holds another language), multilingual-e5-small, or a sentence-transformers "
+                   "name, hub id or local folder")
     p.add_argument("--visual-model", help="CLIP/SigLIP model for the frames: hub id or local folder "
                    "(default: config.toml's visual_model, else no visual channel)")
     p.add_argument("--clip-seconds", type=_positive_float, metavar="SECONDS",
@@ -318,7 +323,7 @@ def _index_line(video) -> str:  # noqa: ANN001 (an IndexedVideo)
         return (f"{video.status:9}  {printable(video.path)}  (same content as {printable(video.same_as)}: "
                 "indexed once, under that path)")
     return (f"{video.status:9}  {printable(video.path)}  ({format_clock(video.duration)}, "
-            f"{video.clips} clips, {video.words} words"
+            f"{video.clips} clips, {video.words} words" + (f", {video.language}" if video.language else "")
             + (f"; was {printable(video.moved_from)})" if video.moved_from else ")"))
 
 
@@ -355,7 +360,7 @@ def cmd_index(lib, args) -> int:
 
     options = load_config(lib.home, args.device).index_options(
         asr_backend=args.asr_backend, asr_model=args.asr_model, text_model=args.text_model,
-        clip_seconds=args.clip_seconds, visual_model=args.visual_model, ocr=args.ocr,
+        clip_seconds=args.clip_seconds, visual_model=args.visual_model, ocr=args.ocr, language=args.language,
     )
     display = None
     if not args.json and sys.stderr.isatty():
@@ -400,6 +405,8 @@ def cmd_index(lib, args) -> int:
     if (not options.visual_model and any(v.status == "indexed" for v in report.indexed)
             and _once(lib.home, "visual-off")):
         print(visual_note(lib.home / "config.toml"), file=sys.stderr)
+    for note in report.notes:
+        print(f"vmr: note: {printable(note)}", file=sys.stderr)
     return 0 if report.ok else 1
 
 
@@ -511,7 +518,7 @@ def cmd_info(lib, args) -> int:
           + (f"; database {_size(info.database_bytes)}" if info.database_bytes is not None else ""))
     for video in info.videos:
         print(f"  [{video.video_id}] {printable(video.path)}  {format_clock(video.duration)}  "
-              f"{video.words} words  {video.asr_model or 'no audio'}"
+              f"{video.words} words  {video.language or '-'}  {video.asr_model or 'no audio'}"
               + ("  MISSING (file gone: left out of searches; vmr index --prune forgets it)"
                  if video.status != "indexed" else ""))
     for problem in info.problems:

@@ -5,13 +5,17 @@ loads straight into its options dataclass: a key is a field's name.
 
     [index]                      # IndexOptions
     clip_seconds = 2.0
-    text_model = "all-MiniLM-L6-v2"  # a sentence-transformers name, hub id or local folder
+    text_model = "auto"          # MiniLM for English, multilingual-e5-small once another language is
+                                 # in the library; or a sentence-transformers name, hub id or folder
     visual_model = "openai/clip-vit-base-patch32"  # CLIP/SigLIP hub id or folder; unset: no frames
     ocr = true                   # read slide text (the slides channel, slide words in BM25)
+    ocr_recogniser = "auto"      # ppocr-v4, ppocr-v5 (accented Latin letters), or auto: v5 where
+                                 # [index] language is a Latin-script language other than English
 
     [index.asr]                  # AsrOptions (asr_backend and asr_model under [index] work too)
     backend = "faster-whisper"   # or "openai-whisper"
     model = "base"               # base, tiny.en (packaged), small, large-v3 (online), a path
+    language = "auto"            # auto: Whisper detects each video's; or an ISO 639-1 code ("es")
 
     [search]                     # SearchOptions
     lexical_weight = 0.25
@@ -37,7 +41,7 @@ from vmr.search.options import SearchOptions
 
 # Keys that name a field of a field: `speech_weight` is channel_weights["speech"].
 ALIASES = {
-    "index": {"asr_backend": ("asr", "backend"), "asr_model": ("asr", "model")},
+    "index": {"asr_backend": ("asr", "backend"), "asr_model": ("asr", "model"), "language": ("asr", "language")},
     "search": {f"{channel}_weight": ("channel_weights", channel) for channel in Channel if channel != Channel.LEXICAL},
 }
 

@@ -25,9 +25,13 @@ from vmr.catalogue.store import (
 )
 from vmr.catalogue.vectors import VectorFiles
 from vmr.channels import Channel
+from vmr.encode.text import DEFAULT_TEXT_MODEL
 from vmr.encode.visual import resolve_visual_model
 from vmr.errors import ModelError, VmrError
-from vmr.ingest.analysis import Analyser, IndexOptions, Progress, StageClock, VideoAnalysis
+from vmr.ingest.analysis import (
+    AUTO, MULTILINGUAL_MODEL, Analyser, IndexOptions, Progress, StageClock, VideoAnalysis, canonical_text_model,
+    clip_slide_texts, speech_texts,
+)
 from vmr.ingest import structure
 from vmr.ingest.files import FailedInput, content_hash, discover, file_stat
 from vmr.ingest.ocr import SlideSpan
@@ -51,6 +55,7 @@ class IndexedVideo:
     slides: int = 0  # pictures with on-screen text
     moved_from: str | None = None  # "moved": the path it was indexed under
     same_as: str | None = None  # "duplicate": the path it is indexed under
+    language: str | None = None  # the language spoken (ISO 639-1), as Whisper detected or was told
 
 
 @dataclass
@@ -59,6 +64,7 @@ class IndexReport:
     failed: list[FailedInput] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # indexed videos whose file is gone (left out of searches)
     pruned: list[str] = field(default_factory=list)  # missing videos forgotten by --prune
+    notes: list[str] = field(default_factory=list)  # one line each: what the run decided for the library
 
     @property
     def ok(self) -> bool:
@@ -103,10 +109,14 @@ class Indexer:
                  progress: Progress | None = None,
                  finished: Callable[[IndexedVideo | FailedInput], None] | None = None):
         self.sessions = sessions
-        self.options = options
         self.files = files
         self.progress = progress or (lambda *_: None)
         self.finished = finished or (lambda _: None)  # each file's outcome, as soon as it is written
+        models = self.text_models()
+        if models:  # new videos join the library's model (auto) where they can
+            options = replace(options, library_text_model=MULTILINGUAL_MODEL if MULTILINGUAL_MODEL in models
+                              else sorted(models)[0])
+        self.options = options
         self.analyser = Analyser(options, self.progress)
 
     def run(self, paths: Iterable[str | Path], executor: Executor | None = None, prune: bool = False) -> IndexReport:
@@ -146,8 +156,54 @@ class Indexer:
         if prune and report.missing:
             report.pruned = forget_missing(self.sessions)
             report.missing = []
+        self.one_text_model(report)
         self.prune()
         return report
+
+    def text_models(self) -> dict[str, set[int]]:
+        """The text models of the library's videos, and the videos each embedded."""
+        found: dict[str, set[int]] = {}
+        with self.sessions() as session:
+            for video_id, model in session.execute(select(VideoChannel.video_id, VideoChannel.model)
+                                                   .where(VideoChannel.channel != Channel.VISUAL)):
+                found.setdefault(model, set()).add(video_id)
+        return found
+
+    def one_text_model(self, report: IndexReport) -> None:
+        """Text vectors from two models cannot be searched together. Where the run left the
+        library with two (a video in another language joined an English library under auto, or
+        --text-model named another model), the videos with the other one are embedded again
+        from their stored transcripts and slide text, and a note says so."""
+        models = self.text_models()
+        if len(models) < 2:
+            return
+        if self.options.text_model != AUTO:
+            target = canonical_text_model(self.options.text_model)
+            why = f"--text-model {target}"
+        else:
+            target = MULTILINGUAL_MODEL if MULTILINGUAL_MODEL in models else DEFAULT_TEXT_MODEL
+            with self.sessions() as session:
+                spoken = sorted({language for (language,) in session.execute(
+                    select(Video.language).where(Video.id.in_(models.get(target, set())))) if language
+                    and language != "en"})
+            why = f"speech in {', '.join(spoken) or 'another language than English'}"
+        stale = sorted(set().union(*(videos for model, videos in models.items() if model != target)))
+        if target not in models or not stale:
+            return
+        position = {entry.video_id: i for i, entry in enumerate(report.indexed)}
+        for video_id in stale:
+            clock = StageClock()
+            with self.sessions() as session:
+                video = self._summary(session, session.get(Video, video_id), "updated")
+            updated = self.add_structure(video, clock, target, text=True)
+            if video_id in position:
+                report.indexed[position[video_id]] = updated
+            else:
+                report.indexed.append(updated)
+        others = ", ".join(sorted(m for m in models if m != target))
+        report.notes.append(f"{why}: the library's text model is now {target}; {len(stale)} video"
+                            f"{'s' if len(stale) != 1 else ''} with {others} embedded again from stored "
+                            "transcripts and slides (no speech recognition), so that models do not mix")
 
     def _finish(self, report: IndexReport, path: Path,
                 outcome: Future[VideoAnalysis] | IndexedVideo | VmrError) -> None:
@@ -191,26 +247,40 @@ class Indexer:
         with self.sessions() as session:
             return session.get(Video, video_id).structure == structure.VERSION
 
-    def add_structure(self, video: IndexedVideo, clock: StageClock) -> IndexedVideo:
+    def add_structure(self, video: IndexedVideo, clock: StageClock, model: str | None = None,
+                      text: bool = False) -> IndexedVideo:
         """An unchanged video indexed before chapters (or with an older structure) gets its
-        chapters and passage/chapter vectors, derived from its stored words and slide text."""
+        chapters and passage/chapter vectors, derived from its stored words and slide text; with
+        `text`, its speech and slides vectors too (all from `model`, else the one for its
+        language)."""
         with self.sessions() as session:
             row = session.get(Video, video.video_id)
             content, duration = row.content_hash, row.duration
+            model = model or self.options.text_model_for(row.language)
+            segments = [s for s in session.scalars(select(Segment).where(Segment.video_id == row.id)
+                                                   .order_by(Segment.idx)) if s.text.strip()] if text else []
+            keyframes = [c.keyframe_time for c in session.scalars(
+                select(Clip).where(Clip.video_id == row.id).order_by(Clip.idx))]
             words = session.execute(select(Word.start, Word.end, Word.text).where(Word.video_id == row.id)
                                     .order_by(Word.start, Word.id)).all()
             slides = [SlideSpan(s.start, s.end, s.text, s.confidence) for s in session.scalars(
                 select(SlideText).where(SlideText.video_id == row.id).order_by(SlideText.idx))]
             clips = [TimeSpan(c.start, c.end) for c in session.scalars(
                 select(Clip).where(Clip.video_id == row.id).order_by(Clip.idx))]
-        chapters, channels = self.analyser.structure(video.path, [tuple(w) for w in words], slides, clips,
-                                                     duration, clock)
+        channels = {}
+        if text:
+            channels = self.analyser.text_channels(video.path, speech_texts(segments, clips),
+                                                   clip_slide_texts(slides, _Keyframes(keyframes)), model, clock)
+        chapters, found = self.analyser.structure(video.path, [tuple(w) for w in words], slides, clips,
+                                                  duration, clock, model)
+        channels |= found
         dims = {channel: self.files.write(content, channel, found.model, len(clips), found.vectors)
                 for channel, found in channels.items()}
         with self.sessions() as session, session.begin():
             row = session.get(Video, video.video_id)
+            replaced = [Channel.SPEECH, Channel.SLIDES, *structure.CHANNELS] if text else list(structure.CHANNELS)
             for old in session.scalars(select(VideoChannel).where(
-                    VideoChannel.video_id == row.id, VideoChannel.channel.in_(list(structure.CHANNELS)))):
+                    VideoChannel.video_id == row.id, VideoChannel.channel.in_(replaced))):
                 session.delete(old)
             session.flush()
             for channel, found in channels.items():
@@ -353,7 +423,14 @@ class Indexer:
         slides = session.scalar(select(func.count(SlideText.id)).where(
             SlideText.video_id == video.id, SlideText.text != "")) or 0
         return IndexedVideo(video.path, video.id, video.duration, clips, words, status, warning,
-                            seconds or {}, slides)
+                            seconds or {}, slides, video.language)
+
+
+@dataclass(frozen=True)
+class _Keyframes:
+    """A video's keyframe times, where `clip_slide_texts` wants its scan."""
+
+    keyframe_times: list[float]
 
 
 def prune_vectors(sessions: Callable[[], Session], files: VectorFiles) -> int:

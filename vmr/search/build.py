@@ -47,7 +47,8 @@ Repair = Callable[[int, str, str], "np.ndarray | None"]
 # exact refinement, 3.6x faster at a million clips; below this size a scan takes milliseconds).
 PREFILTER_MIN_CLIPS = 200_000
 # The layout of a build folder; folders written in another layout are rebuilt on load.
-FORMAT = 4  # 3: words, keyframes and document texts (moments read no catalogue rows); 4: passages, chapters
+FORMAT = 5  # 3: words, keyframes and document texts (moments read no catalogue rows); 4: passages, chapters;
+# 5: languages
 # The typical clip length is the median over this many clips (window lengths are in clips).
 CLIP_SAMPLE = 4096
 
@@ -201,7 +202,8 @@ def load_folder(folder: Path) -> SearchBuild | None:
         for name, info in manifest["channels"].items()
     }
     vocab = json.loads((folder / "lexical.vocab.json").read_text())
-    index = lexical.load_index(vocab, {name: array(f"lexical.{name}") for name in lexical.LexicalIndex.ARRAY_FILES})
+    index = lexical.load_index(vocab, {name: array(f"lexical.{name}") for name in lexical.LexicalIndex.ARRAY_FILES},
+                               manifest["lexical"]["languages"])
     return validate(SearchBuild(
         generation=manifest["generation"],
         video_ids=array("video_ids"),
@@ -349,9 +351,12 @@ def _build(session: Session, root: Path, files: VectorFiles, storage: str,
     arrays["word_start"] = np.array([w[1] for w in words], dtype=np.float64)
     arrays["word_end"] = np.array([w[2] for w in words], dtype=np.float64)
     arrays |= Texts.of([w[3] for w in words]).arrays("word_text")
-    index = lexical.LexicalIndex.build(_documents(session, arrays, words), len(video_ids))
+    spoken = dict(session.execute(select(Video.id, Video.language)).all())  # each video's language
+    index = lexical.LexicalIndex.build(_documents(session, arrays, words), len(video_ids),
+                                       [spoken.get(int(v)) for v in video_ids])
     arrays |= {f"lexical.{name}": array for name, array in index.arrays().items()}
-    manifest["lexical"] = {"documents": len(index.doc_field), "terms": len(index.vocab)}
+    manifest["lexical"] = {"documents": len(index.doc_field), "terms": len(index.vocab),
+                           "languages": list(index.languages)}
     return publish(root, arrays, manifest, {"lexical.vocab.json": json.dumps(index.vocab, ensure_ascii=False)})
 
 

@@ -131,8 +131,9 @@ class ClipScores:
     # or else the whole query said (almost) word for word, a quote; None otherwise.
     phrase_docs: list[np.ndarray | None]
     quoted: list[bool]  # the phrase was in double quotes: every moment must hold it
-    # and the tokens those documents say (the quoted phrase, or the whole query)
-    phrases: list[list[str] | None]
+    # and the tokens those documents say (the quoted phrase, or the whole query), in each
+    # language of the library
+    phrases: list[dict[str, list[str]] | None]
     fused: np.ndarray | None = None  # float32 [Q, N]
     fused_stats: object = None  # confidence.ScoreStats of `fused` before a phrase's penalty
     # Per query whose phrase is said somewhere: bool [N], the clips of documents holding it.
@@ -193,11 +194,11 @@ def clip_scores(build: SearchBuild, request: Request,
         fields = np.stack([build.lexical.clip_scores(q, n) for q in queries], axis=1)  # [F, Q, N]
         for name, scores in zip(lexical.FIELDS, fields):
             parts[f"lexical.{name}"] = scores
-    phrase_docs = [phrase_documents(build, query) if request.options.lexical_weight > 0 or query.phrases else None
+    phrase_docs = [phrase_documents(build, query) if request.options.lexical_weight > 0 or query.quoted else None
                    for query in queries]
-    phrases = [None if docs is None else (query.phrases[0] if query.phrases else query.tokens)
+    phrases = [None if docs is None else {language: said_phrase(query, language) for language in build.lexical.languages}
                for docs, query in zip(phrase_docs, queries)]
-    scores = ClipScores(parts, present, phrase_docs, [bool(q.phrases) for q in queries], phrases)
+    scores = ClipScores(parts, present, phrase_docs, [bool(q.quoted) for q in queries], phrases)
     return scores, PartStats(stats, np.array([docs is not None for docs in phrase_docs], dtype=bool))
 
 
@@ -296,17 +297,28 @@ def exact_scores_at(build: SearchBuild, rows: np.ndarray, request: Request, scor
 
 def phrase_documents(build: SearchBuild, query: Query) -> np.ndarray | None:
     """The documents holding the query's quoted phrases; or, for a query of a few words or more
-    said (almost) word for word, a quote, the sentences that say it."""
-    if query.phrases:  # said in a sentence or shown on a slide (passages and chapters hold those)
-        docs = build.lexical.phrase_documents(query.phrases)
+    said (almost) word for word, a quote, the sentences that say it. Each document is matched
+    on the query's tokens in its own language."""
+    found = []
+    for language in build.lexical.languages:
+        read = query.analysed(language)
+        if query.quoted:
+            found.append(build.lexical.phrase_documents(read.phrases, language=language))
+        elif len(read.tokens) >= QUOTE_TOKENS:
+            found.append(build.lexical.phrase_documents([read.tokens], field=Channel.SPEECH, language=language,
+                                                        max_edits=len(read.tokens) // QUOTE_WORDS_PER_EDIT))
+    docs = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+    if query.quoted:  # said in a sentence or shown on a slide (passages and chapters hold those)
         fields = build.lexical.doc_field[docs]
         docs = docs[(fields == lexical.FIELDS.index(Channel.SPEECH)) | (fields == lexical.FIELDS.index(Channel.SLIDES))]
-    elif len(query.tokens) >= QUOTE_TOKENS:
-        docs = build.lexical.phrase_documents([query.tokens], field=Channel.SPEECH,
-                                              max_edits=len(query.tokens) // QUOTE_WORDS_PER_EDIT)
-    else:
-        return None
     return docs if len(docs) else None
+
+
+def said_phrase(query: Query, language: str) -> list[str]:
+    """The tokens a document holding the query's phrase says, in its language: the first quoted
+    phrase, or the whole query."""
+    read = query.analysed(language)
+    return read.phrases[0] if query.quoted and read.phrases else read.tokens
 
 
 def channel_scores(channel: ChannelMatrix, queries: np.ndarray, prefilter: Prefilter | None) -> np.ndarray:

@@ -1,21 +1,23 @@
 """The lexical channel: BM25 over transcript sentences and slide text, built by vmr itself so it
 works on every database (SQLite, PostgreSQL), as derived data in the search build.
 
-Documents and queries are tokenised alike (`vmr.language`). The documents are the spoken
-sentences (Whisper's words, split where one ends with . ? or !) and the slides, each mapped to
-the clip rows it overlaps; a clip's score on a field is its best document's. A query's
-"double-quoted phrase" must appear in a document as a token sequence for that document to score.
+Documents and queries are tokenised alike (`vmr.language`): each document in its video's
+language, and the query in each language the library holds, so that a document is scored on
+the query as its own language reads it. The documents are the spoken sentences (Whisper's
+words, split where one ends with . ? or !) and the slides, each mapped to the clip rows it
+overlaps; a clip's score on a field is its best document's. A query's "double-quoted phrase"
+must appear in a document as a token sequence for that document to score.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from vmr.channels import TEXT_CHANNELS
-from vmr.language import tokens, word_tokens
+from vmr.language import DEFAULT_LANGUAGE, analyser, tokens
 from vmr.search.texts import Texts
 from vmr.timecode import TimeSpan
 
@@ -27,22 +29,38 @@ B = 0.5
 
 
 @dataclass(frozen=True)
-class Query:
-    """A query as the channels see it: `text` for the encoder (quotes removed), its `tokens`,
-    the lexical `terms` (distinct tokens), and the quoted `phrases` a document must contain."""
+class Analysed:
+    """A query as one language reads it: its `tokens`, the lexical `terms` (distinct tokens),
+    and the quoted `phrases` a document must contain."""
 
-    text: str
     tokens: list[str]
     terms: list[str]
     phrases: list[list[str]]
 
 
+@dataclass(frozen=True)
+class Query:
+    """A query as the channels see it: `text` for the encoder (quotes removed), and its
+    `quoted` phrases as typed; `analysed(language)` gives its tokens in a language."""
+
+    text: str
+    quoted: tuple[str, ...] = ()
+    _analyses: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def analysed(self, language: str | None = DEFAULT_LANGUAGE) -> Analysed:
+        found = self._analyses.get(language)
+        if found is None:
+            read = analyser(language)
+            sequence = read.tokens(self.text)
+            phrases = [p for p in (read.tokens(q) for q in self.quoted) if p]
+            found = self._analyses[language] = Analysed(sequence, list(dict.fromkeys(sequence)), phrases)
+        return found
+
+
 def parse_query(query: str) -> Query:
     quoted = re.findall(r'"([^"]+)"', query)
     text = " ".join(query.replace('"', " ").split())
-    phrases = [p for p in (tokens(q) for q in quoted) if p]
-    sequence = tokens(text)
-    return Query(text, sequence, list(dict.fromkeys(sequence)), phrases)
+    return Query(text, tuple(q for q in quoted if tokens(q)))
 
 
 @dataclass(frozen=True)
@@ -84,20 +102,32 @@ class LexicalIndex:
     field_docs: np.ndarray  # float32 [F]: documents per field
     field_avg_length: np.ndarray  # float32 [F]
     doc_text: Texts
+    # The languages of the whole library's documents (ISO 639-1), and each document's and
+    # video's position among them: a document is scored on the query as its language reads it.
+    languages: tuple[str, ...] = (DEFAULT_LANGUAGE,)
+    doc_language: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # int8 [D]
+    video_language: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # int8 [V]
 
     ARRAYS = ("video_docs", "doc_field", "doc_first", "doc_stop", "doc_start", "doc_end", "doc_length",
               "token_offsets", "token_ids", "token_word", "posting_offsets", "posting_docs", "posting_tf",
-              "doc_freq", "field_docs", "field_avg_length")
+              "doc_freq", "field_docs", "field_avg_length", "doc_language", "video_language")
     ARRAY_FILES = (*ARRAYS, "doc_text.offsets", "doc_text.blob")
 
     @classmethod
-    def build(cls, documents: list[Document], videos: int) -> LexicalIndex:
-        """The index of `documents` of `videos` videos (put in index order: see the class)."""
+    def build(cls, documents: list[Document], videos: int,
+              video_languages: list[str | None] | None = None) -> LexicalIndex:
+        """The index of `documents` of `videos` videos (put in index order: see the class),
+        each analysed in its video's language (`video_languages`, per position; None or
+        missing: English)."""
         documents = sorted(documents, key=lambda d: (d.video, d.field, d.start))
+        spoken = [language or DEFAULT_LANGUAGE for language in (video_languages or [None] * videos)]
+        languages = tuple(sorted(set(spoken))) or (DEFAULT_LANGUAGE,)
+        video_language = np.array([languages.index(language) for language in spoken], dtype=np.int8)
         vocab: dict[str, int] = {}
         sequences, words = [], []
         for d in documents:
-            found, sources = word_tokens(list(d.words)) if d.words else (tokens(d.text), [])
+            read = analyser(spoken[d.video])
+            found, sources = read.word_tokens(list(d.words)) if d.words else (read.tokens(d.text), [])
             sequences.append(np.array([vocab.setdefault(t, len(vocab)) for t in found], dtype=np.int32))
             words.append(np.array(sources, dtype=np.int64) + d.first_word if d.words
                          else np.full(len(found), -1, dtype=np.int64))
@@ -129,7 +159,9 @@ class LexicalIndex:
             posting_offsets=posting_offsets, posting_docs=docs.astype(np.int32),
             posting_tf=tf.astype(np.float32), doc_freq=doc_freq, field_docs=field_docs,
             field_avg_length=(field_tokens / np.maximum(field_docs, 1)).astype(np.float32),
-            doc_text=Texts.of([d.text for d in documents]),
+            doc_text=Texts.of([d.text for d in documents]), languages=languages,
+            doc_language=video_language[doc_video] if n_docs else np.zeros(0, np.int8),
+            video_language=video_language,
         )
 
     def part(self, first_video: int, stop_video: int, first_row: int, first_word: int) -> LexicalIndex:
@@ -154,7 +186,8 @@ class LexicalIndex:
             posting_offsets=kept_before[np.asarray(self.posting_offsets)],
             posting_docs=(np.asarray(self.posting_docs)[keep] - d0).astype(np.int32),
             posting_tf=np.asarray(self.posting_tf)[keep],
-            doc_text=self.doc_text.part(d0, d1),
+            doc_text=self.doc_text.part(d0, d1), doc_language=self.doc_language[d0:d1],
+            video_language=self.video_language[first_video:stop_video],
         )
 
     def documents_of(self, video: int, field: str) -> slice:
@@ -169,6 +202,10 @@ class LexicalIndex:
         """The documents among `docs` that belong to the video at this position."""
         return docs[(docs >= self.video_docs[video]) & (docs < self.video_docs[video + 1])]
 
+    def language_of(self, video: int) -> str:
+        """The language the documents of the video at this position were analysed in."""
+        return self.languages[int(self.video_language[video])]
+
     def arrays(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self.ARRAYS} | self.doc_text.arrays("doc_text")
 
@@ -178,12 +215,12 @@ class LexicalIndex:
         return np.log1p((self.field_docs - df + 0.5) / (df + 0.5))
 
     def phrase_documents(self, phrases: list[list[str]], field: str | None = None,
-                         max_edits: int = 0) -> np.ndarray:
-        """The documents (of one field, or any) holding every phrase, each with at most
-        `max_edits` words missing, extra or different."""
+                         max_edits: int = 0, language: str | None = None) -> np.ndarray:
+        """The documents (of one field, or any; of one language, or any) holding every phrase,
+        each with at most `max_edits` words missing, extra or different."""
         docs = None
         for phrase in phrases:
-            found = self.phrase_docs(phrase, max_edits)
+            found = self.phrase_docs(phrase, max_edits, language)
             docs = found if docs is None else np.intersect1d(docs, found)
         docs = np.zeros(0, np.int64) if docs is None else docs
         return docs[self.doc_field[docs] == FIELDS.index(field)] if field is not None else docs
@@ -195,8 +232,9 @@ class LexicalIndex:
             rows[self.doc_first[d]:self.doc_stop[d]] = True
         return rows
 
-    def phrase_docs(self, phrase: list[str], max_edits: int = 0) -> np.ndarray:
-        """The documents holding the phrase as a run of tokens, within `max_edits` word edits."""
+    def phrase_docs(self, phrase: list[str], max_edits: int = 0, language: str | None = None) -> np.ndarray:
+        """The documents (of one language, or any) holding the phrase as a run of tokens, within
+        `max_edits` word edits."""
         ids = [self.vocab.get(t, -1) for t in phrase]
         known = sorted({t for t in ids if t >= 0})
         need = len(set(ids)) - max_edits  # distinct phrase words a candidate must hold
@@ -205,6 +243,8 @@ class LexicalIndex:
         postings = np.concatenate([self.posting_docs[self.posting_offsets[t]:self.posting_offsets[t + 1]]
                                    for t in known])
         held = np.bincount(postings, minlength=len(self.doc_field))
+        if language is not None and len(self.languages) > 1:
+            held[self.doc_language != self.languages.index(language)] = 0
         target = np.array(ids, dtype=np.int64)
         found = [d for d in np.nonzero(held >= need)[0]
                  if _substring_edits(target, self.token_ids[self.token_offsets[d]:self.token_offsets[d + 1]]) <= max_edits]
@@ -212,11 +252,28 @@ class LexicalIndex:
 
     def clip_scores(self, query: Query, n_rows: int) -> np.ndarray:
         """float32 [F, n_rows]: per field, each clip's best document's BM25 score divided by the
-        sum of the query terms' idf, so ~1 means "every query word, once" whatever the query."""
+        sum of the query terms' idf, so ~1 means "every query word, once" whatever the query.
+        Each document is scored on the query's tokens in its own language."""
         out = np.zeros((len(FIELDS), n_rows), dtype=np.float32)
-        ids = [self.vocab.get(t, -1) for t in query.terms]
-        if not ids or not len(self.doc_field):
+        if not len(self.doc_field):
             return out
+        doc_scores = np.zeros(len(self.doc_field), dtype=np.float32)
+        for position, language in enumerate(self.languages):
+            mine = None if len(self.languages) == 1 else self.doc_language == position
+            if mine is None or mine.any():
+                self._score_documents(query.analysed(language), doc_scores, mine)
+        hit = np.nonzero(doc_scores > 0)[0]
+        spans = self.doc_stop[hit] - self.doc_first[hit]
+        rows = np.repeat(self.doc_first[hit] - np.cumsum(spans) + spans, spans) + np.arange(spans.sum())
+        np.maximum.at(out, (np.repeat(self.doc_field[hit], spans), rows), np.repeat(doc_scores[hit], spans))
+        return out
+
+    def _score_documents(self, query: Analysed, doc_scores: np.ndarray, mine: np.ndarray | None) -> None:
+        """Adds the normalised BM25 score of the query (as one language reads it) to the
+        documents of that language (`mine`; None: every document)."""
+        ids = [self.vocab.get(t, -1) for t in query.terms]
+        if not ids:
+            return
         weighted = [(t, self.idf(t)) for t in ids]
         norm = sum(idf for _, idf in weighted)
         # OCR often loses the space between two words ("thylakoidmembrane"): such a token
@@ -225,25 +282,24 @@ class LexicalIndex:
             joined = self.vocab.get(a + b, -1)
             if joined >= 0 and a + b not in query.terms:
                 weighted.append((joined, self.idf(self.vocab.get(a, -1)) + self.idf(self.vocab.get(b, -1))))
-        doc_scores = np.zeros(len(self.doc_field), dtype=np.float32)
+        scores = np.zeros(len(self.doc_field), dtype=np.float32)
         for t, idf in weighted:
             if t < 0:
                 continue
             span = slice(self.posting_offsets[t], self.posting_offsets[t + 1])
             docs, tf = self.posting_docs[span], self.posting_tf[span]
+            if mine is not None:
+                keep = mine[docs]
+                docs, tf = docs[keep], tf[keep]
             field = self.doc_field[docs]
             length = self.doc_length[docs] / self.field_avg_length[field]
-            doc_scores[docs] += idf[field] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length))
-        doc_scores /= norm[self.doc_field].astype(np.float32)
+            scores[docs] += idf[field] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length))
+        scores /= norm[self.doc_field].astype(np.float32)
         for phrase in query.phrases:
-            keep = np.zeros(len(doc_scores), dtype=bool)
+            keep = np.zeros(len(scores), dtype=bool)
             keep[self.phrase_docs(phrase)] = True
-            doc_scores[~keep] = 0
-        hit = np.nonzero(doc_scores > 0)[0]
-        spans = self.doc_stop[hit] - self.doc_first[hit]
-        rows = np.repeat(self.doc_first[hit] - np.cumsum(spans) + spans, spans) + np.arange(spans.sum())
-        np.maximum.at(out, (np.repeat(self.doc_field[hit], spans), rows), np.repeat(doc_scores[hit], spans))
-        return out
+            scores[~keep] = 0
+        doc_scores += scores
 
 
 def _substring_edits(phrase: np.ndarray, tokens: np.ndarray) -> int:
@@ -279,6 +335,6 @@ def matched_run(phrase: list[str], text: list[str]) -> tuple[int, int]:
     return stop - int(np.argmin(back)), stop
 
 
-def load_index(vocab: dict[str, int], arrays: dict[str, np.ndarray]) -> LexicalIndex:
-    return LexicalIndex(vocab=vocab, doc_text=Texts.load(arrays, "doc_text"),
+def load_index(vocab: dict[str, int], arrays: dict[str, np.ndarray], languages: list[str]) -> LexicalIndex:
+    return LexicalIndex(vocab=vocab, doc_text=Texts.load(arrays, "doc_text"), languages=tuple(languages),
                         **{name: arrays[name] for name in LexicalIndex.ARRAYS})

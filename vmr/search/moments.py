@@ -85,7 +85,8 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
             start, end = float(build.lexical.doc_start[units[why]]), float(build.lexical.doc_end[units[why]])
         elif options.snap:
             quote = None if scores.phrase_docs[q] is None else quote_span(
-                build, video, scores.phrases[q], scores.phrase_docs[q], TimeSpan(start, end))
+                build, video, scores.phrases[q][build.lexical.language_of(video)], scores.phrase_docs[q],
+                TimeSpan(start, end))
             if quote is None:
                 peak = peak_extent(fused, first, stop, best, build.video_rows(video))
                 start, end = snap_to_sentences(build, video, float(build.starts[peak[0]]),

@@ -71,7 +71,7 @@ class Part:
         excluded = self._exclude(request, scores.fused)
         found = []
         for q, query in enumerate(request.queries):
-            if query.phrases and not plan.phrase_found[q]:
+            if query.quoted and not plan.phrase_found[q]:
                 found.append(NO_WINDOWS)  # a quoted phrase said nowhere: nothing holds it
                 continue
             first, stop, value = best_windows(self.build, scores.fused[q], request.options, request.lengths,

@@ -100,6 +100,26 @@ function problem(query) {
   return null;
 }
 
+// Each video's language (ISO 639-1, as Whisper detected it), from /api/videos, asked once.
+let languages = null;
+function videoLanguages() {
+  languages ??= getJson("/api/videos")
+    .then((videos) => new Map(videos.map((v) => [v.video_id, v.language])))
+    .catch(() => new Map());
+  return languages;
+}
+
+function showLanguage(element, language) {
+  // The language's code beside the title; the text is marked as that language (screen readers, fonts).
+  element.querySelector(".lang")?.remove();
+  if (!language) return;
+  const badge = document.createElement("span");
+  badge.className = "lang";
+  badge.textContent = language;
+  badge.title = new Intl.DisplayNames([navigator.language || "en"], { type: "language" }).of(language) ?? language;
+  element.append(badge);
+}
+
 async function search(query) {
   const number = ++latest;
   if (inFlight) inFlight.abort(); // the older answer is no longer wanted
@@ -133,10 +153,12 @@ async function search(query) {
   }
   status(found[0].weak ? WEAK_NOTE : `${found.length} moment${found.length > 1 ? "s" : ""}`);
   const terms = queryTerms(query);
+  const spoken = await videoLanguages();
+  if (number !== latest) return;
   const items = [];
   found.forEach((m, i) => {
     if (m.weak && i > 0 && !found[i - 1].weak) items.push(divider(WEAKER_NOTE));
-    items.push(card(m, terms));
+    items.push(card(m, terms, spoken.get(m.video_id)));
   });
   list.replaceChildren(...items);
 }
@@ -149,7 +171,7 @@ function divider(text) {
   return item;
 }
 
-function card(m, terms) {
+function card(m, terms, language) {
   const item = $("card-template").content.firstElementChild.cloneNode(true);
   if (m.weak) item.classList.add("weak");
   const link = item.querySelector("a");
@@ -159,6 +181,8 @@ function card(m, terms) {
   item.querySelector(".title").textContent = m.title;
   item.querySelector(".span").textContent = `${clock(m.start)}–${clock(m.end)}`;
   item.querySelector(".text").append(highlighted((m.text || "(no speech)").replaceAll("\n", " · "), terms));
+  if (language) item.querySelector(".text").lang = language;
+  showLanguage(item.querySelector(".title"), language);
   link.addEventListener("click", (event) => {
     if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return; // new tab
     event.preventDefault();
@@ -211,6 +235,7 @@ async function play(videoId, title, start, end) {
   const watch = new URL(`/watch/${videoId}`, location.origin);
   watch.search = new URLSearchParams({ t: start.toFixed(1), ...(end !== null && { end: end.toFixed(1) }) });
   $("now-title").textContent = title;
+  showLanguage($("now-title"), (await videoLanguages()).get(videoId));
   $("now-span").textContent = end !== null ? `${clock(start)}–${clock(end)}` : `from ${clock(start)}`;
   $("share-url").value = watch.href;
   $("now").hidden = false;
