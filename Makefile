@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: install
-	$(VENV)/bin/vmr --home $(DEMO_HOME) index samples/
+	$(VENV)/bin/vmr --home $(DEMO_HOME) index samples/*.mp4
 	$(VENV)/bin/vmr --home $(DEMO_HOME) search "how does gradient descent update the weights" -k 3
 	$(VENV)/bin/vmr --home $(DEMO_HOME) search "what is overfitting" -k 3
 

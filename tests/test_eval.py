@@ -11,16 +11,19 @@ import pytest
 from conftest import ROOT, run_json, run_vmr
 from vmr.errors import VmrError
 from vmr.evaluate import (
-    Annotation, QueryResult, average_precision, best_iou, by_kind, evaluate, load_annotations,
-    mean_average_precision, recall_at, reciprocal_rank, start_error, summarize,
+    Annotation, EvalReport, QueryResult, average_precision, best_iou, by_granularity, by_kind,
+    by_language, evaluate, load_annotations, mean_average_precision, recall_at, reciprocal_rank,
+    start_error, summarize,
 )
 from vmr.timecode import TimeSpan as S
 
 W = (S(10, 20),)
 
 
-def result(predictions, windows=W, kind=None) -> QueryResult:
-    return QueryResult(Annotation("q", "a query", "v", tuple(windows), kind), (), tuple(predictions))
+def result(predictions, windows=W, kind=None, granularity=None, language=None) -> QueryResult:
+    annotation = Annotation("q", "a query", "v", tuple(windows), kind, granularity=granularity,
+                            language=language)
+    return QueryResult(annotation, (), tuple(predictions))
 
 
 def test_iou_takes_the_best_matching_window_and_zero_for_another_video():
@@ -87,7 +90,80 @@ def test_annotations_load_with_their_kind_and_line(tmp_path):
     assert second.windows == (S(0, 1), S(3, 4)) and second.kind is None and second.where.endswith(":3")
 
 
+def test_breakdowns_by_granularity_and_language():
+    results = [
+        result([S(10, 20)], kind="quote", granularity="sentence", language="en"),        # exact
+        result([None, S(10, 16)], kind="paraphrase", granularity="topic", language="it"),  # rank 2
+        result([], (S(0, 5),), kind="slide", granularity="passage", language="en"),       # missed
+        result([S(12, 22)], kind="paraphrase", granularity="sentence"),                   # 8/12
+        result([S(10, 20)], kind="keyword", granularity="chapter", language="en"),       # exact
+        result([S(0, 4)], (S(0, 5),)),                                                    # IoU 0.8
+    ]
+    grains = by_granularity(results)
+    # shortest answers first, then any other label alphabetically; unlabelled queries left out
+    assert list(grains) == ["sentence", "passage", "topic", "chapter"]
+    assert [s.n for s in grains.values()] == [2, 1, 1, 1]
+    assert grains["sentence"].r1_05 == 1.0 and grains["sentence"].r1_07 == 0.5
+    assert grains["sentence"].mean_ap == pytest.approx((1 + 0.4) / 2)
+    assert grains["topic"].r1_05 == 0.0 and grains["topic"].mrr == 0.5
+    assert grains["passage"].r5_05 == 0.0 and grains["passage"].median_start_error is None
+    languages = by_language(results)
+    assert list(languages) == ["en", "it"] and [s.n for s in languages.values()] == [3, 1]
+    assert languages["en"].r1_05 == pytest.approx(2 / 3) and languages["it"].r5_05 == 1.0
+    # the breakdowns summarise exactly the rows they name, like the overall summary
+    assert languages["it"] == summarize([results[1]])
+    assert by_kind(results)["paraphrase"].n == 2
+    assert by_granularity(results[5:]) == {} and by_language(results[5:]) == {}
+
+
+def _report(results) -> EvalReport:
+    return EvalReport(10, summarize(results), by_kind(results), results,
+                      by_granularity(results), by_language(results))
+
+
+def test_report_json_and_table_carry_the_breakdowns_only_when_labelled():
+    labelled = _report([result([S(10, 20)], kind="quote", granularity="sentence", language="en"),
+                        result([], kind="slide", granularity="topic", language="it")])
+    data = labelled.to_json()
+    assert list(data["by_granularity"]) == ["sentence", "topic"]
+    assert data["by_language"]["en"]["n"] == 1 and data["by_language"]["it"]["R5@0.5"] == 0
+    assert data["by_granularity"]["sentence"] == labelled.by_granularity["sentence"].to_json()
+    assert [(q["granularity"], q["language"]) for q in data["queries"]] == [("sentence", "en"),
+                                                                           ("topic", "it")]
+    lines = labelled.table()
+    assert lines[0] == "2 queries, top 10 moments each; mAP over IoU 0.5:0.05:0.95"
+    headers = [i for i, line in enumerate(lines) if "median start error" in line]
+    assert [lines[i].split()[0] for i in headers] == ["kind", "granularity", "language"]
+    assert all(lines[i - 1] == "" for i in headers[1:])
+    rows = [line.split() for line in lines if line and line.split()[0] not in
+            ("kind", "granularity", "language") and not line[0].isdigit()]
+    assert [r[0] for r in rows] == ["all", "quote", "slide", "sentence", "topic", "en", "it"]
+    assert rows[3][1:3] == ["1", "1.000"] and rows[3][-2:] == ["0.00", "s"]
+    assert rows[4][-1] == "-"  # no moment at all: no start error
+    # Annotations without the labels: the report is what it was before they existed.
+    plain = _report([result([S(10, 20)], kind="quote"), result([S(0, 4)])])
+    assert "by_granularity" not in plain.to_json() and "by_language" not in plain.to_json()
+    assert "granularity" not in plain.to_json()["queries"][0]
+    assert [line.split()[0] for line in plain.table()[1:]] == ["kind", "all", "quote"]
+
+
+def test_annotations_load_granularity_and_language(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"qid": 1, "query": "qué", "vid": "v", "relevant_windows": [[1, 2]], '
+                    '"kind": "quote", "granularity": "sentence", "language": "es"}\n'
+                    '{"qid": 2, "query": "y", "vid": "v", "relevant_windows": [[0, 1]], '
+                    '"granularity": null}\n', encoding="utf-8")
+    first, second = load_annotations(path)
+    assert (first.kind, first.granularity, first.language, first.query) == (
+        "quote", "sentence", "es", "qué")
+    assert second.granularity is None and second.language is None
+
+
 @pytest.mark.parametrize("line, problem", [
+    ('{"qid": 1, "query": "x", "vid": "v", "relevant_windows": [[0, 2]], "granularity": 3}',
+     "granularity must be a string"),
+    ('{"qid": 1, "query": "x", "vid": "v", "relevant_windows": [[0, 2]], "language": ["en"]}',
+     "language must be a string"),
     ('{"qid": 1, "query": "x", "vid": "v"}', "missing relevant_windows"),
     ('{"qid": 1, "query": "x", "vid": "v", "relevant_windows": [[5, 2]]}', "relevant_windows must be"),
     ('{"qid": 1, "query": " ", "vid": "v", "relevant_windows": [[0, 2]]}', "query must be"),

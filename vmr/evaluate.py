@@ -1,6 +1,7 @@
 """Score the index against QVHighlights-format annotations (`qid, query, vid, relevant_windows`,
-optionally `kind`): R@1 and R@5 at IoU 0.5 and 0.7, mAP over IoU 0.5:0.05:0.95, MRR and the
-median start error, overall and per query kind.
+optionally `kind`, `granularity` and `language`): R@1 and R@5 at IoU 0.5 and 0.7, mAP over IoU
+0.5:0.05:0.95, MRR and the median start error, overall and per query kind, and per granularity
+(sentence / passage / topic) and per query language where the annotations carry them.
 
 Search spans the whole library, so a moment in another video than the annotated one is a
 miss (IoU 0), as a user would see it.  The metric functions are pure; `evaluate` runs every
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,8 @@ class Annotation:
     windows: tuple[TimeSpan, ...]
     kind: str | None = None
     where: str = ""  # "FILE:LINE", for error messages
+    granularity: str | None = None  # "sentence", "passage" or "topic": how long the answer is
+    language: str | None = None  # ISO 639-1 code of the query's language
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,10 @@ class QueryResult:
 
     def to_json(self) -> dict:
         a = self.annotation
+        labels = {name: getattr(a, name) for name in ("granularity", "language")
+                  if getattr(a, name) is not None}
         return {
-            "qid": a.qid, "query": a.query, "vid": a.vid, "kind": a.kind,
+            "qid": a.qid, "query": a.query, "vid": a.vid, "kind": a.kind, **labels,
             "relevant_windows": [[w.start, w.end] for w in a.windows],
             "moments": [{"video": m.video, "start": round(m.start, 3), "end": round(m.end, 3),
                          "score": round(m.score, 4), "iou": round(iou, 4)}
@@ -100,12 +105,37 @@ class EvalReport:
     overall: Summary
     by_kind: dict[str, Summary]
     queries: list[QueryResult]
+    # empty where no annotation carries a granularity / a language; then left out of the JSON
+    by_granularity: dict[str, Summary] = field(default_factory=dict)
+    by_language: dict[str, Summary] = field(default_factory=dict)
 
     def to_json(self) -> dict:
+        breakdowns = {name: {label: s.to_json() for label, s in getattr(self, name).items()}
+                      for name in ("by_granularity", "by_language") if getattr(self, name)}
         return {"k": self.k, "iou_thresholds": list(IOU_THRESHOLDS),
                 "overall": self.overall.to_json(),
                 "by_kind": {kind: s.to_json() for kind, s in self.by_kind.items()},
+                **breakdowns,
                 "queries": [q.to_json() for q in self.queries]}
+
+    def table(self) -> list[str]:
+        """The lines `vmr eval` prints: a header, then one row per summary -- all, each kind,
+        and, after a blank line each, every granularity and every language where known."""
+        lines = [f"{len(self.queries)} queries, top {self.k} moments each; "
+                 "mAP over IoU 0.5:0.05:0.95"]
+        sections = [("kind", {"all": self.overall, **self.by_kind}),
+                    ("granularity", self.by_granularity), ("language", self.by_language)]
+        for n, (title, rows) in enumerate(s for s in sections if s[1]):
+            if n:
+                lines.append("")
+            lines.append(f"{title:12} {'n':>4}" + "".join(f" {name:>7}" for name, _ in COLUMNS)
+                         + "  median start error")
+            for label, summary in rows.items():
+                error = summary.median_start_error
+                lines.append(f"{label:12} {summary.n:4}"
+                             + "".join(f" {getattr(summary, attr):7.3f}" for _, attr in COLUMNS)
+                             + ("  -" if error is None else f"  {error:.2f} s"))
+        return lines
 
 
 # -- metrics
@@ -180,10 +210,31 @@ def summarize(results: list[QueryResult]) -> Summary:
     )
 
 
+def _by(results: list[QueryResult], label: str, order: tuple[str, ...] = ()) -> dict[str, Summary]:
+    """One summary per value of the annotations' `label`, the values in `order` first, the
+    others in alphabetical order; queries without one left out."""
+    values = {getattr(r.annotation, label) for r in results} - {None, ""}
+    ranked = sorted(values, key=lambda v: (order.index(v) if v in order else len(order), v))
+    return {v: summarize([r for r in results if getattr(r.annotation, label) == v]) for v in ranked}
+
+
 def by_kind(results: list[QueryResult]) -> dict[str, Summary]:
     """One summary per query kind, kinds in alphabetical order; queries without a kind left out."""
-    kinds = sorted({r.annotation.kind for r in results if r.annotation.kind})
-    return {kind: summarize([r for r in results if r.annotation.kind == kind]) for kind in kinds}
+    return _by(results, "kind")
+
+
+GRANULARITIES = ("sentence", "passage", "topic")
+
+
+def by_granularity(results: list[QueryResult]) -> dict[str, Summary]:
+    """One summary per granularity, shortest answers first (sentence, passage, topic, then any
+    other in alphabetical order); queries without a granularity left out."""
+    return _by(results, "granularity", GRANULARITIES)
+
+
+def by_language(results: list[QueryResult]) -> dict[str, Summary]:
+    """One summary per query language, in alphabetical order; queries without one left out."""
+    return _by(results, "language")
 
 
 # -- input
@@ -223,19 +274,22 @@ def load_annotations(path: str | Path) -> list[Annotation]:
         missing = [key for key in ("qid", "query", "vid", "relevant_windows") if key not in record]
         if missing:
             raise VmrError(f"{where}: missing {', '.join(missing)}")
-        query, vid, kind = record["query"], record["vid"], record.get("kind")
+        query, vid = record["query"], record["vid"]
+        kind, granularity, language = (record.get(k) for k in ("kind", "granularity", "language"))
         if not isinstance(query, str) or not query.strip():
             raise VmrError(f"{where}: query must be a non-empty string")
         if not isinstance(vid, str) or not vid:
             raise VmrError(f"{where}: vid must be a non-empty string")
-        if kind is not None and not isinstance(kind, str):
-            raise VmrError(f"{where}: kind must be a string")
+        for name, value in (("kind", kind), ("granularity", granularity), ("language", language)):
+            if value is not None and not isinstance(value, str):
+                raise VmrError(f"{where}: {name} must be a string")
         try:
             windows = _windows(record["relevant_windows"])
         except ValueError:
             raise VmrError(f"{where}: relevant_windows must be a list of [start, end] "
                            "with 0 <= start < end") from None
-        annotations.append(Annotation(record["qid"], query, vid, windows, kind, where))
+        annotations.append(Annotation(record["qid"], query, vid, windows, kind, where,
+                                      granularity, language))
     if not annotations:
         raise VmrError(f"{path}: no annotations")
     return annotations
@@ -268,4 +322,5 @@ def evaluate(library: Library, annotations: list[Annotation], k: int = 10) -> Ev
                                              for m in moments))
         for a, video_id, moments in zip(annotations, video_ids, found)
     ]
-    return EvalReport(k, summarize(results), by_kind(results), results)
+    return EvalReport(k, summarize(results), by_kind(results), results,
+                      by_granularity(results), by_language(results))

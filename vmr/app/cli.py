@@ -335,18 +335,13 @@ def cmd_transcript(lib, args) -> int:
 
 
 def cmd_eval(lib, args) -> int:
-    from vmr.evaluate import COLUMNS, evaluate, load_annotations
+    from vmr.evaluate import evaluate, load_annotations
 
     report = evaluate(lib, load_annotations(args.annotations), args.k)
     if args.json:
         print_json(report.to_json())
         return 0
-    print(f"{len(report.queries)} queries, top {report.k} moments each; mAP over IoU 0.5:0.05:0.95")
-    print(f"{'kind':12} {'n':>4}" + "".join(f" {name:>7}" for name, _ in COLUMNS) + "  median start error")
-    for kind, summary in [("all", report.overall), *report.by_kind.items()]:
-        error = summary.median_start_error
-        print(f"{kind:12} {summary.n:4}" + "".join(f" {getattr(summary, attr):7.3f}" for _, attr in COLUMNS)
-              + ("  -" if error is None else f"  {error:.2f} s"))
+    print("\n".join(report.table()))
     return 0
 
 
