@@ -34,9 +34,10 @@ _ORDINALS = {
 
 @functools.lru_cache(maxsize=1)
 def _stemmer():
-    import snowballstemmer
+    # The English module alone: the package's __init__ imports every language's (tens of ms).
+    from snowballstemmer.english_stemmer import EnglishStemmer
 
-    return snowballstemmer.stemmer("english")
+    return EnglishStemmer()
 
 
 @functools.lru_cache(maxsize=200_000)

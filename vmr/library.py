@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import func, select
@@ -24,19 +25,21 @@ from vmr.catalogue.store import (
     sqlite_url,
 )
 from vmr.catalogue.vectors import VectorFiles
-from vmr.catalogue.writer import Executor, Indexer, IndexReport, prune_vectors
 from vmr.channels import Channel
-from vmr.encode.text import TextEncoder
-from vmr.encode.visual import VisualEncoder, load_visual_encoder, read_image
 from vmr.errors import QueryError, VmrError
-from vmr.ingest.analysis import IndexOptions, Progress
-from vmr.ingest.asr import AsrOptions
-from vmr.ingest.ocr import SlideSpan
 from vmr.search import build, lexical, parts
 from vmr.search.fusion import encode_queries
 from vmr.search.links import moment_link
 from vmr.search.moments import Moment
 from vmr.search.options import SearchOptions, check_k, validate
+
+if TYPE_CHECKING:  # imported where they are used: a search needs none of them (cold start)
+    from vmr.catalogue.writer import Executor, IndexReport
+    from vmr.encode.text import TextEncoder
+    from vmr.encode.visual import VisualEncoder
+    from vmr.ingest.analysis import IndexOptions, Progress
+    from vmr.ingest.asr import AsrOptions
+    from vmr.ingest.ocr import SlideSpan
 
 
 def default_home() -> Path:
@@ -159,6 +162,9 @@ class Library:
               on_wait: Callable[[str], None] | None = None, workers: int | None = None) -> IndexReport:
         """Holds the library's writer lock: with another run writing, raises LibraryBusy, or
         with `wait` waits for it. With `ray`, the videos are analysed on `workers` Ray workers."""
+        from vmr.catalogue.writer import Indexer
+        from vmr.ingest.analysis import IndexOptions
+
         with writer_lock(self.engine, self.home, wait, on_wait):
             indexer = Indexer(self.session, options or IndexOptions(), self.vector_files, progress)
             executor: Executor | None = None
@@ -192,6 +198,8 @@ class Library:
         visual model's image tower against the keyframes', fused with its words, read by OCR
         (unless `read_text` is off) and searched through the text channels and keywords.
         Returns (the words read, "" for none; the moments)."""
+        from vmr.encode.visual import read_image
+
         check_k(k)
         pixels = read_image(image)
         if read_text:
@@ -220,7 +228,7 @@ class Library:
                      options: SearchOptions | None = None) -> tuple[str, list[Moment]]:
         """A spoken question: transcribed by Whisper (on this library's device unless `asr`
         says otherwise), then searched as text. Returns (the question heard, its moments)."""
-        from vmr.ingest.asr import load_transcriber
+        from vmr.ingest.asr import AsrOptions, load_transcriber
         from vmr.ingest.media import load_audio
 
         check_k(k)
@@ -266,6 +274,8 @@ class Library:
         images) for frames, else the text encoder its vectors came from."""
         if channel.model not in self._encoders:
             if channel.name == Channel.VISUAL:
+                from vmr.encode.visual import load_visual_encoder
+
                 self._encoders[channel.model] = load_visual_encoder(channel.model, self.device)
             else:
                 from vmr.encode.text import load_text_encoder
@@ -283,6 +293,8 @@ class Library:
                     return False
                 session.delete(video)
                 bump_generation(session)  # the next search or info rebuilds the build
+            from vmr.catalogue.writer import prune_vectors
+
             prune_vectors(self.session, self.vector_files)
         return True
 
@@ -299,6 +311,8 @@ class Library:
 
     def show(self, video: str | int, start: float, end: float) -> MomentView:
         """What was said and shown between `start` and `end` (seconds) of an indexed video."""
+        from vmr.ingest.ocr import SlideSpan
+
         if not 0 <= start < end:
             raise QueryError(f"want 0 <= START < END, not {start} and {end}")
         with self.session() as session:
