@@ -36,6 +36,7 @@ bench: install
 	$(PY) bench/ranking_bench.py
 	$(PY) bench/visual_bench.py
 	$(PY) bench/scaling_bench.py
+	$(PY) bench/serve_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME)

@@ -13,13 +13,15 @@ interleaved; throughput is minutes of video per minute of wall time of the whole
 (start-up, model loads and Ray's start included, as a user waits for them).
 
 Search: random unit vectors (384-d int8, as a library stores them) in videos of 300-3000
-clips, written as a matrix build and memory-mapped as a library maps its own. Timed per query:
-clip scores, fusion, windows and top 10 (what `vmr search` does between encoding the query and
-reading the words), with the exact int8 scan and with the default for large libraries (sign-bit
-prefilter, then int8 rerank of 2 %). Each method is timed in blocks of queries, blocks
-interleaved over rounds in random order; medians reported (the machine is shared and noisy).
+clips, written as a search build (no words or slides) and memory-mapped as a library maps its
+own. Timed per query: the whole search path of vmr/search/parts.py after the query is encoded
+(clip scores, fusion, windows, exact rerank, moments), with the exact int8 scan and with the
+default for large libraries (sign-bit prefilter, int8 rerank of 0.5 %, exact refinement), in
+one process and on Ray shards. Each method is timed in blocks of queries, blocks interleaved
+over rounds in random order; medians reported (the machine is shared and noisy).
 
-Catalogue: bytes per clip of SQLite and (with --postgres, an empty database) PostgreSQL.
+Catalogue: bytes per clip of SQLite and (with --postgres, an empty database) PostgreSQL, and of
+the clip-vector files the catalogue refers to.
 """
 
 from __future__ import annotations
@@ -43,10 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 import kernels  # noqa: E402  (first: sets OMP_WAIT_POLICY before any OpenMP runtime loads)
 from vmr import cluster  # noqa: E402
-from vmr.search import matrices  # noqa: E402
-from vmr.search.fusion import clip_scores  # noqa: E402
+from vmr.search import build, lexical, parts  # noqa: E402
 from vmr.search.options import SearchOptions  # noqa: E402
-from vmr.search.windows import ranked_windows, window_lengths  # noqa: E402
+from vmr.search.texts import Texts  # noqa: E402
 
 VMR = Path(sys.executable).with_name("vmr")
 SAMPLE = ROOT / "samples" / "lecture.mp4"
@@ -97,7 +98,7 @@ def index_part(copies: int, rounds: int) -> str:
 
 
 def build_library(scratch: Path, n: int, seed: int) -> tuple[Path, Path]:
-    """Two builds of the same random library: without sign-bit codes (exact scan) and with."""
+    """Two search builds of the same random library: without sign-bit codes (exact scan) and with."""
     rng = np.random.default_rng(seed)
     lengths = rng.integers(300, 3001, n // 300 + 2)
     lengths = lengths[: int(np.searchsorted(np.cumsum(lengths), n)) + 1]
@@ -108,25 +109,33 @@ def build_library(scratch: Path, n: int, seed: int) -> tuple[Path, Path]:
     work.mkdir(exist_ok=True)
     codes = np.lib.format.open_memmap(work / "matrices.npy", "w+", np.int8, (n, DIM))
     scales = np.lib.format.open_memmap(work / "scales.npy", "w+", np.float32, (n,))
+    exact = np.lib.format.open_memmap(work / "exact.npy", "w+", np.float16, (n, DIM))
     signs = np.lib.format.open_memmap(work / "codes.npy", "w+", np.uint64, (n, (DIM + 63) // 64))
     step = 1 << 18
     for lo in range(0, n, step):
         x = rng.standard_normal((min(step, n - lo), DIM), dtype=np.float32)
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         codes[lo:lo + len(x)], scales[lo:lo + len(x)] = kernels.quantize_int8(x)
+        exact[lo:lo + len(x)] = x
         signs[lo:lo + len(x)] = kernels.pack_sign_bits(x)
-    arrays = {"video_ids": np.arange(1, len(lengths) + 1, dtype=np.int64), "video_offsets": offsets,
-              "starts": starts, "ends": starts + 2.0, "speech.vectors": codes, "speech.scales": scales,
-              "speech.present": np.ones(n, bool)}
+    videos = len(lengths)
+    index = lexical.LexicalIndex.build([], videos)
+    arrays = {"video_ids": np.arange(1, videos + 1, dtype=np.int64), "video_offsets": offsets,
+              "starts": starts, "ends": starts + 2.0, "keyframes": starts + 1.0, "speech.vectors": codes,
+              "speech.scales": scales, "speech.exact": exact, "speech.present": np.ones(n, bool),
+              "word_offsets": np.zeros(videos + 1, np.int64), "word_start": np.zeros(0), "word_end": np.zeros(0),
+              **Texts.of([]).arrays("word_text"), **{f"lexical.{k}": v for k, v in index.arrays().items()}}
     roots = []
     for with_codes in (False, True):
         root = scratch / ("prefilter" if with_codes else "exact")
-        manifest = {"format": matrices.FORMAT, "generation": 1, "storage": "int8", "channels": {
-            "speech": {"model": MODEL, "dim": DIM, "storage": "int8", "codes": with_codes}}}
-        with matrices.build_lock(root):
-            matrices.publish(root, {**arrays, **({"speech.codes": signs} if with_codes else {})}, manifest)
+        manifest = {"format": build.FORMAT, "generation": 1, "storage": "int8", "clip_seconds": 2.0, "clips": n,
+                    "channels": {"speech": {"model": MODEL, "dim": DIM, "storage": "int8", "codes": with_codes,
+                                            "exact": True}}}
+        with build.build_lock(root):
+            build.publish(root, {**arrays, **({"speech.codes": signs} if with_codes else {})}, manifest,
+                          {"lexical.vocab.json": "{}"})
         roots.append(root)
-    del codes, scales, signs
+    del codes, scales, exact, signs
     shutil.rmtree(work)
     return roots[0], roots[1]
 
@@ -137,6 +146,7 @@ def search_part(sizes: list[int], rounds: int, per_block: int) -> str:
     # A small object store: the queries and results are a few kB.
     ray.init(include_dashboard=False, object_store_memory=256 * 2**20, log_to_driver=False)
     options = SearchOptions(k=10)
+    query = lexical.parse_query("")
     rng = np.random.default_rng(7)
     rows, bandwidth = [], {}
     for n in sizes:
@@ -146,48 +156,45 @@ def search_part(sizes: list[int], rounds: int, per_block: int) -> str:
         exact_root, prefilter_root = build_library(scratch, n, seed=n)
         log(f"  built in {time.perf_counter() - built:.0f} s")
         for label, root in (("exact int8 scan", exact_root), ("default: sign-bit prefilter + int8 rerank", prefilter_root)):
-            matrix = matrices.load(root)
-            lengths = window_lengths(matrix, options.window_seconds)
+            whole = build.load(root)
+            one_part = parts.local_fan([parts.Part(whole)])
 
-            def in_process(query, matrix=matrix):
-                return ranked_windows(matrix, clip_scores(matrix, query, 1, options)[0], options)
+            def search(vectors: dict[str, np.ndarray], fan=one_part, whole=whole) -> list:
+                return parts.search(fan, whole, parts.request_for(whole, [query], vectors, options))[0]
 
             shard_counts = {"in process": 0, "Ray, 1 shard": 1, "Ray, 2 shards": 2}
             times: dict[str, list[float]] = {name: [] for name in shard_counts}
             agree = []
             for _ in range(rounds):
                 for name in random.sample(list(times), len(times)):
-                    pool = cluster.ShardPool(matrix, shard_counts[name], "local") if shard_counts[name] else None
-                    search = in_process if pool is None else (
-                        lambda query, pool=pool: pool.search(query, 1, options, lengths)[0])
+                    pool = cluster.ShardPool(whole, shard_counts[name], "local") if shard_counts[name] else None
+                    fan = one_part if pool is None else pool.fan
                     for _ in range(2):  # warm: page cache, Numba's cached kernels, the actors
-                        search(_query(rng))
+                        search(_query(rng), fan)
                     for _ in range(per_block):
-                        query = _query(rng)
+                        vectors = _query(rng)
                         started = time.perf_counter()
-                        found = search(query)
+                        found = search(vectors, fan)
                         times[name].append((time.perf_counter() - started) * 1000)
                         if pool is not None:
-                            single = in_process(query)
-                            agree.append(len(set(zip(found[0], found[1])) & set(zip(single[0], single[1])))
-                                         / max(1, len(single[0])))
+                            agree.append(found == search(vectors))
                     if pool is not None:
                         pool.close()
             ms = {name: statistics.median(t) for name, t in times.items()}
             if label.startswith("exact"):
-                read = matrix.channels["speech"].matrices.nbytes + n * 5  # + scales and presence
+                read = whole.channels["speech"].vectors.nbytes + n * 5  # + scales and presence
                 bandwidth[n] = read / ms["in process"] / 1e6
             rows.append(f"| {n / 1e6:g}M | {label} | {ms['in process']:.0f} | {ms['Ray, 1 shard']:.0f} | "
                         f"{ms['Ray, 2 shards']:.0f} | {ms['in process'] / ms['Ray, 2 shards']:.2f}x | "
                         f"{np.mean(agree):.3f} |")
             log(rows[-1])
-            del matrix
+            del whole
         shutil.rmtree(scratch)
     ray.shutdown()
     return "\n".join([
-        f"## Search, one query, top 10 windows (ms, median of {rounds} x {per_block} per method)", "",
+        f"## Search, one query, top 10 moments (ms, median of {rounds} x {per_block} per method)", "",
         "| clips | scoring | in process | Ray, 1 shard | Ray, 2 shards | 2 shards vs in process | "
-        "same windows as in process |", "|---|---|---:|---:|---:|---:|---:|", *rows, "",
+        "same moments as in process |", "|---|---|---:|---:|---:|---:|---:|", *rows, "",
         "Exact scan read rate in process (int8 rows + scales + presence / time): "
         + ", ".join(f"{n / 1e6:g}M: {gbs:.1f} GB/s" for n, gbs in bandwidth.items())])
 
@@ -196,11 +203,13 @@ def search_part(sizes: list[int], rounds: int, per_block: int) -> str:
 
 
 def catalogue_part(postgres: str | None, videos: int) -> str:
-    """Bytes per clip of the catalogue, from synthetic lectures written through the ORM: 2-s
-    clips with one speech vector each, a sentence every 5 s, 140 words a minute."""
+    """Bytes per clip of the catalogue and of the clip-vector files, from synthetic lectures
+    written through the ORM: 2-s clips with one speech vector each, a sentence every 5 s, 140
+    words a minute."""
     from sqlalchemy import text
 
-    from vmr.catalogue.store import Clip, ClipVector, Segment, Video, Word, open_engine, session_factory, sqlite_url, utcnow
+    from vmr.catalogue.store import Clip, Segment, Video, VideoChannel, Word, open_engine, session_factory, sqlite_url, utcnow
+    from vmr.catalogue.vectors import VectorFiles
 
     scratch = Path(tempfile.mkdtemp(prefix="vmr-scale-db-"))
     targets = {"SQLite": sqlite_url(scratch)}
@@ -209,7 +218,9 @@ def catalogue_part(postgres: str | None, videos: int) -> str:
     rng = np.random.default_rng(3)
     clips_per_video, rows = 1000, []
     for name, url in targets.items():
-        engine = open_engine(url)
+        home = scratch / name
+        engine = open_engine(url, home)
+        files = VectorFiles(home)
 
         def size() -> int:
             if engine.dialect.name == "sqlite":
@@ -222,15 +233,17 @@ def catalogue_part(postgres: str | None, videos: int) -> str:
         empty = size()
         sessions = session_factory(engine)
         for v in range(videos):
+            content = f"{name}-{v:058d}"[:64]
             with sessions() as session, session.begin():
-                video = Video(path=f"/lectures/{name}/{v:06d}.mp4", content_hash="0" * 64, size=10**9,
+                video = Video(path=f"/lectures/{name}/{v:06d}.mp4", content_hash=content, size=10**9,
                               mtime=0.0, duration=2.0 * clips_per_video, fps=25.0, width=1280, height=720,
                               has_audio=True, status="indexed", asr_model="faster-whisper:base",
                               language="en", indexed_at=utcnow())
-                for i in range(clips_per_video):
-                    vector = rng.standard_normal(DIM).astype(np.float32)
-                    video.clips.append(Clip(idx=i, start=2.0 * i, end=2.0 * i + 2, keyframe_time=2.0 * i + 1, vectors=[
-                        ClipVector(channel="speech", model=MODEL, dim=DIM, dtype="float32", vector=vector.tobytes())]))
+                video.clips = [Clip(idx=i, start=2.0 * i, end=2.0 * i + 2, keyframe_time=2.0 * i + 1)
+                               for i in range(clips_per_video)]
+                vectors = dict(enumerate(rng.standard_normal((clips_per_video, DIM)).astype(np.float32)))
+                video.channels = [VideoChannel(channel="speech", model=MODEL, dim=files.write(
+                    content, "speech", MODEL, clips_per_video, vectors))]
                 session.add(video)
                 session.flush()
                 for j in range(clips_per_video * 2 // 5):  # a sentence per 5 s of 11.7 words
@@ -243,13 +256,14 @@ def catalogue_part(postgres: str | None, videos: int) -> str:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.execute(text("VACUUM ANALYZE"))
         clips = videos * clips_per_video
-        rows.append(f"| {name} | {clips:,} | {(size() - empty) / clips:,.0f} |")
+        vector_bytes = sum(p.stat().st_size for p in files.root.rglob("*.npy"))
+        rows.append(f"| {name} | {clips:,} | {(size() - empty) / clips:,.0f} | {vector_bytes / clips:,.0f} |")
         log(rows[-1])
         engine.dispose()
     shutil.rmtree(scratch)
     return "\n".join([
         "## Catalogue size per clip (one speech vector, 140 words a minute)", "",
-        "| database | clips | bytes per clip |", "|---|---:|---:|", *rows])
+        "| database | clips | catalogue bytes per clip | vector-file bytes per clip |", "|---|---:|---:|---:|", *rows])
 
 
 def _query(rng: np.random.Generator) -> dict[str, np.ndarray]:

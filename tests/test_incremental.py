@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from conftest import SAMPLE, VMR, run_json, run_vmr
-from factory import make_video
+from factory import make_video, sample_excerpt
 
 
 def test_changed_file_is_reindexed_and_removed_file_forgotten(tmp_path):
@@ -70,3 +70,45 @@ def _count(database, table) -> int:
             return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     except sqlite3.OperationalError:  # not created yet
         return 0
+
+
+def test_videos_are_written_in_the_order_they_were_found_whichever_analysis_ends_first(tmp_path):
+    """An executor that analyses two videos at once, the first much longer: the writer waits
+    for it, so video ids follow the files' order (as on a Ray cluster); the replaced vector
+    files of a changed video are pruned."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vmr import Library
+    from vmr.catalogue.writer import Indexer
+    from vmr.ingest.analysis import IndexOptions
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    sample_excerpt(folder / "a-long.mp4", 40)
+    sample_excerpt(folder / "b-short.mp4", 8)
+    library = Library(tmp_path / "home")
+    finished = []
+
+    class TwoAtOnce:
+        capacity = 2
+
+        def __init__(self, analyser):  # noqa: ANN001 (an Analyser)
+            self.analyser, self.pool = analyser, ThreadPoolExecutor(2)
+
+        def submit(self, path, stat, digest, clock):  # noqa: ANN001, ANN201
+            def analyse():  # noqa: ANN202
+                analysis = self.analyser.analyse(path, stat, digest, clock)
+                finished.append(path.name)
+                return analysis
+            return self.pool.submit(analyse)
+
+    indexer = Indexer(library.session, IndexOptions(ocr=False), library.vector_files)
+    report = indexer.run([folder], TwoAtOnce(indexer.analyser))
+    assert finished == ["b-short.mp4", "a-long.mp4"]  # the short one was done first
+    assert [(v.path.rsplit("/", 1)[1], v.video_id) for v in report.indexed] == [("a-long.mp4", 1), ("b-short.mp4", 2)]
+    files = sorted(p for p in library.vector_files.root.rglob("*.npy"))
+    assert len(files) == 2  # the speech of each
+    sample_excerpt(folder / "b-short.mp4", 12)  # changed
+    Indexer(library.session, IndexOptions(ocr=False), library.vector_files).run([folder])
+    now = sorted(p for p in library.vector_files.root.rglob("*.npy"))
+    assert len(now) == len(files) and now != files  # the old content's file went, the new one came

@@ -133,6 +133,9 @@ class RayAnalysts:
         actor = ray.remote(Analyst).options(num_cpus=cpus, max_restarts=-1, max_task_retries=TASK_RETRIES)
         self.pool = started([actor.remote(replace(options, asr=asr)) for _ in range(workers)], "workers", cpus)
         self.capacity = len(self.pool)
+        # Ray's driver reports failed tasks whenever they fail, on stdout: for the whole run.
+        self.quiet = _driver_messages_to_stderr()
+        self.quiet.__enter__()
         self.idle: queue.SimpleQueue = queue.SimpleQueue()
         for member in self.pool:
             self.idle.put(member)
@@ -157,8 +160,7 @@ class RayAnalysts:
                 result.seconds = {**clock.seconds, **result.seconds}
                 future.set_result(result)
 
-        with _driver_messages_to_stderr():
-            worker.analyse.remote(str(path), stat, digest).future().add_done_callback(done)
+        worker.analyse.remote(str(path), stat, digest).future().add_done_callback(done)
         return future
 
     def close(self) -> None:
@@ -166,6 +168,7 @@ class RayAnalysts:
 
         for member in self.pool:
             ray.kill(member)
+        self.quiet.__exit__(None, None, None)
 
 
 class Shard(Part):

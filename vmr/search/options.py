@@ -29,7 +29,7 @@ class SearchOptions:
         default_factory=lambda: {Channel.SPEECH: 1.0, Channel.SLIDES: 1.0, Channel.VISUAL: 0.1})
     # Channels on another scale than the reference (CLIP text-image cosines crowd into a narrow
     # band near 0.25, image-image ones near 0.9, MiniLM's spread over 0-0.9) are mapped, per
-    # query, so that their median and best clips score what the reference's do (or 0 and 1 when
+    # query, so that their mean and best clips score what the reference's do (or 0 and 1 when
     # the query has no reference channel, as an image alone).
     rescale: tuple[str, ...] = (Channel.VISUAL,)
     reference_channel: str = Channel.SPEECH

@@ -33,8 +33,9 @@ from vmr.search.windows import NO_WINDOWS, Windows, best_windows, merge, rerank,
 
 # Approximate candidates per window wanted, reranked on exact scores (kernels.refine_windows).
 RERANK_CANDIDATES = 4
-# Requests a part keeps scores for at once (a driver that died mid-search leaves one behind).
-OPEN_REQUESTS = 8
+# Requests a part keeps scores for at once: concurrent searches through one server share its
+# shards (a driver that died mid-search leaves one behind, dropped when newer ones come).
+OPEN_REQUESTS = 64
 
 
 class Part:
