@@ -8,14 +8,14 @@ library (see :func:`kernels.for_clips`) these twins answer instead:
 
 - ``top_windows`` ranks exactly the same windows with exactly the same float64 scores (the
   means come from the same block-local float64 prefix sums, added in the same order);
-- ``fuse_channels`` gives the same float32 values (the same float64 sums, channel by channel);
+- ``fuse_channels`` gives the same float32 values (the same float64 sums, channel by channel),
+  and ``quantize_int8`` the same codes and scales (the same float32 operations);
 - ``cosine_scores`` and ``scores_at`` on int8 rows give the same values (exact integer dot
   products, then the same float32 scaling); on float16 and float32 rows, and
   ``cosine_scores_batch``, the dot products are summed in another order (BLAS), so values
   may differ from the Numba kernels' in the last bits (about 1e-7).
 
-Whatever else is asked of this module (quantisation, sign bits, the prefilter) comes from the
-Numba kernels.
+Whatever else is asked of this module (sign bits, the prefilter) comes from the Numba kernels.
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -25,8 +25,8 @@ from .checks import (
     refine_with, rerank_with, window_arguments, window_neighbourhood,
 )
 
-__all__ = ["cosine_scores", "cosine_scores_batch", "fuse_channels", "refine_windows", "rerank_windows", "scores_at",
-           "top_windows", "window_neighbourhood"]
+__all__ = ["cosine_scores", "cosine_scores_batch", "fuse_channels", "quantize_int8", "refine_windows", "rerank_windows",
+           "scores_at", "top_windows", "window_neighbourhood"]
 
 _BLOCK = 256  # the block of window starts whose means share one prefix sum (kernels.windows)
 
@@ -106,6 +106,31 @@ def fuse_channels(scores, present, weights):
     nonzero = den != 0.0
     out[nonzero] = (num[nonzero] / den[nonzero]).astype(np.float32)
     return out
+
+
+def quantize_int8(x):
+    """As :func:`kernels.quantize_int8` (the same float32 operations, row by row)."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"quantize_int8 expects a 2-D array, got shape {x.shape}")
+    if x.dtype != np.float32:
+        if x.dtype.kind != "f":
+            raise ValueError(f"quantize_int8 expects float32, got {x.dtype}")
+        x = x.astype(np.float32)
+    n, d = x.shape
+    codes = np.zeros((n, d), np.int8)
+    scales = np.zeros(n, np.float32)
+    if n == 0 or d == 0:
+        return codes, scales
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        raise ValueError(f"matrix row {int(np.flatnonzero(bad)[0])} contains NaN or infinity")
+    top = np.abs(x).max(axis=1)
+    rows = top > 0
+    scales[rows] = top[rows] / np.float32(127.0)
+    inverse = np.float32(127.0) / top[rows]
+    codes[rows] = np.clip(np.floor(x[rows] * inverse[:, None] + np.float32(0.5)), -127, 127).astype(np.int8)
+    return codes, scales
 
 
 def _windows(s, off, lengths, bonus, full_bonus, use_max):
@@ -215,7 +240,7 @@ def rerank_windows(starts, stops, video_offsets, window_lengths, k, rescore, mod
 
 
 def __getattr__(name):
-    """The other kernels (quantisation, sign bits, the prefilter) are Numba's."""
+    """The other kernels (sign bits, the prefilter) are Numba's."""
     import kernels
 
     if name.startswith("__") or name not in kernels.__all__:

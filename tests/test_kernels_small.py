@@ -45,7 +45,7 @@ def test_importing_the_twins_imports_no_numba():
 def test_small_libraries_get_the_twins():
     assert kernels.for_clips(0) is small and kernels.for_clips(kernels.SMALL_LIBRARY - 1) is small
     assert kernels.for_clips(kernels.SMALL_LIBRARY) is kernels
-    assert small.quantize_int8 is kernels.quantize_int8  # what has no twin is Numba's
+    assert small.pack_sign_bits is kernels.pack_sign_bits  # what has no twin is Numba's
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -90,7 +90,10 @@ def test_scores_and_fusion_are_the_kernels(seed):
     rng = np.random.default_rng(seed)
     n, d = int(rng.integers(1, 2000)), int(rng.choice([8, 384]))
     x = unit_rows(rng, n, d)
+    x[0] = 0.0  # a zero row: scale 0
     codes, scales = kernels.quantize_int8(x)
+    twin_codes, twin_scales = small.quantize_int8(x)
+    assert np.array_equal(codes, twin_codes) and np.array_equal(scales, twin_scales)
     query = rng.standard_normal(d).astype(np.float32)
     # int8: exact integer dot products, then the same float32 scaling
     assert np.array_equal(small.cosine_scores(codes, query, scales), kernels.cosine_scores(codes, query, scales))
