@@ -8,7 +8,8 @@ is exported with `git archive` into a temporary folder and run from there, on th
 so that both trees are measured in the same run; rounds alternate between them (the machine is
 shared and noisy) and medians are reported. Two measurements per round and tree:
 
-- **wall**: a fresh `python -m vmr --home HOME search QUERY --json` process, end to end;
+- **wall**: a fresh `python -m vmr --home HOME search QUERY --json` process, end to end, and
+  its CPU time (user + system), which other jobs on a shared machine disturb less;
 - **breakdown**: a fresh process that runs the same steps with a clock between them: imports,
   opening the catalogue and the search build, loading the query encoder, encoding, importing
   the kernels, the first search (which loads the compiled kernels from Numba's cache), and a
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -80,11 +82,17 @@ def env_for(tree: Path) -> dict:
     return env
 
 
-def wall(tree: Path, home: str) -> float:
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wall(tree: Path, home: str) -> tuple[float, float]:
+    """(wall, CPU) seconds of a fresh `vmr search` process."""
+    start, cpu = time.perf_counter(), cpu_seconds()
     subprocess.run([sys.executable, "-m", "vmr", "--home", home, "search", QUERY, "--json"],
                    env=env_for(tree), cwd=tree, capture_output=True, check=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
 def breakdown(tree: Path, home: str) -> dict[str, float]:
@@ -120,12 +128,15 @@ def main() -> int:
         wall(tree, args.home)
         breakdown(tree, args.home)
     walls = {name: [] for name in trees}
+    cpus = {name: [] for name in trees}
     steps = {name: {step: [] for step in STEPS} for name in trees}
     bare = []
     for _ in range(args.rounds):
         bare.append(interpreter(ROOT))
         for name, tree in trees.items():
-            walls[name].append(wall(tree, args.home))
+            seconds, cpu = wall(tree, args.home)
+            walls[name].append(seconds)
+            cpus[name].append(cpu)
             for step, seconds in breakdown(tree, args.home).items():
                 steps[name][step].append(seconds)
 
@@ -144,6 +155,7 @@ def main() -> int:
     for step in STEPS:
         lines.append(f"| {step} | {med(steps['old'][step]):.3f} | {med(steps['new'][step]):.3f} |")
     lines.append(f"| **`vmr search` wall, end to end** | **{med(walls['old']):.3f}** | **{med(walls['new']):.3f}** |")
+    lines.append(f"| `vmr search` CPU time (user + system) | {med(cpus['old']):.3f} | {med(cpus['new']):.3f} |")
     ratios = [o / n for o, n in zip(walls["old"], walls["new"])]
     lines += ["", f"new / old wall: {med(walls['new']) / med(walls['old']):.2f} (median of per-round ratios "
               f"old/new {med(ratios):.2f}x faster); new wall quartiles "

@@ -91,6 +91,9 @@ class AsrOptions:
     compute_type: str | None = None  # faster-whisper: None -> int8 (CPU) / float16 (CUDA)
     vad: bool = True  # keep only Silero-VAD speech regions; never turn off for indexing
     cpu_threads: int = 0  # 0: every core this process may use
+    # faster-whisper: > 0 decodes that many VAD speech chunks (of up to 30 s) at a time
+    # (BatchedInferencePipeline); 0 decodes the speech one 30-s window after another.
+    batch_size: int = 0
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -99,6 +102,10 @@ class AsrOptions:
             raise ModelError(f"unknown device {self.device!r}: use auto, cpu or cuda")
         if self.beam_size < 1:
             raise ModelError(f"beam_size must be at least 1, not {self.beam_size}")
+        if self.batch_size < 0:
+            raise ModelError(f"batch_size must be 0 (sequential) or more, not {self.batch_size}")
+        if self.batch_size and not self.vad:
+            raise ModelError("batched decoding needs the VAD (it decodes the speech chunks it finds)")
 
 
 class Transcriber(Protocol):
@@ -258,20 +265,44 @@ class _FasterWhisper(_Backend):
             raise ModelError(f"cannot load Whisper {options.model!r} with faster-whisper "
                              f"on {device}: {msg}") from exc
         self.load_seconds = time.perf_counter() - t0
+        self._batched = None
 
     def _transcribe(self, audio: np.ndarray, total: float,
                     progress: Progress | None) -> tuple[str | None, list[Segment]]:
         o = self.options
-        raw, info = self.model.transcribe(
-            audio,
-            language=o.language,
-            beam_size=o.beam_size,
-            best_of=o.beam_size,
-            temperature=list(o.temperature),
-            condition_on_previous_text=False,
-            word_timestamps=True,
-            vad_filter=o.vad,
-        )
+        if o.batch_size:
+            # The speech chunks Silero finds (split at pauses of 160 ms, packed into pieces of
+            # up to 30 s) are decoded batch_size at a time: one encoder pass and one beam search
+            # over the whole batch. With timestamps on, Whisper still cuts each piece into its
+            # phrase-long segments (a clip's speech text is made of those); the temperature
+            # fallback has no batched form, so only the first temperature is used.
+            from faster_whisper import BatchedInferencePipeline
+
+            if self._batched is None:
+                self._batched = BatchedInferencePipeline(self.model)
+            raw, info = self._batched.transcribe(
+                audio,
+                language=o.language,
+                beam_size=o.beam_size,
+                best_of=o.beam_size,
+                temperature=list(o.temperature),
+                condition_on_previous_text=False,
+                word_timestamps=True,
+                without_timestamps=False,
+                vad_filter=True,
+                batch_size=o.batch_size,
+            )
+        else:
+            raw, info = self.model.transcribe(
+                audio,
+                language=o.language,
+                beam_size=o.beam_size,
+                best_of=o.beam_size,
+                temperature=list(o.temperature),
+                condition_on_previous_text=False,
+                word_timestamps=True,
+                vad_filter=o.vad,
+            )
         segments: list[Segment] = []
         for s in raw:  # a generator: decoding happens while iterating
             words = [Word(w.start, w.end, w.word, w.probability) for w in (s.words or [])]
