@@ -7,7 +7,8 @@
 Each variant is faster-whisper with the packaged base weights (int8 on the CPU), Silero VAD,
 word timestamps, no previous-text conditioning, as vmr runs it; the variants differ in
 decoding: sequential 30-s windows or batches of VAD chunks (BatchedInferencePipeline), beam
-search (5) or greedy. `--backends` adds the backend comparison (openai-whisper on the same
+search (5 or 2) or greedy, with or without the temperature fallback (a window whose text
+repeats itself or is improbable is decoded again, sampling at rising temperatures). `--backends` adds the backend comparison (openai-whisper on the same
 weights, and tiny.en) on samples/lecture.mp4.
 
 The recordings: `samples/lecture.mp4` (espeak-ng) and the held-out lectures of
@@ -52,6 +53,8 @@ SETS = {
 GREEDY = {"beam_size": 1, "temperature": (0.0,)}
 VARIANTS = {
     "sequential, beam 5": {},
+    "sequential, beam 2": {"beam_size": 2},
+    "sequential, greedy + fallback": {"beam_size": 1},
     "sequential, greedy": GREEDY,
     "batched 8, beam 5": {"batch_size": 8},
     "batched 8, greedy": {"batch_size": 8, **GREEDY},
