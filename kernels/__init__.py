@@ -40,32 +40,51 @@ import os as _os
 # takes effect if no OpenMP runtime has been loaded yet, and never overrides an explicit setting.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .binary import (
-    hamming_histogram, hamming_topk, pack_sign_bits, prefilter_floor, prefilter_threshold, prefiltered_scores,
-    prefiltered_scores_within, rotation, scores_at,
-)
-from .fusion import fuse_channels
-from .quantize import quantize_int8
-from .scoring import cosine_scores, cosine_scores_batch
-from .windows import refine_windows, rerank_windows, top_windows, window_neighbourhood
+# Each public name and the module that defines it. The modules are imported on first use
+# (PEP 562): importing Numba and loading the compiled kernels costs a fresh process most of a
+# second, and a search over a small library needs neither (see for_clips and kernels.small).
+_HOMES = {
+    "hamming_histogram": "binary", "hamming_topk": "binary", "pack_sign_bits": "binary",
+    "prefilter_floor": "binary", "prefilter_threshold": "binary", "prefiltered_scores": "binary",
+    "prefiltered_scores_within": "binary", "rotation": "binary", "scores_at": "binary",
+    "fuse_channels": "fusion",
+    "quantize_int8": "quantize",
+    "cosine_scores": "scoring", "cosine_scores_batch": "scoring",
+    "refine_windows": "windows", "rerank_windows": "windows", "top_windows": "windows",
+    "window_neighbourhood": "windows",
+}
 
-__all__ = [
-    "__version__",
-    "cosine_scores",
-    "cosine_scores_batch",
-    "fuse_channels",
-    "hamming_histogram",
-    "hamming_topk",
-    "pack_sign_bits",
-    "prefilter_floor",
-    "prefilter_threshold",
-    "prefiltered_scores",
-    "prefiltered_scores_within",
-    "quantize_int8",
-    "refine_windows",
-    "rerank_windows",
-    "rotation",
-    "scores_at",
-    "top_windows",
-    "window_neighbourhood",
-]
+__all__ = ["__version__", "for_clips", "SMALL_LIBRARY", *sorted(_HOMES)]
+
+# Below this many clips in the whole library (about 11 hours of video at 2-s clips), a search
+# runs the numpy twins of kernels.small: there the work takes milliseconds in numpy, less than
+# loading Numba's compiled kernels into a fresh process (bench/cold_search.py).
+SMALL_LIBRARY = 20_000
+
+
+def for_clips(library_clips):
+    """The kernels to search a library of this many clips with: :mod:`kernels.small` (numpy,
+    no Numba import) below :data:`SMALL_LIBRARY`, else these. Decide on the whole library's
+    size, so that every shard of a library runs the same arithmetic."""
+    if library_clips < SMALL_LIBRARY:
+        from . import small
+
+        return small
+    import sys
+
+    return sys.modules[__name__]
+
+
+def __getattr__(name):
+    module = _HOMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOMES))

@@ -2,6 +2,8 @@
 import numpy as np
 from numba import njit, prange
 
+from .checks import fuse_arguments
+
 
 @njit(cache=True, parallel=True)
 def _fuse(scores, present, weights, out):
@@ -24,20 +26,11 @@ def fuse_channels(scores, present, weights):
     missing a channel is not punished; a clip with no channel (or zero total weight) gets 0.
     Weights must be finite and >= 0; scores of present entries must be finite.
     """
-    s = np.asarray(scores, dtype=np.float32)
-    p = np.asarray(present, dtype=np.bool_)
-    w = np.asarray(weights, dtype=np.float32)
-    if s.ndim != 2 or p.shape != s.shape or w.shape != (s.shape[0],):
-        raise ValueError(f"shapes must be scores [C, N], present [C, N], weights [C]; got "
-                         f"{s.shape}, {p.shape}, {w.shape}")
-    if not np.isfinite(w).all() or np.any(w < 0):
-        raise ValueError("weights must be finite and >= 0")
-    if not np.isfinite(s[p]).all():
-        raise ValueError("scores of present channels contain NaN or infinity")
+    s, p, w = fuse_arguments(scores, present, weights)
     out = np.empty(s.shape[1], np.float32)
     if s.shape[1]:
         if s.shape[0] == 0:
             out[:] = 0
         else:
-            _fuse(np.ascontiguousarray(s), np.ascontiguousarray(p), w, out)
+            _fuse(s, p, w, out)
     return out

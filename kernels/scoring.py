@@ -15,6 +15,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from ._util import FASTMATH, half_to_float, not_finite, prefetch_row
+from .checks import _check_matrix, _normalise_queries, _raise_bad_rows, int16_query, normalise_query  # noqa: F401
 
 # ---------------------------------------------------------------- row dot products (inlined)
 
@@ -190,71 +191,6 @@ def _batch_blas(m, qs, out):
     """float32 batch via BLAS; returns 1 if any score is not finite."""
     np.matmul(qs, m.T, out=out)
     return int(not np.isfinite(out).all())
-
-
-# ---------------------------------------------------------------- validation helpers
-
-
-def _check_matrix(matrix, scales):
-    matrix = np.asarray(matrix)
-    if matrix.ndim != 2:
-        raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
-    if matrix.dtype not in (np.float32, np.float16, np.int8):
-        raise ValueError(f"matrix dtype must be float32, float16 or int8, got {matrix.dtype}")
-    matrix = np.ascontiguousarray(matrix)
-    if matrix.dtype == np.int8:
-        if scales is None:
-            raise ValueError("an int8 matrix needs its per-row float32 scales")
-        scales = np.ascontiguousarray(np.asarray(scales, dtype=np.float32))
-        if scales.shape != (matrix.shape[0],):
-            raise ValueError(f"scales must have shape ({matrix.shape[0]},), got {scales.shape}")
-    elif scales is not None:
-        raise ValueError("scales are only meaningful for an int8 matrix")
-    return matrix, scales
-
-
-def _normalise_queries(queries, d):
-    """float32[Q, D] -> (unit queries float32[Q, D], nonzero bool[Q]); NaN/inf -> ValueError."""
-    q = np.asarray(queries)
-    if q.dtype.kind not in "fiu":
-        raise ValueError(f"query dtype must be numeric, got {q.dtype}")
-    q = q.astype(np.float32, copy=False)
-    if q.ndim != 2 or q.shape[1] != d:
-        raise ValueError(f"query must have {d} dimensions, got shape {q.shape[1:]}")
-    if not np.isfinite(q).all():
-        raise ValueError("query vector contains NaN or infinity")
-    norms = np.sqrt(np.einsum("ij,ij->i", q.astype(np.float64), q.astype(np.float64)))
-    nonzero = norms > 0
-    out = np.zeros_like(q)
-    out[nonzero] = (q[nonzero] / norms[nonzero, None]).astype(np.float32)
-    return np.ascontiguousarray(out), nonzero
-
-
-def normalise_query(query, d):
-    """One 1-D query as a [1, D] unit row (and whether it was non-zero)."""
-    q = np.asarray(query)
-    if q.ndim != 1:
-        raise ValueError(f"query must be 1-D, got shape {q.shape}")
-    return _normalise_queries(q[None, :], d)
-
-
-def int16_query(qn):
-    """Quantise unit query rows float32[Q, D] to int16 codes + float32 scales for the int8 kernels.
-
-    The int16 range is limited so that 127 * qmax * D fits in int32 (exact accumulation).
-    """
-    qn = np.atleast_2d(qn)
-    d = qn.shape[1]
-    qmax = float(max(127, min(32767, (2**31 - 1) // (127 * max(d, 1)))))
-    amax = np.abs(qn).max(axis=1)
-    qscale = np.where(amax > 0, amax / qmax, 1.0).astype(np.float32)
-    q16 = np.rint(qn / qscale[:, None]).clip(-qmax, qmax).astype(np.int16)
-    return np.ascontiguousarray(q16), qscale
-
-
-def _raise_bad_rows(scores):
-    bad = np.flatnonzero(~np.isfinite(np.atleast_2d(scores)).all(axis=0))
-    raise ValueError(f"matrix row {int(bad[0])} contains NaN or infinity")
 
 
 # ---------------------------------------------------------------- public API

@@ -25,6 +25,8 @@ scores plus a few hundred blocks.
 import numpy as np
 from numba import njit, prange
 
+from .checks import no_windows, refine_with, rerank_with, window_arguments, window_neighbourhood  # noqa: F401
+
 
 _BLOCK = 256
 
@@ -325,53 +327,11 @@ def top_windows(clip_scores, video_offsets, window_lengths, k, mode="mean", max_
     seconds. ``pool`` (candidate heap size, default ``16 * k + 64``, grown 4x as needed) only
     affects speed, never the result.
     """
-    if mode not in ("mean", "max"):
-        raise ValueError(f"mode must be 'mean' or 'max', got {mode!r}")
-    k = int(k)
-    if k <= 0:
-        raise ValueError(f"k must be positive, got {k}")
-    if not (max_overlap >= 0):
-        raise ValueError(f"max_overlap must be >= 0, got {max_overlap}")
-    s = np.asarray(clip_scores)
-    if s.ndim != 1:
-        raise ValueError(f"clip_scores must be 1-D, got shape {s.shape}")
-    s = np.ascontiguousarray(s, dtype=np.float32)
-    off = np.ascontiguousarray(np.asarray(video_offsets), dtype=np.int64)
-    if off.ndim != 1 or off.shape[0] < 1:
-        raise ValueError("video_offsets must be 1-D with V+1 >= 1 entries")
+    k, s, off, lengths, bonus, full_bonus, begins, ends = window_arguments(
+        clip_scores, video_offsets, window_lengths, k, mode, max_overlap, length_bonus, times)
     n = s.shape[0]
-    if off[0] != 0 or off[-1] != n or (off.shape[0] > 1 and np.any(np.diff(off) < 0)):
-        raise ValueError(f"video_offsets must start at 0, be non-decreasing and end at N={n}")
-    wl = np.asarray(window_lengths)
-    if wl.ndim != 1 or wl.shape[0] == 0 or wl.dtype.kind not in "iu":
-        raise ValueError("window_lengths must be a non-empty 1-D integer array")
-    wl = wl.astype(np.int64)
-    if np.any(wl < 1):
-        raise ValueError("window lengths must be >= 1")
-    if length_bonus is None:
-        lb = np.zeros(wl.shape[0], np.float64)
-    else:
-        lb = np.asarray(length_bonus, dtype=np.float64)
-        if lb.shape != wl.shape:
-            raise ValueError(f"length_bonus must have shape {wl.shape}, got {lb.shape}")
-        if not np.isfinite(lb).all():
-            raise ValueError("length_bonus contains NaN or infinity")
-    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
     if n == 0:
-        return empty
-    if times is None:
-        begins, ends = np.arange(n, dtype=np.float64), np.arange(1, n + 1, dtype=np.float64)
-    else:
-        begins, ends = (np.ascontiguousarray(t, dtype=np.float64) for t in times)
-        if begins.shape != (n,) or ends.shape != (n,):
-            raise ValueError(f"times must be two float arrays of N={n} clip starts and ends")
-    # distinct lengths ascending, each with its best bonus
-    lengths = np.unique(wl)
-    bonus = np.array([lb[wl == w].max() for w in lengths], np.float64)
-    # bonus of the whole-video window for a video with r lengths < L: best over lengths >= L
-    full_bonus = np.maximum.accumulate(bonus[::-1])[::-1].copy()
-    full_bonus = np.concatenate([full_bonus, [0.0]])
-
+        return no_windows()
     bs, bc, bv = _make_blocks(off, _BLOCK)
     keys = np.empty(bs.shape[0], np.int64)
     if _block_bounds(s.view(np.int32), off, bs, bc, bv, int(lengths[-1]), keys):
@@ -398,42 +358,14 @@ def top_windows(clip_scores, video_offsets, window_lengths, k, mode="mean", max_
         cap *= 4
 
 
-def window_neighbourhood(video_offsets, starts, stops, reach):
-    """The rows within ``reach`` clips of the windows ``[starts, stops)``, never crossing a
-    video's edge: ``(rows int64[m] ascending, run_offsets int64[r+1])``. Overlapping or
-    touching stretches are merged, so the runs are disjoint and each lies in one video; a run
-    is the whole video or longer than ``reach``."""
-    off = np.asarray(video_offsets, dtype=np.int64)
-    a = np.asarray(starts, dtype=np.int64)
-    b = np.asarray(stops, dtype=np.int64)
-    if a.size == 0:
-        return np.empty(0, np.int64), np.zeros(1, np.int64)
-    video = np.searchsorted(off, a, side="right") - 1
-    lo = np.maximum(a - reach, off[video])
-    hi = np.minimum(b + reach, off[video + 1])
-    order = np.lexsort((lo, video))
-    video, lo, hi = video[order], lo[order], hi[order]
-    runs: list[list[int]] = []
-    for v, x, y in zip(video.tolist(), lo.tolist(), hi.tolist()):
-        if runs and runs[-1][0] == v and x <= runs[-1][2]:
-            runs[-1][2] = max(runs[-1][2], y)
-        else:
-            runs.append([v, x, y])
-    rows = np.concatenate([np.arange(x, y, dtype=np.int64) for _, x, y in runs])
-    run_offsets = np.concatenate([[0], np.cumsum([y - x for _, x, y in runs])]).astype(np.int64)
-    return rows, run_offsets
-
-
 def refine_windows(clip_scores, video_offsets, window_lengths, k, rescore, mode="mean",
                    max_overlap=0.5, length_bonus=None, candidates=4, times=None):
     """:func:`top_windows` over approximate scores (int8, or a binary prefilter's), corrected
     where it matters: the best ``candidates * k`` windows are found on ``clip_scores``, and
     :func:`rerank_windows` ranks them again on exact scores. Near-ties that quantisation noise
     would swap come out as the exact scores rank them, for the cost of a few thousand rows."""
-    options = dict(mode=mode, max_overlap=max_overlap, length_bonus=length_bonus, times=times)
-    lengths = np.asarray(window_lengths)
-    starts, stops, _ = top_windows(clip_scores, video_offsets, lengths, candidates * k, **options)
-    return rerank_windows(starts, stops, video_offsets, lengths, k, rescore, **options)
+    return refine_with(top_windows, clip_scores, video_offsets, window_lengths, k, rescore, mode=mode,
+                       max_overlap=max_overlap, length_bonus=length_bonus, candidates=candidates, times=times)
 
 
 def rerank_windows(starts, stops, video_offsets, window_lengths, k, rescore, mode="mean",
@@ -442,12 +374,5 @@ def rerank_windows(starts, stops, video_offsets, window_lengths, k, rescore, mod
     windows ``[starts, stops)``, on the scores ``rescore(rows) -> float32[len(rows)]`` gives
     those clips (exact scores, e.g. from a float16 copy on disk). The clips form runs inside
     videos; candidates cut into sets of whole videos rerank to the same windows set by set."""
-    options = dict(mode=mode, max_overlap=max_overlap, length_bonus=length_bonus)
-    lengths = np.asarray(window_lengths)
-    rows, run_offsets = window_neighbourhood(video_offsets, starts, stops, int(lengths.max()))
-    if rows.size == 0:
-        return np.asarray(starts, np.int64), np.asarray(stops, np.int64), np.empty(0, np.float64)
-    exact = np.asarray(rescore(rows), dtype=np.float32)
-    run_times = None if times is None else (np.asarray(times[0])[rows], np.asarray(times[1])[rows])
-    first, stop, scores = top_windows(exact, run_offsets, lengths, k, times=run_times, **options)
-    return rows[first], rows[stop - 1] + 1, scores
+    return rerank_with(top_windows, starts, stops, video_offsets, window_lengths, k, rescore, mode=mode,
+                       max_overlap=max_overlap, length_bonus=length_bonus, times=times)

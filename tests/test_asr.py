@@ -16,6 +16,7 @@ import jiwer
 import numpy as np
 import pytest
 
+from vmr.ingest import asr
 from vmr.ingest.asr import AsrOptions, Transcript, load_transcriber, normalize_text
 from vmr.errors import ModelError
 from vmr.ingest.media import SAMPLE_RATE, load_audio
@@ -152,6 +153,29 @@ def test_no_words_inside_the_sample_silence(lecture, backend):
         assert w.end <= start + EDGE or w.start >= end - EDGE, (w, start, end)
 
 
+def test_long_speech_is_decoded_in_pieces_on_the_recording_s_timeline(lecture, monkeypatch):
+    """faster-whisper gets the speech in pieces (its features of 40 minutes would take over a
+    gigabyte): the words of every piece land at their times in the whole recording."""
+    monkeypatch.setattr(asr, "_PIECE_S", 8.0)  # the intro's ~25 s of speech in 3-4 pieces
+    t = transcriber(model="tiny.en", **GREEDY).transcribe(cut(lecture[0], INTRO))
+    check_intro(lecture, t, max_wer=0.3)
+    starts = [s["start"] for s in lecture[1]["sentences"] if s["end"] <= INTRO[1]]
+    for sentence_start in starts:  # every sentence begins with a word near its start
+        assert any(abs(w.start - sentence_start) <= 1.0 for w in t.words), sentence_start
+
+
+@pytest.mark.parametrize("span", [INTRO, GAP])
+def test_batched_decoding_keeps_word_times_and_silence_free(lecture, span):
+    t = transcribe(lecture, span, model="tiny.en", batch_size=4, **GREEDY)
+    check_timestamps(t, span[1] - span[0])
+    if span == INTRO:
+        check_intro(lecture, t, max_wer=0.3)
+    pause = next(s for s in lecture[1]["silences"] if s["end"] - s["start"] >= 3.0)
+    for w in t.words:  # (for INTRO the pause lies outside the span)
+        start, end = pause["start"] - span[0], pause["end"] - span[0]
+        assert w.end <= start + EDGE or w.start >= end - EDGE, (w, start, end)
+
+
 @pytest.mark.parametrize("backend", ["faster-whisper", "openai-whisper"])
 def test_silence_and_low_noise_give_no_words(backend):
     rng = np.random.default_rng(0)
@@ -184,6 +208,10 @@ def test_options_are_validated():
         AsrOptions(device="tpu")
     with pytest.raises(ModelError, match="beam_size"):
         AsrOptions(beam_size=0)
+    with pytest.raises(ModelError, match="batch_size"):
+        AsrOptions(batch_size=-1)
+    with pytest.raises(ModelError, match="needs the VAD"):
+        AsrOptions(batch_size=8, vad=False)
 
 
 def test_normalize_text():

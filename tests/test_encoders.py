@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vmr.encode.text import NumpyBertEncoder, TorchSentenceEncoder, load_text_encoder
+from vmr.encode.text import NumpyBertEncoder, TorchSentenceEncoder, load_text_encoder, map_safetensors
 from vmr.models.weights import resolve_text_encoder
 
+ROOT = Path(__file__).resolve().parent.parent
 TEXTS = [
     "how does gradient descent update the weights",
     "Overfitting means the model memorises the training data instead of learning patterns.",
@@ -33,9 +37,38 @@ def test_numpy_backend_matches_sentence_transformers(folder):
     assert np.abs(fast - reference).max() < 1e-4
 
 
-def test_cold_start_picks_numpy_and_batch_work_picks_torch(folder):
+def test_the_cpu_gets_the_numpy_port_for_queries_and_batches_alike(folder):
     assert isinstance(load_text_encoder("all-MiniLM-L6-v2", "cpu", cold_start=True), NumpyBertEncoder)
-    assert isinstance(load_text_encoder("all-MiniLM-L6-v2", "cpu"), TorchSentenceEncoder)
+    assert isinstance(load_text_encoder("all-MiniLM-L6-v2", "cpu"), NumpyBertEncoder)
+
+
+def test_a_batch_on_every_core_matches_sentence_transformers_and_texts_one_by_one(folder):
+    texts = [f"{text} ({i})" for i in range(3) for text in TEXTS] * 2  # past SMALL_BATCH: BLAS on all cores
+    encoder = NumpyBertEncoder(folder)
+    assert len(texts) > encoder.SMALL_BATCH
+    batch = encoder.encode(texts)
+    alone = np.concatenate([encoder.encode([text]) for text in texts])
+    reference = TorchSentenceEncoder(str(folder), name="all-MiniLM-L6-v2").encode(texts)
+    assert np.abs(batch - alone).max() < 1e-5
+    assert np.abs(batch - reference).max() < 1e-4
+
+
+def test_loading_the_encoder_for_indexing_imports_neither_torch_nor_sentence_transformers():
+    code = ("import sys; from vmr.encode.text import load_text_encoder; "
+            "e = load_text_encoder('all-MiniLM-L6-v2', 'auto'); e.encode(['a sentence', 'another one']); "
+            "print(type(e).__name__, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.split() == ["NumpyBertEncoder", "False", "False"]
+
+
+def test_weights_are_mapped_from_the_file_not_copied(folder):
+    weights = map_safetensors(folder / "model.safetensors")
+    table = weights["embeddings.word_embeddings.weight"]
+    assert table.shape == (30522, 384) and table.dtype == np.float32 and not table.flags.writeable
+    while not isinstance(table, np.memmap):  # a view of the file's mapping, however deep
+        table = table.base
+        assert table is not None
 
 
 def test_related_texts_are_closer_than_unrelated(folder):

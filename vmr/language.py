@@ -24,6 +24,7 @@ the library holds.
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 import threading
 import unicodedata
@@ -267,9 +268,9 @@ def _snowball(algorithm: str):
     stemmers = _local.__dict__.setdefault("stemmers", {})
     found = stemmers.get(algorithm)
     if found is None:
-        import snowballstemmer
-
-        found = stemmers[algorithm] = snowballstemmer.stemmer(algorithm)
+        # The language's module alone: the package's __init__ imports every language's (tens of ms).
+        module = importlib.import_module(f"snowballstemmer.{algorithm}_stemmer")
+        found = stemmers[algorithm] = getattr(module, algorithm.title().replace("_", "") + "Stemmer")()
     return found
 
 

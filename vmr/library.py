@@ -28,24 +28,25 @@ from vmr.catalogue.store import (
     catalogue_failure, describe_url, generation, open_engine, session_factory, sqlite_file, sqlite_url,
 )
 from vmr.catalogue.vectors import VectorFiles
-from vmr.catalogue.writer import Executor, IndexedVideo, Indexer, IndexReport, gone, prune_vectors
+from vmr.ingest.files import gone
 from vmr.channels import Channel
-from vmr.encode.text import TextEncoder
-from vmr.encode.visual import VisualEncoder, load_visual_encoder, read_image
 from vmr.errors import QueryError, VmrError
-from vmr.ingest.analysis import IndexOptions, Progress
-from vmr.ingest.asr import AsrOptions
-from vmr.ingest.files import FailedInput
-from vmr.ingest.ocr import SlideSpan
-from vmr.ingest.structure import Chapter
 from vmr.search import build, lexical, parts
 from vmr.search.fusion import encode_queries
 from vmr.search.links import moment_link
 from vmr.search.moments import Moment
 from vmr.search.options import SearchOptions, check_k, validate
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where they are used: a search needs none of them (cold start)
+    from vmr.catalogue.writer import Executor, IndexedVideo, IndexReport
     from vmr.check import CheckReport
+    from vmr.encode.text import TextEncoder
+    from vmr.encode.visual import VisualEncoder
+    from vmr.ingest.analysis import IndexOptions, Progress
+    from vmr.ingest.asr import AsrOptions
+    from vmr.ingest.files import FailedInput
+    from vmr.ingest.ocr import SlideSpan
+    from vmr.ingest.structure import Chapter
 
 
 # Searches run again at most this many times without the videos on their result page whose file
@@ -255,6 +256,9 @@ class Library:
         Videos whose file is gone are marked missing (left out of searches), and with `prune`
         forgotten. `finished` hears of each file (indexed, unchanged, updated or failed) as it
         is written. Only this creates a library."""
+        from vmr.catalogue.writer import Indexer
+        from vmr.ingest.analysis import IndexOptions
+
         with writer_lock(self._open(create=True), self.home, wait, on_wait):
             indexer = Indexer(self.session, options or IndexOptions(), self.vector_files, progress, finished)
             executor: Executor | None = None
@@ -290,6 +294,8 @@ class Library:
         visual model's image tower against the keyframes', fused with its words, read by OCR
         (unless `read_text` is off) and searched through the text channels and keywords.
         Returns (the words read, "" for none; the moments)."""
+        from vmr.encode.visual import read_image
+
         check_k(k)
         pixels = read_image(image)
         if read_text:
@@ -319,7 +325,7 @@ class Library:
                      options: SearchOptions | None = None) -> tuple[str, list[Moment]]:
         """A spoken question: transcribed by Whisper (on this library's device unless `asr`
         says otherwise), then searched as text. Returns (the question heard, its moments)."""
-        from vmr.ingest.asr import load_transcriber
+        from vmr.ingest.asr import AsrOptions, load_transcriber
         from vmr.ingest.media import load_audio
 
         check_k(k)
@@ -406,6 +412,8 @@ class Library:
             return found
         with self._encoder_lock:  # loaded once, by one thread
             if channel.model not in self._encoders:
+                from vmr.encode.visual import load_visual_encoder
+
                 self._encoders[channel.model] = load_visual_encoder(channel.model, self.device)
             return self._encoders[channel.model]
 
@@ -428,6 +436,8 @@ class Library:
                     return False
                 session.delete(video)
                 bump_generation(session)  # the next search or info rebuilds the build
+            from vmr.catalogue.writer import prune_vectors
+
             prune_vectors(self.session, self.vector_files)
         return True
 
@@ -445,6 +455,8 @@ class Library:
     @_catalogue_errors
     def show(self, video: str | int, start: float, end: float) -> MomentView:
         """What was said and shown between `start` and `end` (seconds) of an indexed video."""
+        from vmr.ingest.ocr import SlideSpan
+
         if not 0 <= start < end:
             raise QueryError(f"want 0 <= START < END, not {start} and {end}")
         with self.session() as session:
@@ -480,6 +492,8 @@ class Library:
                                "from its transcript and slides (no new transcription)")
             rows = session.scalars(select(ChapterRow).where(ChapterRow.video_id == found.id)
                                    .order_by(ChapterRow.idx)).all()
+            from vmr.ingest.structure import Chapter
+
             return found, [Chapter(r.start, r.end, r.title) for r in rows]
 
 

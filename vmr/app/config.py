@@ -36,8 +36,10 @@ from pathlib import Path
 
 from vmr.channels import Channel
 from vmr.errors import VmrError
-from vmr.ingest.analysis import IndexOptions
 from vmr.search.options import SearchOptions
+
+if typing.TYPE_CHECKING:
+    from vmr.ingest.analysis import IndexOptions
 
 # Keys that name a field of a field: `speech_weight` is channel_weights["speech"].
 ALIASES = {
@@ -56,6 +58,8 @@ class Config:
     def index_options(self, **overrides) -> IndexOptions:
         """Options from the file, then the non-empty overrides (the command line's flags, by
         field name or alias)."""
+        from vmr.ingest.analysis import IndexOptions  # (not at the top: a search needs none of it)
+
         table = dict(self.index or {})
         for key, value in overrides.items():
             if value is not None:
@@ -134,5 +138,9 @@ def load_config(home: Path, device: str | None = None) -> Config:
         for key, value in data.get(section, {}).items():
             _set(sections[section], section, key, value)
     config = Config(path, device=device or data.get("device", "auto"), **sections)
-    config.index_options(), config.search_options()  # every setting checked now, in one line if wrong
+    # Every setting checked now, in one line if wrong (index settings only where there are
+    # some, or a device: checking them imports the indexing modules, which a search does not need).
+    if config.index or config.device != "auto":
+        config.index_options()
+    config.search_options()
     return config

@@ -33,7 +33,7 @@ from vmr.ingest.analysis import (
     clip_slide_texts, speech_texts,
 )
 from vmr.ingest import structure
-from vmr.ingest.files import FailedInput, content_hash, discover, file_stat
+from vmr.ingest.files import FailedInput, content_hash, discover, file_stat, gone
 from vmr.ingest.ocr import SlideSpan
 from vmr.timecode import TimeSpan
 
@@ -452,17 +452,6 @@ def holds(video: Video | Row) -> bool:
     return stat_module.S_ISREG(found.st_mode) and found.st_size == video.size and found.st_mtime == video.mtime
 
 
-def gone(path: str) -> bool:
-    """Whether nothing is at `path` any more (a file changed in place is still there: it is
-    indexed again when its folder is)."""
-    try:
-        os.stat(path)
-    except FileNotFoundError:
-        return True
-    except NotADirectoryError:
-        return True
-    except (OSError, ValueError):  # unreadable, a loop: something is there
-        return False
     return False
 
 

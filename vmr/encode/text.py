@@ -2,7 +2,8 @@
 
 Two backends behind one small interface:
 - `NumpyBertEncoder` runs a sentence-transformers BERT model (all-MiniLM-L6-v2, the offline
-  default) with numpy alone, so a cold `vmr search` does not pay torch's import (seconds).
+  default) with numpy alone, so neither `vmr index` nor a cold `vmr search` pays torch's
+  import (seconds) and memory; it serves wherever the model runs on the CPU.
 - `TorchSentenceEncoder` runs any sentence-transformers model through the library itself:
   other architectures, hub ids, and the GPU when there is one.
 Both give the same vectors for the same model (tests compare them).
@@ -18,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vmr.models.devices import torch_device
+from vmr.models.devices import cuda_visible, torch_device
 from vmr.errors import ModelError
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
@@ -41,8 +42,13 @@ def encode_queries(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
 
 
 def load_text_encoder(name: str = DEFAULT_TEXT_MODEL, device: str = "cpu", cold_start: bool = False) -> TextEncoder:
-    """cold_start: a few texts in a fresh process (a query), where numpy beats torch's import;
-    otherwise (indexing, a server) sentence-transformers, about 3x faster on batches."""
+    """The numpy port wherever it can run the model on the CPU (a BERT sentence-transformers
+    folder: the default MiniLM), else sentence-transformers (other architectures, the GPU).
+    On the CPU the numpy port encodes batches about as fast as sentence-transformers
+    (bench/encoder_bench.py) and loads in a fraction of a second, where importing
+    sentence-transformers and torch takes seconds and holds ~400 MB more, in every `vmr index`
+    and every cold `vmr search`. `device="auto"` means the CPU unless a CUDA GPU is visible;
+    `cold_start` (a few texts in a fresh process: a query) keeps to the CPU even then."""
     from vmr.encode.e5 import E5_ALIASES
 
     if name in E5_ALIASES:  # multilingual-e5-small, 4-bit, offline (vmr.encode.e5)
@@ -52,7 +58,8 @@ def load_text_encoder(name: str = DEFAULT_TEXT_MODEL, device: str = "cpu", cold_
     from vmr.models.weights import resolve_text_encoder
 
     location = resolve_text_encoder(name)
-    if cold_start and device in ("cpu", "auto") and NumpyBertEncoder.supports(Path(location)):
+    on_cpu = device == "cpu" or (device == "auto" and (cold_start or not cuda_visible()))
+    if on_cpu and NumpyBertEncoder.supports(Path(location)):
         return NumpyBertEncoder(Path(location), name=name)
     return TorchSentenceEncoder(location, name=name, device=torch_device(device))
 
@@ -89,10 +96,37 @@ def _blas_controller():  # noqa: ANN202 (a threadpoolctl.ThreadpoolController)
     return ThreadpoolController()
 
 
+_SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
+                      "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+
+
+def map_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """The tensors of a .safetensors file as read-only arrays mapped from it: nothing is read
+    until it is used (a query reads a few rows of the 47 MB word-embedding table, not all of
+    it), and a cold process pays no copy of the file."""
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + size)
+    tensors = {}
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        if info["dtype"] not in _SAFETENSORS_DTYPES:
+            raise ModelError(f"{path}: tensor {key} has dtype {info['dtype']}, which the numpy encoder cannot read")
+        begin, end = info["data_offsets"]
+        tensors[key] = data[begin:end].view(_SAFETENSORS_DTYPES[info["dtype"]]).reshape(info["shape"])
+    return tensors
+
+
 class NumpyBertEncoder:
     """A BERT sentence-transformers folder (mean pooling, normalised) evaluated in numpy."""
 
     BATCH = 32
+    # Up to this many texts (a query or a few) the matrices are a few rows, and BLAS runs on one
+    # thread: handing them to a second one measured 20x slower (430 ms against 21 ms per query
+    # on 2 cores). Batches (indexing) use every core.
+    SMALL_BATCH = 8
 
     @staticmethod
     def supports(folder: Path) -> bool:
@@ -111,7 +145,6 @@ class NumpyBertEncoder:
         )
 
     def __init__(self, folder: Path, name: str = DEFAULT_TEXT_MODEL):
-        from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         self.name = name
@@ -123,7 +156,7 @@ class NumpyBertEncoder:
         self.heads = int(config["num_attention_heads"])
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config["layer_norm_eps"])
-        weights = load_file(str(folder / "model.safetensors"))
+        weights = map_safetensors(folder / "model.safetensors")
         # Some exports prefix every tensor with the architecture name.
         self.w = {key.removeprefix("bert."): value for key, value in weights.items()}
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -138,9 +171,7 @@ class NumpyBertEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Similar lengths together: padding costs as much as real tokens.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        # One BLAS thread: a query's matrices are a few rows, and handing those to a second
-        # thread measured 20x slower (430 ms against 21 ms per query on 2 cores).
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1 if len(texts) <= self.SMALL_BATCH else None, user_api="blas"):
             for begin in range(0, len(order), self.BATCH):
                 batch = order[begin : begin + self.BATCH]
                 out[batch] = self._encode_batch([texts[i] for i in batch])

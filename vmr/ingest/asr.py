@@ -39,6 +39,10 @@ Progress = Callable[[float, float], None]  # (seconds_done, seconds_total)
 MIN_AUDIO_SECONDS = 0.2  # shorter input is returned as an empty transcript
 BACKENDS = ("faster-whisper", "openai-whisper")
 _OPENAI_WINDOW_S = 30.0  # Whisper's receptive field: one openai-whisper call per window
+# faster-whisper computes the log-Mel features of all the speech it is given at once, with
+# intermediate arrays of ~5.6 kB per 10-ms frame: 1.2 GB for 40 minutes of speech. Speech is
+# given to it in pieces of at most this much (VAD chunks, whole), about 170 MB at most.
+_PIECE_S = 300.0
 
 
 @dataclass
@@ -93,6 +97,9 @@ class AsrOptions:
     compute_type: str | None = None  # faster-whisper: None -> int8 (CPU) / float16 (CUDA)
     vad: bool = True  # keep only Silero-VAD speech regions; never turn off for indexing
     cpu_threads: int = 0  # 0: every core this process may use
+    # faster-whisper: > 0 decodes that many VAD speech chunks (of up to 30 s) at a time
+    # (BatchedInferencePipeline); 0 decodes the speech one 30-s window after another.
+    batch_size: int = 0
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -112,6 +119,10 @@ class AsrOptions:
             if self.language != "en" and self.model.endswith(".en"):
                 raise ModelError(f"Whisper {self.model} transcribes English only; for {self.language!r} "
                                  "use a multilingual model (--asr-model base)")
+        if self.batch_size < 0:
+            raise ModelError(f"batch_size must be 0 (sequential) or more, not {self.batch_size}")
+        if self.batch_size and not self.vad:
+            raise ModelError("batched decoding needs the VAD (it decodes the speech chunks it finds)")
 
 
 class Transcriber(Protocol):
@@ -271,27 +282,54 @@ class _FasterWhisper(_Backend):
             raise ModelError(f"cannot load Whisper {options.model!r} with faster-whisper "
                              f"on {device}: {msg}") from exc
         self.load_seconds = time.perf_counter() - t0
+        self._batched = None
 
     def _transcribe(self, audio: np.ndarray, total: float,
                     progress: Progress | None) -> tuple[str | None, list[Segment]]:
         o = self.options
-        raw, info = self.model.transcribe(
-            audio,
-            language=o.language,
-            beam_size=o.beam_size,
-            best_of=o.beam_size,
-            temperature=list(o.temperature),
-            condition_on_previous_text=False,
-            word_timestamps=True,
-            vad_filter=o.vad,
-        )
+        if o.batch_size:
+            # The speech chunks Silero finds (split at pauses of 160 ms, packed into pieces of
+            # up to 30 s) are decoded batch_size at a time: one encoder pass and one beam search
+            # over the whole batch. With timestamps on, Whisper still cuts each piece into its
+            # phrase-long segments (a clip's speech text is made of those); the temperature
+            # fallback has no batched form, so only the first temperature is used.
+            from faster_whisper import BatchedInferencePipeline
+
+            if self._batched is None:
+                self._batched = BatchedInferencePipeline(self.model)
+            raw, info = self._batched.transcribe(audio, without_timestamps=False, vad_filter=True,
+                                                 batch_size=o.batch_size, **self._decoding(o.language))
+            return info.language, self._collect(raw, total, progress)
+        if not o.vad:
+            raw, info = self.model.transcribe(audio, vad_filter=False, **self._decoding(o.language))
+            return info.language, self._collect(raw, total, progress)
+        # What faster-whisper's vad_filter does (the same Silero options; the speech chunks,
+        # joined, decoded, and the times mapped back), piece by piece: see _PIECE_S.
+        from faster_whisper.transcribe import restore_speech_timestamps
+
+        language, segments = o.language, []
+        chunks = speech_regions(audio, max_speech_s=_PIECE_S)  # (a longer stretch is cut at a pause)
+        for _, group in _group_chunks(chunks, _PIECE_S * SAMPLE_RATE):
+            speech = np.concatenate([audio[c["start"]:c["end"]] for c in group])
+            raw, info = self.model.transcribe(speech, vad_filter=False, **self._decoding(language))
+            language = language or info.language  # detected on the first speech, then kept
+            segments += self._collect(restore_speech_timestamps(raw, group, SAMPLE_RATE), total, progress)
+        return language, segments
+
+    def _decoding(self, language: str | None) -> dict:
+        o = self.options
+        return dict(language=language, beam_size=o.beam_size, best_of=o.beam_size,
+                    temperature=list(o.temperature), condition_on_previous_text=False, word_timestamps=True)
+
+    @staticmethod
+    def _collect(raw, total: float, progress: Progress | None) -> list[Segment]:  # noqa: ANN001 (faster-whisper segments)
         segments: list[Segment] = []
         for s in raw:  # a generator: decoding happens while iterating
             words = [Word(w.start, w.end, w.word, w.probability) for w in (s.words or [])]
             segments.append(Segment(s.start, s.end, s.text, words, s.avg_logprob,
                                     s.no_speech_prob))
             _report(progress, s.end, total)
-        return info.language, segments
+        return segments
 
 
 class _OpenAIWhisper(_Backend):

@@ -116,3 +116,16 @@ def file_stat(path: Path) -> os.stat_result:
     if found.st_size == 0:
         raise MediaError(path, "empty file (0 bytes)")
     return found
+
+
+def gone(path: str) -> bool:
+    """Whether nothing is at `path` any more (a file changed in place is still there: it is
+    indexed again when its folder is)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return True
+    except NotADirectoryError:
+        return True
+    except (OSError, ValueError):  # unreadable, a loop: something is there
+        return False

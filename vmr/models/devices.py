@@ -21,3 +21,16 @@ def ctranslate2_device(device: str) -> str:
     import ctranslate2
 
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+def cuda_visible() -> bool:
+    """Whether a CUDA GPU is visible, without importing torch (seconds): CTranslate2's count
+    (it is installed with faster-whisper, and loaded anyway by an index run)."""
+    try:
+        import ctranslate2
+    except ImportError:
+        return False
+    try:
+        return ctranslate2.get_cuda_device_count() > 0
+    except RuntimeError:
+        return False

@@ -289,7 +289,7 @@ def _to_storage(vectors: np.ndarray, storage: str) -> tuple[np.ndarray, np.ndarr
     if storage == "int8":
         import kernels
 
-        return kernels.quantize_int8(vectors)
+        return kernels.for_clips(len(vectors)).quantize_int8(vectors)  # numpy below SMALL_LIBRARY
     return vectors.astype(storage), None
 
 

@@ -140,6 +140,14 @@ class ClipScores:
     phrase_rows: list[np.ndarray | None] = field(default_factory=list)
 
 
+def kernels_for(build: SearchBuild):  # noqa: ANN201 (a module: kernels or kernels.small)
+    """The search kernels for this build's library: numpy twins for a small library, where
+    loading Numba's compiled kernels would cost a fresh process more than the search."""
+    import kernels
+
+    return kernels.for_clips(build.library_clips)
+
+
 def hamming_histograms(build: SearchBuild, request: Request) -> dict[str, np.ndarray]:
     """Per prefiltered channel: int64 [Q, bits+1], the part's clips at each distance."""
     import kernels
@@ -183,7 +191,8 @@ def clip_scores(build: SearchBuild, request: Request,
     documents; and the part's statistics for the plan."""
     queries, n = request.queries, build.clip_count
     channels = request.channels(build)
-    parts = {c.name: channel_scores(c, request.vectors[c.model], prefilter.get(c.name)) for c in channels}
+    parts = {c.name: channel_scores(c, request.vectors[c.model], prefilter.get(c.name), build.library_clips)
+             for c in channels}
     present = {c.name: np.asarray(c.present) for c in channels}
     stats = {name: ChannelStats(parts[name][:, present[name]].sum(axis=1, dtype=np.float64),
                                 int(present[name].sum()),
@@ -238,7 +247,7 @@ def fuse(build: SearchBuild, scores: ClipScores, fusion: FusionPlan) -> None:
     """The fused score of every clip and query (`scores.fused`): the dense channels on their
     planned scales and the lexical channel, weighted, each clip on the channels it has; the
     clips without a query's phrase penalised where the library says it somewhere."""
-    import kernels
+    kernels = kernels_for(build)
 
     n_queries, n = len(scores.phrases), build.clip_count
     dense = [name for name in fusion.names if name != LEXICAL]
@@ -273,7 +282,7 @@ def exact_scores_at(build: SearchBuild, rows: np.ndarray, request: Request, scor
                     fusion: FusionPlan, q: int) -> np.ndarray:
     """Query q's fused scores of the given rows, with the dense channels scored again from the
     exact copies where the scan was approximate: what `fuse` gives without quantisation."""
-    import kernels
+    kernels = kernels_for(build)
 
     if not fusion.names:
         return np.zeros(len(rows), dtype=np.float32)
@@ -307,7 +316,8 @@ def phrase_documents(build: SearchBuild, query: Query) -> np.ndarray | None:
         elif len(read.tokens) >= QUOTE_TOKENS:
             found.append(build.lexical.phrase_documents([read.tokens], field=Channel.SPEECH, language=language,
                                                         max_edits=len(read.tokens) // QUOTE_WORDS_PER_EDIT))
-    docs = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+    # sorted(set()), not np.unique, which imports numpy.ma (tens of ms in a cold search)
+    docs = np.array(sorted(set(np.concatenate(found).tolist())) if found else [], np.int64)
     if query.quoted:  # said in a sentence or shown on a slide (passages and chapters hold those)
         fields = build.lexical.doc_field[docs]
         docs = docs[(fields == lexical.FIELDS.index(Channel.SPEECH)) | (fields == lexical.FIELDS.index(Channel.SLIDES))]
@@ -321,10 +331,14 @@ def said_phrase(query: Query, language: str) -> list[str]:
     return read.phrases[0] if query.quoted and read.phrases else read.tokens
 
 
-def channel_scores(channel: ChannelMatrix, queries: np.ndarray, prefilter: Prefilter | None) -> np.ndarray:
+def channel_scores(channel: ChannelMatrix, queries: np.ndarray, prefilter: Prefilter | None,
+                   library_clips: int = 0) -> np.ndarray:
     """Cosine of every clip [Q, N]: through the binary prefilter where the library built codes,
-    else one exact scan (batched when there are several queries)."""
+    else one exact scan (batched when there are several queries); `library_clips` picks the
+    kernels (`kernels_for`)."""
     import kernels
+
+    kernels = kernels.for_clips(library_clips or channel.vectors.shape[0])
 
     if channel.codes is not None:
         return np.stack([

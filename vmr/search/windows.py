@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from vmr.search.build import SearchBuild
+from vmr.search.fusion import kernels_for
 from vmr.search.options import SearchOptions
 
 Windows = tuple[np.ndarray, np.ndarray, np.ndarray]  # first rows, stop rows, scores; best first
@@ -17,7 +18,9 @@ NO_WINDOWS: Windows = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0,
 
 def window_lengths(clip_seconds: float, seconds: tuple[float, ...]) -> np.ndarray:
     """Window lengths in clips, from the library's typical clip length."""
-    return np.unique(np.maximum(1, np.round(np.array(seconds) / max(clip_seconds, 1e-6)))).astype(np.int64)
+    # sorted(set()), not np.unique, which imports numpy.ma (tens of ms in a cold search)
+    return np.array(sorted(set(np.maximum(1, np.round(np.array(seconds) / max(clip_seconds, 1e-6))).tolist())),
+                    dtype=np.float64).astype(np.int64)
 
 
 def _kernel_options(build: SearchBuild, options: SearchOptions, lengths: np.ndarray) -> dict:
@@ -29,7 +32,7 @@ def _kernel_options(build: SearchBuild, options: SearchOptions, lengths: np.ndar
 def best_windows(build: SearchBuild, scores: np.ndarray, options: SearchOptions, lengths: np.ndarray,
                  count: int) -> Windows:
     """The best `count` non-overlapping windows of one query's clip scores, best first."""
-    import kernels
+    kernels = kernels_for(build)
 
     if build.clip_count == 0:
         return NO_WINDOWS
@@ -41,7 +44,7 @@ def rerank(build: SearchBuild, candidates: Windows, options: SearchOptions, leng
            rescore: Callable[[np.ndarray], np.ndarray]) -> Windows:
     """The best `count` windows around the candidates (windows found on approximate scores),
     on the exact scores `rescore(rows)` gives."""
-    import kernels
+    kernels = kernels_for(build)
 
     if not len(candidates[0]):
         return NO_WINDOWS
