@@ -35,7 +35,7 @@ from pathlib import Path
 from vmr.channels import Channel
 from vmr.evaluate import COLUMNS, EvalReport, evaluate, load_annotations
 from vmr.library import Library
-from vmr.search.confidence import WEAK_CONFIDENCE
+from vmr.search.confidence import weak_threshold
 from vmr.search.options import SearchOptions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,8 +116,11 @@ def auc(positive: list[float], negative: list[float]) -> float:
 
 
 def separation(library: Library) -> list[str]:
+    with library.session() as session:
+        model = library.search_build(session).channels[Channel.SPEECH].model
+    threshold = weak_threshold(model)
     lines = ["## Weak answers: the top moment's confidence, answered vs off-topic queries", "",
-             f"Threshold {WEAK_CONFIDENCE:g} (chosen on dev). Answerable: every query of the split; of those, "
+             f"Threshold {threshold:g} for {model} (chosen on dev). Answerable: every query of the split; of those, "
              "found: the ones whose top moment reaches IoU 0.5; off-topic: samples/heldout/offtopic-*.txt.", "",
              "| split | answerable (n) | off-topic (n) | ROC AUC | AUC, found only | answerable marked weak | "
              "found marked weak | off-topic marked weak |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -130,7 +133,7 @@ def separation(library: Library) -> list[str]:
                library.search_many((HELDOUT / f"offtopic-{split}.txt").read_text().split("\n")[:-1], 1)]
 
         def weak(values: list[float]) -> str:
-            return f"{sum(c < WEAK_CONFIDENCE for c in values) / max(len(values), 1):.2f}"
+            return f"{sum(c < threshold for c in values) / max(len(values), 1):.2f}"
 
         lines.append(f"| {split} | {len(answered)} | {len(off)} | {auc(answered, off):.3f} | {auc(found, off):.3f} | "
                      f"{weak(answered)} | {weak(found)} | {weak(off)} |")

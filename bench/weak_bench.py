@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from vmr.library import Library
-from vmr.search.confidence import WEAK_CONFIDENCE
+from vmr.search.confidence import weak_threshold
 
 ROOT = Path(__file__).resolve().parent.parent
 VMR = Path(sys.executable).with_name("vmr")
@@ -56,6 +56,8 @@ def main() -> None:
         sets = {"sample queries (answered)": measure(library, [a["query"] for a in annotated]),
                 "off-topic": measure(library, lines(args.samples / "offtopic.txt")),
                 "off-topic, held out": measure(library, lines(args.samples / "offtopic-heldout.txt"))}
+        with library.session() as session:
+            model = library.search_build(session).channels["speech"].model
         by_kind: dict[str, list[bool]] = {}
         for a, (_, _, weak) in zip(annotated, sets["sample queries (answered)"]):
             by_kind.setdefault(a["kind"], []).append(weak)
@@ -64,7 +66,7 @@ def main() -> None:
         "# Weak answers (`bench/weak_bench.py`): the share of top moments marked weak",
         "",
         f"Rule: a moment is weak when its confidence (its score's gain over the library's mean clip for the "
-        f"query) is below {WEAK_CONFIDENCE}.",
+        f"query) is below {weak_threshold(model)} ({model}).",
         "",
         "| queries | n | top moment weak | top confidence: min | median | max |",
         "|---|---:|---:|---:|---:|---:|",

@@ -150,7 +150,9 @@ def test_search_then_a_result_plays_from_the_moment_start(page, size, base_url, 
     search(page, base_url, QUERY)
     cards = page.locator(".card-link")
     assert cards.count() == len(expected)
-    assert cards.first.locator(".title").inner_text() == "lecture.mp4"
+    title = cards.first.locator(".title")
+    assert title.evaluate("e => e.firstChild.textContent") == "lecture.mp4"
+    assert title.locator(".lang").text_content() == "en"  # the video's language, beside its name
     start, end = (int(expected[0][key]) for key in ("start", "end"))  # the page shows m:ss
     assert cards.first.locator(".span").inner_text() == f"{start // 60}:{start % 60:02d}–{end // 60}:{end % 60:02d}"
     assert "overfitting" in [m.lower() for m in cards.first.locator("mark").all_inner_texts()]
@@ -164,7 +166,7 @@ def test_search_then_a_result_plays_from_the_moment_start(page, size, base_url, 
     page.wait_for_function(PLAYING.format(t=best["start"] + 0.2))
     assert best["start"] <= page.evaluate("document.querySelector('video').currentTime") <= best["end"] + 0.5
     assert page.input_value("#share-url") == base_url.rstrip("/") + best["watch"]
-    assert page.locator("#now-title").inner_text() == "lecture.mp4"
+    assert page.locator("#now-title").evaluate("e => e.firstChild.textContent") == "lecture.mp4"
 
     page.evaluate("document.querySelector('video').pause()")  # a still frame for the picture
     screenshot(page, "web.png" if size == "desktop" else "web-phone.png", tmp_path)

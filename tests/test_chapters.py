@@ -45,7 +45,8 @@ def test_the_api_serves_the_chapters(sample_home, sample_video):
     from vmr.app.server import create_app
     from vmr.library import Library
 
-    with TestClient(create_app(Library(sample_home))) as client:
+    with TestClient(create_app(Library(sample_home)), base_url="http://localhost",
+                    client=("127.0.0.1", 50000)) as client:  # as a browser on this computer calls it
         video_id = client.get("/api/videos").json()[0]["video_id"]
         found = client.get(f"/api/videos/{video_id}/chapters")
         assert found.status_code == 200

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from conftest import ROOT, VMR, run_json, run_vmr
 from dbfixtures import drop_postgres_database, new_postgres_database
 from vmr.ingest.media import clip_grid
-from vmr.search.confidence import WEAK_CONFIDENCE
+from vmr.search.confidence import weak_threshold
 from vmr.timecode import TimeSpan
 
 # The indexed lecture's spoken queries: used to compare storages and databases, never to pin a
@@ -30,7 +30,7 @@ def test_search_json_contract(sample_home, sample_video):
     assert scores == sorted(scores, reverse=True)
     for m in found:
         assert {"video", "video_id", "start", "end", "score", "link", "text", "weak", "confidence"} <= m.keys()
-        assert isinstance(m["weak"], bool) and m["weak"] == (m["confidence"] < WEAK_CONFIDENCE)
+        assert isinstance(m["weak"], bool) and m["weak"] == (m["confidence"] < weak_threshold("all-MiniLM-L6-v2"))
         assert m["video"] == str(sample_video) and Path(m["video"]).is_absolute()
         assert 0 <= m["start"] < m["end"] <= 170
         assert m["link"] == f"{sample_video.as_uri()}#t={m['start']:.1f},{m['end']:.1f}"

@@ -87,6 +87,7 @@ def test_videos_are_written_in_the_order_they_were_found_whichever_analysis_ends
     sample_excerpt(folder / "a-long.mp4", 40)
     sample_excerpt(folder / "b-short.mp4", 8)
     library = Library(tmp_path / "home")
+    library.index([])  # creates the library (only an index run does)
     finished = []
 
     class TwoAtOnce:
@@ -107,7 +108,7 @@ def test_videos_are_written_in_the_order_they_were_found_whichever_analysis_ends
     assert finished == ["b-short.mp4", "a-long.mp4"]  # the short one was done first
     assert [(v.path.rsplit("/", 1)[1], v.video_id) for v in report.indexed] == [("a-long.mp4", 1), ("b-short.mp4", 2)]
     files = sorted(p for p in library.vector_files.root.rglob("*.npy"))
-    assert len(files) == 2  # the speech of each
+    assert len(files) == 6  # the speech, passages and chapters of each
     sample_excerpt(folder / "b-short.mp4", 12)  # changed
     Indexer(library.session, IndexOptions(ocr=False), library.vector_files).run([folder])
     now = sorted(p for p in library.vector_files.root.rglob("*.npy"))

@@ -365,7 +365,7 @@ def test_check_says_a_library_is_whole(base, tmp_path):
     result = run_vmr("check", home=home)
     lines = result.stdout.splitlines()
     assert lines[0] == f"catalogue  ok ({home / 'vmr.db'})" and lines[1] == "videos     2"
-    assert lines[2] == "vectors    4 files checked, 0 made again, 0 unused removed"
+    assert lines[2] == "vectors    8 files checked, 0 made again, 0 unused removed"
     assert lines[3].startswith("build      ok: matches the catalogue (16 clips, 2 videos)")
     assert result.stderr == ""
 

@@ -135,7 +135,7 @@ def test_a_very_short_video_has_its_true_duration(tmp_path, frames, audio, durat
 # Each command's arguments, but index (the one that creates a library); a command added to the
 # parser must be added here.
 READ_ONLY = {
-    "search": ["anything"], "info": [], "show": ["talk.mp4", "0", "1"], "transcript": ["talk.mp4"],
+    "search": ["anything"], "info": [], "show": ["talk.mp4", "0", "1"], "transcript": ["talk.mp4"], "chapters": ["talk.mp4"],
     "eval": ["{annotations}"], "serve": ["--port", "0"], "remove": ["talk.mp4"], "check": [],
 }
 

@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="verify the library, and repair what is derived from the catalogue")
     p.add_argument("--prune", action="store_true", help="also forget the videos whose file is gone")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("serve", help="the web page and REST API (models stay loaded between searches)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -423,7 +423,7 @@ class Indexer:
         slides = session.scalar(select(func.count(SlideText.id)).where(
             SlideText.video_id == video.id, SlideText.text != "")) or 0
         return IndexedVideo(video.path, video.id, video.duration, clips, words, status, warning,
-                            seconds or {}, slides, video.language)
+                            seconds or {}, slides, language=video.language)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from functools import reduce
 
 import numpy as np
 
+from vmr.channels import Channel
 from vmr.search import confidence, fusion
 from vmr.search.confidence import ScoreStats
 from vmr.search.build import SearchBuild
@@ -155,6 +156,9 @@ def search(fan: Fan, build: SearchBuild, request: Request) -> list[list[Moment]]
     candidates = [merge(list(windows), count) for windows in zip(*[found for found, _ in per_part])]
     results = fan("moments", request, plan, candidates)
     wanted = SPARE_WINDOWS * request.options.k
+    # The library's text model (its text channels share one): the scale its confidences are on.
+    text_model = next((c.model for c in build.channels.values() if c.name != Channel.VISUAL), None)
+    threshold = confidence.weak_threshold(text_model)
     found = []
     for per_query in zip(*results):
         ranked = merge([windows for windows, _ in per_query], wanted)
@@ -166,7 +170,8 @@ def search(fan: Fan, build: SearchBuild, request: Request) -> list[list[Moment]]
         moments = sorted((item for _, shaped in per_query for item in shaped if item[0] <= last),
                          key=lambda item: item[0])
         found.append(confidence.judge([moment for _, moment in moments[:request.options.k]],
-                                      float(calibration.mean[len(found)]), float(calibration.std[len(found)])))
+                                      float(calibration.mean[len(found)]), float(calibration.std[len(found)]),
+                                      threshold))
     return found
 
 
