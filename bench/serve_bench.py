@@ -156,7 +156,7 @@ def postgres_bytes_per_clip(url: str, clips: int, empty: int) -> float:
     return (size - empty) / clips
 
 
-def synthetic_0002(url: str, clips: int, seed: int = 11) -> None:
+def synthetic_0002(url: str, clips: int, folder: Path, seed: int = 11) -> None:
     """A library in the baseline's schema (0002: a float32 vector row per clip) written with
     COPY: videos of 200 2-s clips, two words a clip, slides over a third of the clips."""
     import psycopg
@@ -180,7 +180,9 @@ def synthetic_0002(url: str, clips: int, seed: int = 11) -> None:
         with cursor.copy("COPY videos (id, path, content_hash, size, mtime, duration, fps, width, height, has_audio, "
                          "status, asr_model, language, indexed_at) FROM STDIN") as copy:
             for v in range(videos):
-                copy.write_row((v + 1, f"/synthetic/lecture-{v:06d}.mp4", f"{v:064x}", 10**8, 0.0,
+                path = folder / f"lecture-{v:06d}.mp4"
+                path.touch()  # an empty file: vmr checks that each video on a result page still exists
+                copy.write_row((v + 1, str(path), f"{v:064x}", 10**8, 0.0,
                                 2.0 * per_video, 10.0, 1280, 720, True, "indexed", "synthetic", "en",
                                 "2026-11-29 00:00:00+00"))
         with cursor.copy("COPY clips (id, video_id, idx, start, \"end\", keyframe_time) FROM STDIN") as copy:
@@ -270,7 +272,8 @@ def postgres_part(args: argparse.Namespace, codes: dict[str, Path], scratch: Pat
     first = next(iter(codes))
     with server.connect() as connection:
         connection.execute(text(f"CREATE DATABASE {names[first]}"))
-    synthetic_0002(url[first], args.clips)
+    (scratch / "synthetic-videos").mkdir()
+    synthetic_0002(url[first], args.clips, scratch / "synthetic-videos")
     with server.connect() as connection:
         for label, name in names.items():
             if label != first:

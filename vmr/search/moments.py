@@ -79,6 +79,9 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
         quoted = scores.phrase_docs[q] is not None and len(scores.phrases[q]) >= QUOTE_SPAN_TOKENS
         if quoted:  # words said word for word: their sentence (or the slide that shows them)
             units[PASSAGE] = units[CHAPTER] = None
+        for source in (PASSAGE, CHAPTER):
+            if source not in scores.parts:  # not scored (a picture with no words): no say in the size
+                units[source] = None
         why = choose_size(found_by, units, options)
         start, end = float(build.starts[first]), float(build.ends[stop - 1])
         if options.snap and why != SPEECH:
