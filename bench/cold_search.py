@@ -3,7 +3,8 @@
 
     .venv/bin/python bench/cold_search.py --home HOME [--old REF] [--rounds 30]
 
-HOME is an indexed library (e.g. `vmr --home HOME index samples/*.mp4`). REF (default `main`)
+HOME is an indexed library (e.g. `vmr --home HOME index samples/*.mp4`); where the old tree
+cannot open it (a newer catalogue schema), --old-home names the same videos indexed by it. REF (default `main`)
 is exported with `git archive` into a temporary folder and run from there, on the same library,
 so that both trees are measured in the same run; rounds alternate between them (the machine is
 shared and noisy) and medians are reported. Two measurements per round and tree:
@@ -42,12 +43,16 @@ PHASES = r"""
 import json, sys, time
 t = [time.perf_counter()]
 home, query = sys.argv[1], sys.argv[2]
-import vmr.app.cli
+try:
+    import vmr.app.cli  # the command line's imports, as `vmr search` pays them
+except ImportError:  # a tree from before vmr/app/
+    import vmr.cli
 from vmr.library import Library
 t.append(time.perf_counter())
 lib = Library(home)
 with lib.session() as session:
-    build = lib.search_build(session)
+    # the search build (lib.matrix in a tree from before vmr/search/build.py)
+    build = lib.search_build(session) if hasattr(lib, "search_build") else lib.matrix(session)
 t.append(time.perf_counter())
 encoders = {c.model: lib._encoder(c) for c in build.channels.values()}
 t.append(time.perf_counter())
@@ -119,14 +124,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", required=True, help="an indexed library")
     parser.add_argument("--old", default="main", help="git ref of the tree to compare with (default main)")
+    parser.add_argument("--old-home", help="the same videos indexed by the old tree, where it cannot open HOME "
+                                           "(a newer catalogue schema); default HOME")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "cold_search.md")
     args = parser.parse_args()
 
     trees = {"old": export(args.old), "new": ROOT}
-    for tree in trees.values():  # compile / load each tree's Numba cache once, untimed
-        wall(tree, args.home)
-        breakdown(tree, args.home)
+    homes = {"old": args.old_home or args.home, "new": args.home}
+    for name, tree in trees.items():  # compile / load each tree's Numba cache once, untimed
+        wall(tree, homes[name])
+        breakdown(tree, homes[name])
     walls = {name: [] for name in trees}
     cpus = {name: [] for name in trees}
     steps = {name: {step: [] for step in STEPS} for name in trees}
@@ -134,10 +142,10 @@ def main() -> int:
     for _ in range(args.rounds):
         bare.append(interpreter(ROOT))
         for name, tree in trees.items():
-            seconds, cpu = wall(tree, args.home)
+            seconds, cpu = wall(tree, homes[name])
             walls[name].append(seconds)
             cpus[name].append(cpu)
-            for step, seconds in breakdown(tree, args.home).items():
+            for step, seconds in breakdown(tree, homes[name]).items():
                 steps[name][step].append(seconds)
 
     med = statistics.median

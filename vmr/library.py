@@ -235,6 +235,11 @@ class Library:
             return self._encoders[model]
 
     @property
+    def mapped_clips(self) -> int:
+        """The clips of the search build this library last mapped (0 before its first search)."""
+        return self._build.library_clips if self._build is not None else 0
+
+    @property
     def search_options(self) -> SearchOptions:
         """The options searches use unless given others: the constructor's, else the
         [search] section of HOME/config.toml."""

@@ -425,7 +425,7 @@ def create_app(library: Library, settings: ServeSettings | None = None) -> FastA
 
     threadpool_limits(1, user_api="blas")
     library.search("warm up", k=1)  # loads the encoder, maps the build, compiles the kernels
-    searching = concurrent_searches()
+    searching = SearchSlots(library)
 
     # No /docs: Swagger UI comes from a CDN, and the page must work offline. /openapi.json stays.
     app = FastAPI(title="vmr", version=__version__, docs_url=None, redoc_url=None,
@@ -472,7 +472,7 @@ def create_app(library: Library, settings: ServeSettings | None = None) -> FastA
         k: Annotated[int, Query(ge=1, le=MAX_K, description="number of moments")] = 10,
     ) -> JSONResponse:
         try:
-            with searching:
+            with searching():
                 found = library.search(q, k)
         except QueryError as exc:
             raise HTTPException(400, str(exc)) from exc
@@ -623,17 +623,22 @@ def examples(library: Library, n: int) -> list[str]:
     return found[:n]
 
 
-def concurrent_searches() -> AbstractContextManager:
-    """What a search holds while it runs: nothing, so searches run at once, where Numba's
-    threading layer lets parallel kernels start from several threads (OpenMP, TBB); a lock
-    with its fallback layer, workqueue, which aborts the process when two threads launch one."""
-    import numba
+class SearchSlots:
+    """What a search holds while it runs. A library small enough for the numpy kernels (one
+    BLAS thread each) runs its searches at once. A larger one runs them one at a time: each
+    search's Numba kernels already use every core, so more at once only thrash (8 clients at once
+    on a 1M-clip library on 2 cores: p95 18 s, and fewer searches a second than one at a time),
+    and Numba's fallback threading layer, workqueue, aborts the process when two threads launch
+    a parallel kernel."""
 
-    try:
-        layer = numba.threading_layer()
-    except ValueError:  # no parallel kernel has run yet: nothing is known, so be safe
-        layer = "unknown"
-    return nullcontext() if layer in ("omp", "tbb") else threading.Lock()
+    def __init__(self, library: Library):
+        self.library = library
+        self.one_at_a_time = threading.Lock()
+
+    def __call__(self) -> AbstractContextManager:
+        import kernels
+
+        return nullcontext() if self.library.mapped_clips < kernels.SMALL_LIBRARY else self.one_at_a_time
 
 
 def title(path: str) -> str:
