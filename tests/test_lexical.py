@@ -147,3 +147,20 @@ def test_a_part_of_the_index_scores_its_documents_as_the_whole_does():
     assert part.phrase_documents([tokens("chain of")]).tolist() == [1]
     assert [part.doc_text[d] for d in range(3)] == texts[2:]
     assert part.token_word[part.token_offsets[1]:part.token_offsets[2]].tolist() == [3, 4, 5]
+
+
+def test_a_word_common_in_one_language_is_common_there_whatever_the_other_languages_hold():
+    """BM25's statistics per language: Italian "della", in every Italian sentence, weighs little
+    against the word that matters, though no English sentence holds it."""
+    english = [f"gradient descent lesson number {i}" for i in range(8)]
+    italian = ["la storia della moka", "la nascita della macchina", "il sapore della tazza"]
+    docs = [Document(2.0 * i, 2.0 * i + 2, field=SPEECH, video=0, first_row=i, stop_row=i + 1, text=t)
+            for i, t in enumerate(english)]
+    docs += [Document(2.0 * i, 2.0 * i + 2, field=SPEECH, video=1, first_row=8 + i, stop_row=9 + i, text=t)
+             for i, t in enumerate(italian)]
+    index = LexicalIndex.build(docs, videos=2, video_languages=["en", "it"])
+    it = index.languages.index("it")
+    common, rare = (index.vocab[tokens(w, "it")[0]] for w in ("della", "moka"))
+    assert index.idf(common, it)[SPEECH] < index.idf(rare, it)[SPEECH] / 3
+    scores = index.clip_scores(parse_query("della moka"), 11)[SPEECH]
+    assert scores[8] > 2 * scores[9]  # the sentence with "moka", far above those with "della" alone

@@ -47,8 +47,8 @@ Repair = Callable[[int, str, str], "np.ndarray | None"]
 # exact refinement, 3.6x faster at a million clips; below this size a scan takes milliseconds).
 PREFILTER_MIN_CLIPS = 200_000
 # The layout of a build folder; folders written in another layout are rebuilt on load.
-FORMAT = 5  # 3: words, keyframes and document texts (moments read no catalogue rows); 4: passages, chapters;
-# 5: languages
+FORMAT = 6  # 3: words, keyframes and document texts (moments read no catalogue rows); 4: passages, chapters;
+# 5: languages; 6: BM25 statistics per language
 # The typical clip length is the median over this many clips (window lengths are in clips).
 CLIP_SAMPLE = 4096
 
@@ -254,7 +254,7 @@ def validate(found: SearchBuild, manifest: dict) -> SearchBuild:
          == len(index.token_word), "lexical tokens")
     need(index.posting_offsets.shape == (terms + 1,) and int(index.posting_offsets[-1]) == len(index.posting_docs)
          == len(index.posting_tf), "lexical postings")
-    need(index.doc_freq.shape == (len(lexical.FIELDS), terms), "lexical statistics")
+    need(index.doc_freq.shape == (len(index.languages), len(lexical.FIELDS), terms), "lexical statistics")
     need(len(index.doc_text) == docs and int(index.doc_text.offsets[-1]) == len(index.doc_text.blob),
          "lexical texts")
     return found

@@ -97,9 +97,11 @@ class LexicalIndex:
     posting_offsets: np.ndarray  # int64 [T+1]
     posting_docs: np.ndarray  # int32: the documents holding term t, ascending
     posting_tf: np.ndarray  # float32: its count in each
-    # Statistics of the whole library, also in a shard's part, so BM25 scores the same there.
-    doc_freq: np.ndarray  # float32 [F, T]: documents of each field holding the term
-    field_docs: np.ndarray  # float32 [F]: documents per field
+    # Statistics of the whole library, also in a shard's part, so BM25 scores the same there;
+    # per language, so that a word common in one language's documents (Italian "la", "della")
+    # is common there, not rare because the library's English documents lack it.
+    doc_freq: np.ndarray  # float32 [L, F, T]: documents of each language and field holding the term
+    field_docs: np.ndarray  # float32 [L, F]: documents per language and field
     field_avg_length: np.ndarray  # float32 [F]
     doc_text: Texts
     # The languages of the whole library's documents (ISO 639-1), and each document's and
@@ -141,11 +143,14 @@ class LexicalIndex:
         pairs, tf = np.unique(token_ids.astype(np.int64) * max(n_docs, 1) + doc_of_token, return_counts=True)
         terms, docs = pairs // max(n_docs, 1), pairs % max(n_docs, 1)
         posting_offsets = np.searchsorted(terms, np.arange(n_terms + 1)).astype(np.int64)
-        doc_freq = np.zeros((len(FIELDS), n_terms), dtype=np.float32)
-        np.add.at(doc_freq, (doc_field[docs], terms), 1)
-        field_docs = np.bincount(doc_field, minlength=len(FIELDS)).astype(np.float32)
-        field_tokens = np.bincount(doc_field, weights=lengths, minlength=len(FIELDS))
         doc_video = np.array([d.video for d in documents], dtype=np.int64)
+        doc_language = video_language[doc_video] if n_docs else np.zeros(0, np.int8)
+        doc_freq = np.zeros((len(languages), len(FIELDS), n_terms), dtype=np.float32)
+        np.add.at(doc_freq, (doc_language[docs], doc_field[docs], terms), 1)
+        field_docs = np.zeros((len(languages), len(FIELDS)), dtype=np.float32)
+        np.add.at(field_docs, (doc_language, doc_field), 1)
+        field_tokens = np.bincount(doc_field, weights=lengths, minlength=len(FIELDS))
+        per_field = field_docs.sum(axis=0)
         return cls(
             vocab=vocab,
             video_docs=np.searchsorted(doc_video, np.arange(videos + 1)).astype(np.int64),
@@ -158,9 +163,8 @@ class LexicalIndex:
             token_word=np.concatenate(words) if words else np.zeros(0, np.int64),
             posting_offsets=posting_offsets, posting_docs=docs.astype(np.int32),
             posting_tf=tf.astype(np.float32), doc_freq=doc_freq, field_docs=field_docs,
-            field_avg_length=(field_tokens / np.maximum(field_docs, 1)).astype(np.float32),
-            doc_text=Texts.of([d.text for d in documents]), languages=languages,
-            doc_language=video_language[doc_video] if n_docs else np.zeros(0, np.int8),
+            field_avg_length=(field_tokens / np.maximum(per_field, 1)).astype(np.float32),
+            doc_text=Texts.of([d.text for d in documents]), languages=languages, doc_language=doc_language,
             video_language=video_language,
         )
 
@@ -209,10 +213,11 @@ class LexicalIndex:
     def arrays(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self.ARRAYS} | self.doc_text.arrays("doc_text")
 
-    def idf(self, term: int) -> np.ndarray:
-        """BM25's (always positive) idf of a term id on each field [F]; -1 is an unknown term."""
-        df = self.doc_freq[:, term] if term >= 0 else np.zeros(len(FIELDS), np.float32)
-        return np.log1p((self.field_docs - df + 0.5) / (df + 0.5))
+    def idf(self, term: int, language: int = 0) -> np.ndarray:
+        """BM25's (always positive) idf of a term id on each field [F] among the documents of a
+        language (its position in `languages`); -1 is an unknown term."""
+        df = self.doc_freq[language, :, term] if term >= 0 else np.zeros(len(FIELDS), np.float32)
+        return np.log1p((self.field_docs[language] - df + 0.5) / (df + 0.5))
 
     def phrase_documents(self, phrases: list[list[str]], field: str | None = None,
                          max_edits: int = 0, language: str | None = None) -> np.ndarray:
@@ -261,27 +266,29 @@ class LexicalIndex:
         for position, language in enumerate(self.languages):
             mine = None if len(self.languages) == 1 else self.doc_language == position
             if mine is None or mine.any():
-                self._score_documents(query.analysed(language), doc_scores, mine)
+                self._score_documents(query.analysed(language), doc_scores, mine, position)
         hit = np.nonzero(doc_scores > 0)[0]
         spans = self.doc_stop[hit] - self.doc_first[hit]
         rows = np.repeat(self.doc_first[hit] - np.cumsum(spans) + spans, spans) + np.arange(spans.sum())
         np.maximum.at(out, (np.repeat(self.doc_field[hit], spans), rows), np.repeat(doc_scores[hit], spans))
         return out
 
-    def _score_documents(self, query: Analysed, doc_scores: np.ndarray, mine: np.ndarray | None) -> None:
+    def _score_documents(self, query: Analysed, doc_scores: np.ndarray, mine: np.ndarray | None,
+                         language: int = 0) -> None:
         """Adds the normalised BM25 score of the query (as one language reads it) to the
-        documents of that language (`mine`; None: every document)."""
+        documents of that language (`mine`, None: every document; `language`, its position)."""
         ids = [self.vocab.get(t, -1) for t in query.terms]
         if not ids:
             return
-        weighted = [(t, self.idf(t)) for t in ids]
+        weighted = [(t, self.idf(t, language)) for t in ids]
         norm = sum(idf for _, idf in weighted)
         # OCR often loses the space between two words ("thylakoidmembrane"): such a token
         # stands for both query words.
         for a, b in zip(query.tokens, query.tokens[1:]):
             joined = self.vocab.get(a + b, -1)
             if joined >= 0 and a + b not in query.terms:
-                weighted.append((joined, self.idf(self.vocab.get(a, -1)) + self.idf(self.vocab.get(b, -1))))
+                weighted.append((joined, self.idf(self.vocab.get(a, -1), language)
+                                 + self.idf(self.vocab.get(b, -1), language)))
         scores = np.zeros(len(self.doc_field), dtype=np.float32)
         for t, idf in weighted:
             if t < 0:
