@@ -137,9 +137,8 @@ def sqlite_bytes_per_clip(home: Path, clips: int) -> float:
     import sqlite3
 
     copy = home.parent / f"{home.name}-vacuumed.db"
-    shutil.copy(home / "vmr.db", copy)
-    with sqlite3.connect(copy) as db:
-        db.execute("VACUUM")
+    with sqlite3.connect(home / "vmr.db") as db:  # VACUUM INTO reads the WAL too (a file copy would not)
+        db.execute("VACUUM INTO ?", (str(copy),))
     size = copy.stat().st_size
     copy.unlink()
     return size / clips
