@@ -16,8 +16,9 @@ Libraries:
 
 Each (library, code) pair is served by `python -m vmr serve` with that code on PYTHONPATH; after
 a warm-up search (which builds the search build), --requests searches are timed from one client,
-then from 8 clients at once (each sending --requests / 8), over HTTP/1.1 keep-alive connections.
-Reported: p50 and p95 latency, searches per second, and the catalogue's bytes per clip (SQLite:
+then from 8 clients at once (each sending --requests / 8), over HTTP/1.1 keep-alive connections;
+and on the samples, the same searches in this process (`Library.search`, this tree's code).
+Reported: p50, p95 and p99 latency, searches per second, and the catalogue's bytes per clip (SQLite:
 the file after VACUUM; PostgreSQL: pg_database_size after VACUUM FULL, minus an empty database's).
 """
 
@@ -115,6 +116,27 @@ def timed_searches(url: str, queries: list[str], requests: int, clients: int) ->
     return latencies, time.perf_counter() - started
 
 
+def row(library: str, code_label: str, clients: str, latencies: list[float], wall: float) -> str:
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+    return f"| {library} | {code_label} | {clients} | {p50:.0f} | {p95:.0f} | {p99:.0f} | {len(latencies) / wall:.1f} |"
+
+
+def in_process_row(library: str, home: Path, queries: list[str], requests: int) -> str:
+    """The same searches through `Library.search` in this process (this tree's code), one after
+    another: what a server adds to a search is the difference."""
+    from vmr.library import Library
+
+    lib = Library(home)
+    lib.search(queries[0], 10)
+    latencies = []
+    started = time.perf_counter()
+    for i in range(requests):
+        begun = time.perf_counter()
+        lib.search(queries[i % len(queries)], 10)
+        latencies.append((time.perf_counter() - begun) * 1000)
+    return row(library, "now, in process (`Library.search`)", "1", latencies, time.perf_counter() - started)
+
+
 def serve_row(library: str, code_label: str, code: Path, options: list[str], queries: list[str],
               requests: int) -> list[str]:
     import httpx
@@ -125,8 +147,7 @@ def serve_row(library: str, code_label: str, code: Path, options: list[str], que
         rows = []
         for clients in (1, 8):
             latencies, wall = timed_searches(served.url, queries, requests, clients)
-            p50, p95 = np.percentile(latencies, [50, 95])
-            rows.append(f"| {library} | {code_label} | {clients} | {p50:.0f} | {p95:.0f} | {len(latencies) / wall:.1f} |")
+            rows.append(row(library, code_label, str(clients), latencies, wall))
             log(rows[-1])
         return rows
     finally:
@@ -236,6 +257,8 @@ def main() -> None:
         homes = {f"before ({args.baseline})": old_home, "now": new_home}
         for label, code in codes.items():
             rows += serve_row("samples (SQLite)", label, code, ["--home", str(homes[label])], queries, args.requests)
+        rows.append(in_process_row("samples (SQLite)", new_home, queries, args.requests))
+        log(rows[-1])
         clips = sum(v["clips"] for v in json.loads(vmr(ROOT, "--home", str(new_home), "info", "--json").stdout)["videos"])
         for label in codes:
             sizes.append(f"| samples (SQLite) | {label} | {sqlite_bytes_per_clip(homes[label], clips):,.0f} |")
@@ -248,7 +271,8 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     report = "\n".join([
         f"## Warm search through `vmr serve` (k = 10, {args.requests} searches per row)", "",
-        "| library | code | clients | p50 ms | p95 ms | searches/s |", "|---|---|---:|---:|---:|---:|", *rows, "",
+        "| library | code | clients | p50 ms | p95 ms | p99 ms | searches/s |", "|---|---|---:|---:|---:|---:|---:|",
+        *rows, "",
         "## Catalogue bytes per clip", "", "| library | code | bytes per clip |", "|---|---|---:|", *sizes])
     print(report)
     results = ROOT / "bench-results"
