@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import write as write_report  # bench/report.py (a bench runs with bench/ first on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 QUERY = "how does gradient descent update the weights"
 
@@ -168,11 +170,7 @@ def main() -> int:
     lines += ["", f"new / old wall: {med(walls['new']) / med(walls['old']):.2f} (median of per-round ratios "
               f"old/new {med(ratios):.2f}x faster); new wall quartiles "
               f"{statistics.quantiles(walls['new'], n=4)[0]:.3f}-{statistics.quantiles(walls['new'], n=4)[2]:.3f} s."]
-    report = "\n".join(lines)
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
-    return 0
+    return write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import write as write_report  # bench/report.py (a bench runs with bench/ first on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -119,11 +121,7 @@ def main() -> int:
         lines += ["", f"### {name}: seconds per stage (medians; speech runs beside frames and slides)", "",
                   "| stage | seconds | s per minute of video |", "|---|---:|---:|"]
         lines += [f"| {stage} | {med(v):.2f} | {med(v) / minutes:.2f} |" for stage, v in stages.items()]
-    report = "\n".join(lines)
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
-    return 0
+    return write_report(lines, args.out)
 
 
 if __name__ == "__main__":

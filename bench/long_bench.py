@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from report import write as write_report  # bench/report.py (a bench runs with bench/ first on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -65,11 +67,7 @@ def main() -> int:
     lines += ["", "vmr's stages (speech runs beside frames and slides):", "",
               "| stage | seconds | s per minute of video |", "|---|---:|---:|"]
     lines += [f"| {stage} | {med(v):.1f} | {med(v) / minutes:.2f} |" for stage, v in stages.items()]
-    report = "\n".join(lines)
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
-    return 0
+    return write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import json
 import os
 import shutil
@@ -73,3 +76,16 @@ def pytest_configure(config):
     # A test must never reach a model hub: the packaged weights are the whole point.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@contextmanager
+def local_client(home: Path) -> Iterator:
+    """The app over a library, called as a browser on this computer calls it: by a loopback
+    name, from a loopback address (the Host check lets these through)."""
+    from fastapi.testclient import TestClient
+
+    from vmr.app.server import create_app
+    from vmr.library import Library
+
+    with TestClient(create_app(Library(home)), base_url="http://localhost", client=("127.0.0.1", 50000)) as client:
+        yield client

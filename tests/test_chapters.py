@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from conftest import ROOT, run_json, run_vmr
+from conftest import local_client, ROOT, run_json, run_vmr
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +40,7 @@ def test_chapter_formats_on_the_command_line(sample_home, sample_video):
 
 
 def test_the_api_serves_the_chapters(sample_home, sample_video):
-    from fastapi.testclient import TestClient
-
-    from vmr.app.server import create_app
-    from vmr.library import Library
-
-    with TestClient(create_app(Library(sample_home)), base_url="http://localhost",
-                    client=("127.0.0.1", 50000)) as client:  # as a browser on this computer calls it
+    with local_client(sample_home) as client:
         video_id = client.get("/api/videos").json()[0]["video_id"]
         found = client.get(f"/api/videos/{video_id}/chapters")
         assert found.status_code == 200

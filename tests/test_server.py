@@ -9,22 +9,18 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
-from conftest import run_json, run_vmr
+from conftest import local_client, run_json, run_vmr
 from serving import served
-from vmr.library import Library
 from vmr.ingest.media import read_frame
-from vmr.app.server import MAX_QUERY_CHARS, THUMB_WIDTH, create_app
+from vmr.app.server import MAX_QUERY_CHARS, THUMB_WIDTH
 
 QUERY = "what is overfitting"
 
 
 @pytest.fixture(scope="module")
 def client(sample_home):
-    # As a browser on this computer calls it: by a loopback name, from a loopback address.
-    with TestClient(create_app(Library(sample_home)), base_url="http://localhost",
-                    client=("127.0.0.1", 50000)) as client:
+    with local_client(sample_home) as client:
         yield client
 
 

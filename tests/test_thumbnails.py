@@ -14,12 +14,9 @@ from urllib.parse import parse_qs, urlparse
 import cv2
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
-from conftest import ROOT
-from vmr.app.server import create_app
+from conftest import local_client, ROOT
 from vmr.ingest.media import read_frame
-from vmr.library import Library
 
 SAMPLES = ROOT / "samples"
 QUERIES = [json.loads(line) for line in (SAMPLES / "queries.jsonl").read_text().splitlines() if line.strip()]
@@ -31,8 +28,7 @@ def words(text: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def client(samples_home):
-    with TestClient(create_app(Library(samples_home)), base_url="http://localhost",
-                    client=("127.0.0.1", 50000)) as client:
+    with local_client(samples_home) as client:
         yield client
 
 
