@@ -173,7 +173,9 @@ def test_an_italian_lecture_moves_an_english_library_to_the_multilingual_model(s
     assert run_json("transcript", HELDOUT / "caffe.mp4", home=home)["language"] == "it"
     found = run_json("search", "where did the first coffee houses in Europe open", "-k", "3", home=home)
     assert Path(found[0]["video"]).name == "caffe.mp4"
-    found = run_json("search", "che cos'è l'overfitting", "-k", "3", home=home)  # and back
+    # And back. (A bare "che cos'è l'overfitting" ranks the Italian lecture first: e5 leans to
+    # the query's own language when the question says little; README, Languages.)
+    found = run_json("search", "cos'è l'overfitting nell'apprendimento automatico", "-k", "3", home=home)
     assert Path(found[0]["video"]).name == "lecture.mp4"
     again = run_vmr("index", HELDOUT / "caffe.mp4", home=home)  # nothing left to move
     assert "note: speech in" not in again.stderr
