@@ -106,6 +106,9 @@ def size(request) -> str:
 
 def open_page(browser, size: str):
     context = browser.new_context(**SIZES[size])
+    # Waits long enough for a 2-core machine running other jobs (a search once took over
+    # Playwright's 30 s default there); a page that never answers still fails.
+    context.set_default_timeout(90_000)
     context.add_init_script(RECORD_SEEKS)
     return context, context.new_page()
 
