@@ -355,3 +355,24 @@ def test_keyboard_alone_searches_and_plays(browser, base_url):
         assert page.evaluate("document.activeElement.id") == "q"
     finally:
         context.close()
+
+
+def test_the_chapters_beside_the_player_mark_the_current_one_and_seek(page, size, base_url, lecture):
+    """The playing video's chapters (as the API lists them), the one holding the playing time
+    marked; a chapter's button plays from its start."""
+    chapters = httpx.get(base_url + f"api/videos/{lecture['video_id']}/chapters").json()
+    assert len(chapters) >= 2
+    page.goto(base_url + f"watch/{lecture['video_id']}?t=5&end=9")
+    page.wait_for_function(PLAYING.format(t=5.2))
+    buttons = page.locator("#chapter-list .chapter")
+    buttons.first.wait_for()
+    assert page.locator("#chapters").is_visible() and buttons.count() == len(chapters)
+    assert [t.strip() for t in page.locator("#chapter-list .chapter-title").all_inner_texts()] == \
+        [c["title"] for c in chapters]
+    assert buttons.first.get_attribute("aria-current") == "true"  # 5 s is in the first chapter
+    from playwright.sync_api import expect
+
+    activate(page, size, buttons.last)
+    page.wait_for_function(f"document.querySelector('video').currentTime >= {chapters[-1]['start'] - 0.1}")
+    expect(buttons.last).to_have_attribute("aria-current", "true")
+    assert buttons.first.get_attribute("aria-current") is None
