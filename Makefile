@@ -39,6 +39,9 @@ bench: install
 	$(PY) bench/scaling_bench.py
 	$(PY) bench/weak_bench.py
 	$(PY) bench/serve_bench.py
+	$(PY) bench/long_bench.py
+	$(PY) bench/language_bench.py
+	$(PY) bench/ocr_scripts_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME)
