@@ -127,7 +127,10 @@ def first_seek(page) -> float:
 
 def search(page, base_url: str, query: str) -> None:
     page.goto(base_url)
-    page.keyboard.type(query)  # the box has the focus on arrival
+    # The box has the focus on arrival; keys typed before it has are lost (on a loaded machine
+    # the page once showed another query's results).
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'")
+    page.keyboard.type(query)
     page.keyboard.press("Enter")
     page.wait_for_selector(".card-link")
 
