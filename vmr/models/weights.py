@@ -189,7 +189,7 @@ E5_ENGINE = {
 
 PACKAGED_WHISPER: dict[str, PackagedModel] = {"base": WHISPER_BASE, "tiny.en": WHISPER_TINY_EN}
 DEFAULT_TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
-_TEXT_ENCODER_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+TEXT_ENCODER_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 PACKAGED = {m.key: m for m in (WHISPER_BASE, WHISPER_TINY_EN, MINILM, E5_SMALL)}
 
 
@@ -402,7 +402,7 @@ def _converted_local(ct2_dir: Path, dtype: str) -> Path:
 def resolve_text_encoder(name: str = DEFAULT_TEXT_ENCODER) -> str:
     """A sentence-transformers model: the verified packaged MiniLM folder for its names,
     otherwise the argument unchanged (a local path, or a hub id loaded online)."""
-    if name in _TEXT_ENCODER_ALIASES:
+    if name in TEXT_ENCODER_ALIASES:
         return str(ensure_packaged(MINILM))
     path = Path(name).expanduser()
     if path.exists():

@@ -30,13 +30,19 @@ from vmr.search.moments import Moment
 # that marks at least 90 % of the dev split's off-topic questions weak (#15's target for them),
 # so that as few answerable questions as possible are marked (bench/ranking_bench.py).
 WEAK_CONFIDENCE = {"all-MiniLM-L6-v2": 0.425, "multilingual-e5-small": 0.32}
-_MODEL_NAMES = {"sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
-                "intfloat/multilingual-e5-small": "multilingual-e5-small"}
 
 
 def weak_threshold(model: str | None) -> float | None:
-    """The text model's threshold; None where none was measured (nothing is marked weak)."""
-    return WEAK_CONFIDENCE.get(_MODEL_NAMES.get(model or "", model or ""))
+    """The text model's threshold, under any name the model loaders accept for it; None where
+    none was measured (nothing is marked weak)."""
+    from vmr.encode.e5 import E5_ALIASES, E5_MODEL
+    from vmr.models.weights import TEXT_ENCODER_ALIASES
+
+    if model in E5_ALIASES:
+        return WEAK_CONFIDENCE[E5_MODEL]
+    if model in TEXT_ENCODER_ALIASES:
+        return WEAK_CONFIDENCE["all-MiniLM-L6-v2"]
+    return None
 
 
 @dataclass(frozen=True)
