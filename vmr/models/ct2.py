@@ -227,6 +227,11 @@ def ct2_to_openai_state_dict(
     for name in ("decoder/alignment_heads", "decoder/alignment_layer"):  # CT2 runtime knobs
         if name in variables:
             used.add(name)
+    # ALiBi's own settings, which newer converters (ctranslate2 4.8) write for every model:
+    # inert while ALiBi is off, as checked above.
+    for name in ("decoder/alibi_use_positive_positions", "decoder/scale_alibi"):
+        if name in variables:
+            used.add(name)
 
     left = sorted(set(variables) - used)
     if left:
