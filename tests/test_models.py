@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -216,3 +217,45 @@ def test_a_cold_import_loads_no_ml_framework():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_model_converted_by_today_s_ctranslate2_converts_for_openai_whisper(cache, tmp_path):
+    """ctranslate2 4.8's converter writes ALiBi's settings into every model (Whisper has ALiBi
+    off); a user's own conversion must still load in the openai-whisper backend."""
+    import ctranslate2
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    torch.manual_seed(0)
+    hf = WhisperForConditionalGeneration(WhisperConfig(
+        vocab_size=51865, d_model=64, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=256, decoder_ffn_dim=256))
+    hf.save_pretrained(tmp_path / "hf")
+    ct2 = tmp_path / "ct2"
+    ctranslate2.converters.TransformersConverter(str(tmp_path / "hf")).convert(str(ct2))
+    _spec, _rev, variables = converter.read_ct2_model(ct2 / "model.bin")
+    assert "decoder/scale_alibi" in variables  # what the converter writes today
+
+    model = converter.load_openai_whisper(models.resolve_whisper(str(ct2), "openai-whisper"))
+    torch.testing.assert_close(model.decoder.token_embedding.weight.detach(),
+                               hf.model.decoder.embed_tokens.weight.detach())
+    # ALiBi turned on is not Whisper: still refused
+    with pytest.raises(ModelError, match="unexpected decoder/alibi=1"):
+        converter.ct2_to_openai_state_dict({**variables, "decoder/alibi": np.array(1, np.int8)})
+
+
+def test_device_cuda_where_pytorch_sees_no_gpu_is_a_one_line_error():
+    """Not the AssertionError ("Torch not compiled with CUDA enabled") of the first tensor moved."""
+    import torch
+
+    from vmr.encode.text import load_text_encoder
+    from vmr.models.devices import torch_device
+
+    if torch.cuda.is_available():
+        pytest.skip("PyTorch sees a GPU here")
+    message = rf"--device cuda: PyTorch {re.escape(torch.__version__)} sees no CUDA GPU .*use --device auto or cpu"
+    with pytest.raises(ModelError, match=message):
+        torch_device("cuda")
+    with pytest.raises(ModelError, match=message):
+        load_text_encoder(models.resolve_text_encoder(), "cuda")
+    assert torch_device("auto") == torch_device("cpu") == "cpu"

@@ -6,12 +6,20 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def torch_device(device: str) -> str:
-    """For PyTorch models (openai-whisper, sentence-transformers); imports torch only for "auto"."""
-    if device != "auto":
+    """For PyTorch models (openai-whisper, sentence-transformers, the visual model); "cuda"
+    where PyTorch sees none is a one-line error, not a traceback from the first tensor moved."""
+    if device == "cpu":
         return device
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        from vmr.errors import ModelError
+
+        raise ModelError(f"--device cuda: PyTorch {torch.__version__} sees no CUDA GPU (a CPU-only build, "
+                         "or no driver); use --device auto or cpu")
+    return "cpu"
 
 
 def ctranslate2_device(device: str) -> str:
