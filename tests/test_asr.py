@@ -216,3 +216,36 @@ def test_options_are_validated():
 
 def test_normalize_text():
     assert normalize_text("Cross-validation, it's  'GOOD'!") == "cross validation it's good"
+
+
+def test_faster_whisper_without_cuda_libraries_falls_back_to_the_cpu_on_auto(lecture, monkeypatch):
+    """Seen on a GPU machine with CUDA 13 only: CTranslate2 (built for CUDA 12) counts the GPU
+    but cannot open cuBLAS at its first computation. `auto` then transcribes on the CPU and
+    says so; an explicit `cuda` is a one-line error. (No GPU here: the GPU's failure is played
+    by CTranslate2 failing the way it did there.)"""
+    import faster_whisper
+
+    real = faster_whisper.WhisperModel
+
+    class CudaWithoutCublas(real):
+        def __init__(self, ref, device="auto", **kwargs):
+            super().__init__(ref, device="cpu", **{**kwargs, "compute_type": "int8"})
+            self.on_cuda = device == "cuda"
+
+        def encode(self, features):
+            if self.on_cuda:
+                raise RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")
+            return super().encode(features)
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", CudaWithoutCublas)
+    monkeypatch.setattr(asr, "ctranslate2_device", lambda device: "cuda")
+
+    t = load_transcriber(AsrOptions(model="tiny.en", device="auto", **GREEDY))
+    assert t.device == "cpu" and t.compute_type == "int8"
+    assert "libcublas.so.12" in t.note and "on the CPU" in t.note
+    audio, truth = lecture
+    assert wer(reference(truth, INTRO), t.transcribe(cut(audio, INTRO)).text) < 0.35
+
+    with pytest.raises(ModelError, match=r"on cuda: Library libcublas.so.12 .*--device cpu") as caught:
+        load_transcriber(AsrOptions(model="tiny.en", device="cuda", **GREEDY))
+    assert "\n" not in str(caught.value)

@@ -157,6 +157,7 @@ class Indexer:
             report.pruned = forget_missing(self.sessions)
             report.missing = []
         self.one_text_model(report)
+        report.notes += self.analyser.notes
         self.prune()
         return report
 

@@ -174,6 +174,11 @@ class Analyser:
             self._transcriber = load_transcriber(self.options.asr)
         return self._transcriber
 
+    @property
+    def notes(self) -> list[str]:
+        """What loading the models decided that the user should hear (a GPU left unused)."""
+        return [self._transcriber.note] if self._transcriber is not None and self._transcriber.note else []
+
     def encoder(self, model: str) -> TextEncoder:
         if model not in self._encoders:
             from vmr.encode.text import load_text_encoder

@@ -129,6 +129,7 @@ class Transcriber(Protocol):
     options: AsrOptions
     device: str
     load_seconds: float
+    note: str | None  # one line for the user where the load decided something (a GPU left unused)
 
     def transcribe(self, audio: np.ndarray, progress: Progress | None = None) -> Transcript:
         ...
@@ -245,6 +246,7 @@ class _Backend:
 
     name: str
     options: AsrOptions
+    note: str | None = None
 
     def transcribe(self, audio: np.ndarray, progress: Progress | None = None) -> Transcript:
         audio = _prepare(audio)
@@ -261,28 +263,64 @@ class _Backend:
         raise NotImplementedError
 
 
+# How CTranslate2 words a CUDA library it cannot open (cuBLAS, cuDNN).
+_LIBRARY_MISSING = ("cannot be loaded", "unable to load", "could not load")
+
+
+class _CudaMissing(Exception):
+    """CTranslate2 sees the GPU but cannot open the CUDA libraries it was built against."""
+
+
+def _ct2_version() -> str:
+    import ctranslate2
+
+    return ctranslate2.__version__
+
+
 class _FasterWhisper(_Backend):
     name = "faster-whisper"
 
     def __init__(self, options: AsrOptions, device: str):
+        self.options = options
+        self._batched = None
+        t0 = time.perf_counter()
+        try:
+            self._load(device)
+        except _CudaMissing as exc:
+            if options.device != "auto":
+                raise ModelError(f"cannot run Whisper {options.model!r} with faster-whisper on cuda: {exc} "
+                                 f"(CTranslate2 {_ct2_version()} needs CUDA 12's cuBLAS and cuDNN 9; "
+                                 "use --device cpu, or --asr-backend openai-whisper, which runs on "
+                                 "PyTorch's CUDA)") from exc
+            self.note = (f"faster-whisper cannot use the GPU here ({exc}): speech is transcribed on the "
+                         "CPU; --asr-backend openai-whisper runs Whisper on PyTorch's CUDA")
+            self._load("cpu")
+        self.load_seconds = time.perf_counter() - t0
+
+    def _load(self, device: str) -> None:
         from vmr.models.weights import resolve_whisper
 
-        self.options = options
+        o = self.options
         self.device = device
-        self.compute_type = options.compute_type or ("float16" if device == "cuda" else "int8")
-        ref = resolve_whisper(options.model, "faster-whisper", device=device)
-        t0 = time.perf_counter()
+        self.compute_type = o.compute_type or ("float16" if device == "cuda" else "int8")
+        ref = resolve_whisper(o.model, "faster-whisper", device=device)
         try:
             from faster_whisper import WhisperModel
 
             self.model = WhisperModel(ref, device=device, compute_type=self.compute_type,
-                                      cpu_threads=_cpu_threads(options.cpu_threads))
+                                      cpu_threads=_cpu_threads(o.cpu_threads))
+            if device == "cuda":
+                # CTranslate2 sees a GPU through the driver alone and opens cuBLAS and cuDNN at the
+                # first computation: a machine with another CUDA (13) fails there, mid-index,
+                # unless one encoder pass on silence finds it out now.
+                frames = self.model.feature_extractor.nb_max_frames
+                self.model.encode(np.zeros((self.model.model.n_mels, frames), np.float32))
         except (RuntimeError, ValueError, OSError) as exc:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ModelError(f"cannot load Whisper {options.model!r} with faster-whisper "
+            if device == "cuda" and any(sign in msg.lower() for sign in _LIBRARY_MISSING):
+                raise _CudaMissing(msg) from exc
+            raise ModelError(f"cannot load Whisper {o.model!r} with faster-whisper "
                              f"on {device}: {msg}") from exc
-        self.load_seconds = time.perf_counter() - t0
-        self._batched = None
 
     def _transcribe(self, audio: np.ndarray, total: float,
                     progress: Progress | None) -> tuple[str | None, list[Segment]]:
