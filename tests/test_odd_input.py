@@ -92,6 +92,8 @@ CASES = {
     "symlink loop as the image": (lambda d: ["search", "--image", _loop(d)], lambda d: "a symlink loop"),
     "dangling symlink in a folder": (lambda d: ["index", _dangling(d)],
                                      lambda d: f"{d}/gone.mp4: a symlink to nothing (its target is gone)"),
+    "dangling symlink named directly": (lambda d: ["index", _dangling(d) / "gone.mp4"],
+                                        lambda d: f"{d}/gone.mp4: a symlink to nothing (its target is gone)"),
     "folder as --queries": (lambda d: ["search", "--queries", d], lambda d: f"{d}: cannot read"),
 }
 

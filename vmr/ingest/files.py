@@ -35,14 +35,9 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FailedInput]
     failed: list[FailedInput] = []
     for raw in paths:
         path = Path(raw).expanduser().absolute()
-        problem = not_utf8(str(path))
-        if problem:
-            failed.append(FailedInput(str(path), f"the file name is {problem}: rename it"))
-            continue
-        try:
-            mode = path.stat().st_mode
-        except OSError as exc:
-            failed.append(FailedInput(str(path), os_problem(exc)))
+        mode = _mode(path)
+        if isinstance(mode, FailedInput):
+            failed.append(mode)
             continue
         if stat.S_ISDIR(mode):
             found, inner_failed = _videos_in(path)
@@ -74,20 +69,25 @@ def _videos_in(folder: Path) -> tuple[list[Path], list[FailedInput]]:
     for entry in folder.rglob("*"):
         if entry.suffix.lower() not in VIDEO_EXTENSIONS:
             continue
-        problem = not_utf8(str(entry))
-        if problem:
-            failed.append(FailedInput(str(entry), f"the file name is {problem}: rename it"))
-            continue
-        try:
-            mode = entry.stat().st_mode
-        except OSError as exc:
-            dangling = exc.errno == errno.ENOENT and entry.is_symlink()
-            failed.append(FailedInput(str(entry), "a symlink to nothing (its target is gone)" if dangling
-                                      else os_problem(exc)))
-            continue
-        if stat.S_ISREG(mode):
+        mode = _mode(entry)
+        if isinstance(mode, FailedInput):
+            failed.append(mode)
+        elif stat.S_ISREG(mode):
             found.append(entry)
     return sorted(found), sorted(failed, key=lambda f: f.path)
+
+
+def _mode(path: Path) -> int | FailedInput:
+    """The path's st_mode, or why it cannot be taken: a name not UTF-8, no such file, a link to
+    nothing, a loop, a name too long."""
+    problem = not_utf8(str(path))
+    if problem:
+        return FailedInput(str(path), f"the file name is {problem}: rename it")
+    try:
+        return path.stat().st_mode
+    except OSError as exc:
+        dangling = exc.errno == errno.ENOENT and path.is_symlink()
+        return FailedInput(str(path), "a symlink to nothing (its target is gone)" if dangling else os_problem(exc))
 
 
 def content_hash(path: Path, progress: Callable[[int, int], None] | None = None) -> str:
