@@ -281,7 +281,7 @@ def test_a_damaged_search_build_is_made_again(base, tmp_path, damage, first):
     assert run_json("check", home=home)["build"] == "ok: matches the catalogue (16 clips, 2 videos)"
 
 
-@pytest.mark.parametrize("channel", ["speech", "slides"])
+@pytest.mark.parametrize("channel", ["speech", "slides", "passage", "chapter"])
 @pytest.mark.parametrize("damage", ["garbage", "deleted", "wrong shape"])
 def test_lost_text_vectors_are_encoded_again_from_the_catalogue(base, tmp_path, channel, damage):
     home, _ = clone(base, tmp_path)
@@ -305,6 +305,31 @@ def test_lost_text_vectors_are_encoded_again_from_the_catalogue(base, tmp_path, 
     result = run_vmr("search", QUERY, "-k", "3", "--json", home=home)
     assert shown(json.loads(result.stdout)) == expected and result.stderr == ""
     np.testing.assert_allclose(np.load(files[1]), np.load(base[0] / files[1].relative_to(home)), atol=1e-5)
+
+
+def test_lost_passage_and_chapter_vectors_are_made_again_from_the_chapters(sample_home, sample_video, tmp_path):
+    """On the whole sample lecture, whose chapters are several: from its words, slide text and
+    stored chapters, by the index run's own function, the same vectors and the same results."""
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home, ignore=shutil.ignore_patterns("*.index-lock"))
+    assert len(run_json("chapters", sample_video, home=home)) > 1
+    expected = shown(run_json("search", QUERY, "-k", "5", home=home))
+    (passages,), (chapters,) = ((home / "clip-vectors").rglob(f"{c}.*.npy") for c in ("passage", "chapter"))
+    originals = {path: np.load(path) for path in (passages, chapters)}
+    os.truncate(passages, 100)
+    chapters.unlink()
+    report = run_json("check", home=home)
+    assert report["catalogue"] == "ok" and report["unrepaired"] == []
+    assert sorted(line.split(" (")[0] for line in report["repaired"]) == [
+        f"{sample_video}: chapter vectors made again from its chapters' transcript and slide text",
+        f"{sample_video}: passage vectors made again from its transcript"]
+    assert not any("vmr index" in line for line in report["repaired"])  # nothing left to do
+    for path, original in originals.items():
+        np.testing.assert_allclose(np.load(path), original, atol=1e-5)  # NaN rows (clips without) too
+    assert report["build"].startswith("ok: ")  # the build made before the damage still fits
+    assert shown(run_json("search", QUERY, "-k", "5", home=home)) == expected
+    again = run_json("check", home=home)
+    assert again["repaired"] == [] and again["build"] == "ok: matches the catalogue (84 clips, 1 videos)"
 
 
 def test_lost_frame_vectors_are_embedded_again_from_the_video_or_reported(tmp_path):

@@ -85,6 +85,22 @@ def test_a_slide_heading_titles_its_chapter_and_a_build_up_is_no_change():
     assert [c.title for c in found.chapters] == ["Volcanoes", "The Printing Press"]
 
 
+@pytest.mark.parametrize("spoken", [True, False])
+def test_known_chapters_give_the_index_runs_clip_vectors(spoken):
+    """What `vmr check` makes again from the catalogue's chapters is what the index run made."""
+    slides = [SlideSpan(0, 20, "Volcanoes\nMagma", 0.9), SlideSpan(20, 40, "", 0.0),
+              SlideSpan(40, 80, "The Printing Press\nGutenberg", 0.9)]
+    words, duration = lecture(["volcano", "printing", "sleep"]) if spoken else ([], 80.0)
+    clips = [TimeSpan(t, min(t + 2, duration)) for t in np.arange(0, duration, 2.0)]
+    found = structure.lecture_structure(words, slides, clips, duration, bag_encoder)
+    assert len(found.chapters) == (3 if spoken else 1)
+    stored = [Chapter(c.start, c.end, c.title) for c in found.chapters]
+    passages, chapters = structure.known_chapter_vectors(words, slides, stored, clips, bag_encoder)
+    for made, again in ((found.passage_vectors, passages), (found.chapter_vectors, chapters)):
+        assert made.keys() == again.keys() and all(np.array_equal(made[i], again[i]) for i in made)
+    assert len(found.passage_vectors) > len(clips) // 2 if spoken else not found.passage_vectors
+
+
 def test_a_line_on_most_slides_is_no_heading():
     slides = [SlideSpan(10.0 * i, 10.0 * i + 10, f"HIST 140 · History\nTopic {i}\nbullet", 0.9) for i in range(6)]
     assert [structure.heading(s.text, structure.common_lines(slides)) for s in slides[:2]] == ["Topic 0", "Topic 1"]

@@ -21,4 +21,5 @@ class Channel(StrEnum):
 
 # The channels whose text is also indexed for BM25, in the order of the lexical fields.
 # Passages and chapters are documents too: their spans are the moments of those sizes.
-TEXT_CHANNELS = (Channel.SPEECH, Channel.SLIDES, Channel.PASSAGE, Channel.CHAPTER)
+# (Which channels `vmr check` can make again from the catalogue: vmr.catalogue.repair.FROM_CATALOGUE.)
+LEXICAL_CHANNELS = (Channel.SPEECH, Channel.SLIDES, Channel.PASSAGE, Channel.CHAPTER)

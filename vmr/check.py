@@ -8,8 +8,10 @@ then made again where it does not fit:
 - videos whose file is gone are marked missing (searches leave them out), or with `prune`
   forgotten;
 - each video's clip-vector files must load and hold one row per clip of the catalogue's
-  dimension: a text channel's is encoded again from the catalogue's text; a visual one from
-  the video, while its file still holds what was indexed; else the way out is reported;
+  dimension: one of the text model's (speech, slides, passages, chapters) is encoded again
+  from the catalogue's transcript, slide text and chapters, as the index run made it
+  (`vmr.catalogue.repair`); a visual one from the video, while its file still holds what was
+  indexed; else the way out is reported;
 - the search build is rebuilt from the catalogue and compared with the one it replaces;
 - cached thumbnails that are not whole JPEGs of an indexed video are removed (the server
   makes them again on demand), and so are files left behind by killed runs.
@@ -29,7 +31,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from vmr.catalogue.locks import writer_lock
-from vmr.catalogue.repair import TEXT_CHANNELS, rederive_text
+from vmr.catalogue.repair import FROM_CATALOGUE, rederive_text
 from vmr.catalogue.store import (
     INDEXED, CatalogueDamaged, Clip, Segment, SlideText, Video, VideoChannel, Word, describe_url,
 )
@@ -131,9 +133,9 @@ def _check_vectors(library: Library, session: Session, report: CheckReport) -> N
                 what = "holds no whole vector" if not len(rows) else "holds infinite values"
                 raise VmrError(f"{files.path(video.content_hash, channel.channel, channel.model)}: {what}")
         except VmrError as exc:
-            problem = str(exc)
+            problem = str(exc).split("; vmr index")[0]  # the reader's advice: check says what it did, or the way out
             done = None
-            if channel.channel in TEXT_CHANNELS or holds(video):
+            if channel.channel in FROM_CATALOGUE or holds(video):
                 try:
                     done = _repair(library, session, files, video, channel, problem)
                 except VmrError as failure:  # the visual model will not load, the video will not decode
@@ -147,10 +149,10 @@ def _check_vectors(library: Library, session: Session, report: CheckReport) -> N
 def _repair(library: Library, session: Session, files: VectorFiles, video: Video, channel: VideoChannel,
             problem: str) -> str | None:
     """Make a video's vector file again; what was done, or None when it could not be."""
-    if channel.channel in TEXT_CHANNELS:
+    if channel.channel in FROM_CATALOGUE:
         made = rederive_text(session, files, video, channel.channel, channel.model,
                              lambda texts: library._text_encoder(channel.model).encode(texts))
-        source = "its transcript" if channel.channel == "speech" else "its slide text"
+        source = FROM_CATALOGUE[channel.channel]
     else:
         made = _reembed_frames(library, session, files, video, channel)
         source = "its video file"
@@ -180,7 +182,7 @@ def _reembed_frames(library: Library, session: Session, files: VectorFiles, vide
 
 
 def _way_out(video: Video, channel: VideoChannel, problem: str) -> str:
-    if channel.channel in TEXT_CHANNELS:
+    if channel.channel in FROM_CATALOGUE:
         return f"{video.path}: {channel.channel} vectors cannot be made again ({problem}): vmr remove it and index it again"
     return (f"{video.path}: {channel.channel} vectors are lost ({problem}) and its file is gone or changed: "
             "restore the file and run vmr check again, or vmr remove it and index it again")

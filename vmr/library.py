@@ -202,9 +202,10 @@ class Library:
 
     def search_build(self, session: Session) -> build.SearchBuild:
         """The current search build, rebuilt first if the catalogue moved on since it was built
-        (or if it fails to load); a lost or damaged text-channel vector file is made again
-        from the catalogue's text on the way. The build mapped last is reused while the
-        catalogue's generation stays the same (one read), so a search does not map its files again."""
+        (or if it fails to load); a lost or damaged vector file of a text channel (speech,
+        slides, passages, chapters) is made again from the catalogue on the way. The build
+        mapped last is reused while the catalogue's generation stays the same (one read), so a
+        search does not map its files again."""
         mapped = self._build
         if mapped is not None and mapped.generation == generation(session):
             return mapped

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from vmr.catalogue.repair import lecture_rows
 from vmr.catalogue.store import (
     INDEXED, MISSING, ChapterRow, Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, utcnow,
 )
@@ -34,8 +35,6 @@ from vmr.ingest.analysis import (
 )
 from vmr.ingest import structure
 from vmr.ingest.files import FailedInput, content_hash, discover, file_stat, gone
-from vmr.ingest.ocr import SlideSpan
-from vmr.timecode import TimeSpan
 
 
 @dataclass(frozen=True)
@@ -262,18 +261,12 @@ class Indexer:
                                                    .order_by(Segment.idx)) if s.text.strip()] if text else []
             keyframes = [c.keyframe_time for c in session.scalars(
                 select(Clip).where(Clip.video_id == row.id).order_by(Clip.idx))]
-            words = session.execute(select(Word.start, Word.end, Word.text).where(Word.video_id == row.id)
-                                    .order_by(Word.start, Word.id)).all()
-            slides = [SlideSpan(s.start, s.end, s.text, s.confidence) for s in session.scalars(
-                select(SlideText).where(SlideText.video_id == row.id).order_by(SlideText.idx))]
-            clips = [TimeSpan(c.start, c.end) for c in session.scalars(
-                select(Clip).where(Clip.video_id == row.id).order_by(Clip.idx))]
+            words, slides, clips = lecture_rows(session, row.id)
         channels = {}
         if text:
             channels = self.analyser.text_channels(video.path, speech_texts(segments, clips),
                                                    clip_slide_texts(slides, _Keyframes(keyframes)), model, clock)
-        chapters, found = self.analyser.structure(video.path, [tuple(w) for w in words], slides, clips,
-                                                  duration, clock, model)
+        chapters, found = self.analyser.structure(video.path, words, slides, clips, duration, clock, model)
         channels |= found
         dims = {channel: self.files.write(content, channel, found.model, len(clips), found.vectors)
                 for channel, found in channels.items()}

@@ -11,7 +11,9 @@ on screen when it starts, or else its key phrase (the words it says most that th
 other chapters say least).
 
 Computed without the database (a Ray worker does it in `vmr.ingest.analysis`), and again from
-the catalogue's rows for a video indexed before chapters existed (`vmr.catalogue.writer`).
+the catalogue's rows for a video indexed before chapters existed (`vmr.catalogue.writer`);
+the clips' passage and chapter vectors again from the catalogue's chapters when their file is
+lost (`known_chapter_vectors`, by `vmr.catalogue.repair`).
 """
 
 from __future__ import annotations
@@ -261,15 +263,12 @@ def lecture_structure(words: Sequence[tuple[float, float, str]], slides: Sequenc
                       clips: Sequence[TimeSpan], duration: float, encode: Encode) -> Structure:
     """Sentences, chapters and the clips' passage and chapter vectors of one video, from its
     timed words, its slides (SlideSpan: start, end, text) and its clip grid."""
-    sentences = sentences_of(words)
-    slides = sorted(slides, key=lambda s: s.start)
-    shown = [s for s in slides if getattr(s, "text", "").strip()]
+    sentences, shown = _said_and_shown(words, slides)
     if not sentences:
         if not shown:
             return Structure([], [], {}, {})
         chapters = [Chapter(0.0, max(duration, 0.0), heading(shown[0].text, common_lines(shown))[:TITLE_CHARACTERS])]
-        vectors = encode_long(encode, [[s.text.replace("\n", ". ") for s in shown]])
-        return Structure([], chapters, {}, {i: vectors[0] for i in range(len(clips))} if vectors.shape[1] else {})
+        return Structure([], chapters, *clip_vectors([], [0], chapters, shown, clips, encode))
     sentence_vectors = np.asarray(encode([s.text for s in sentences]), dtype=np.float32)
     starts = chapter_starts(sentences, sentence_vectors, slide_changes(shown))
     bounds = list(zip(starts, starts[1:] + [len(sentences)]))
@@ -279,6 +278,46 @@ def lecture_structure(words: Sequence[tuple[float, float, str]], slides: Sequenc
     spoken = [" ".join(s.text for s in sentences[a:b]) for a, b in bounds]
     chapters = [Chapter(times[i], times[i + 1], _title(shown, TimeSpan(times[i], times[i + 1]), spoken, i))
                 for i in range(len(bounds))]
+    return Structure(sentences, chapters, *clip_vectors(sentences, starts, chapters, shown, clips, encode))
+
+
+def known_chapter_vectors(words: Sequence[tuple[float, float, str]], slides: Sequence[TimeSpan],
+                          chapters: Sequence[Chapter], clips: Sequence[TimeSpan],
+                          encode: Encode) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """The clips' passage and chapter vectors of a lecture already cut into `chapters` (the
+    catalogue's), as `lecture_structure` made them: for a vector file lost after indexing."""
+    sentences, shown = _said_and_shown(words, slides)
+    return clip_vectors(sentences, first_sentences(sentences, chapters), chapters, shown, clips, encode)
+
+
+def _said_and_shown(words: Sequence[tuple[float, float, str]],
+                    slides: Sequence[TimeSpan]) -> tuple[list[Sentence], list[TimeSpan]]:
+    """The sentences of the timed words, and the slides with text in the order they come on."""
+    slides = sorted(slides, key=lambda s: s.start)
+    return sentences_of(words), [s for s in slides if getattr(s, "text", "").strip()]
+
+
+def first_sentences(sentences: Sequence[Sentence], chapters: Sequence[TimeSpan]) -> list[int]:
+    """The sentence each chapter starts with, from the chapters' spans as `lecture_structure`
+    cut them (each after the first starts where its first sentence does): the chapter starts
+    of an indexed video, from the catalogue's chapters, without cutting them again. (Two
+    sentences that start at the same instant, of zero-length words, would be ambiguous: the
+    first of them is taken.)"""
+    begins = [s.start for s in sentences]
+    return [0] + [int(np.searchsorted(begins, chapter.start)) for chapter in chapters[1:]]
+
+
+def clip_vectors(sentences: Sequence[Sentence], starts: Sequence[int], chapters: Sequence[Chapter],
+                 shown: Sequence[TimeSpan], clips: Sequence[TimeSpan],
+                 encode: Encode) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Per clip index, the vector of the passage around its sentence, and of its chapter, of
+    a lecture cut into `chapters` (chapter i starting with sentence `starts[i]`), with the
+    slides that have text (`shown`, by start). One function for an index run and for
+    `vmr check`, which makes them again from the catalogue: the same texts, encoded alike."""
+    if not sentences:  # slides alone: one chapter, of all they show
+        vectors = encode_long(encode, [[s.text.replace("\n", ". ") for s in shown]])
+        return {}, {i: vectors[0] for i in range(len(clips))} if vectors.shape[1] else {}
+    bounds = list(zip(starts, list(starts[1:]) + [len(sentences)]))
     # A chapter's text: its slides' text (each distinct text once), then what is said in it.
     chapter_texts = []
     for (a, b), chapter in zip(bounds, chapters):
@@ -305,4 +344,4 @@ def lecture_structure(words: Sequence[tuple[float, float, str]], slides: Sequenc
         c = max(0, int(np.searchsorted(chapter_times, middle, side="right")) - 1)
         if chapter_vectors.shape[1] and not np.isnan(chapter_vectors[c]).any():
             chapter_by_clip[i] = chapter_vectors[c]
-    return Structure(sentences, chapters, passage_by_clip, chapter_by_clip)
+    return passage_by_clip, chapter_by_clip

@@ -365,8 +365,9 @@ def _channel_arrays(session: Session, files: VectorFiles, video_ids: np.ndarray,
                     repair: Repair | None = None) -> dict[str, np.ndarray]:
     """Per channel, its matrix (and scales, presence, codes, exact copy) assembled from the
     videos' vector files, in row order; `described` gets each channel's manifest entry. A
-    vector file that is lost or damaged is made again by `repair` where it can be (a text
-    channel); else the video's clips go without that channel and `problems` says so."""
+    vector file that is lost or damaged is made again by `repair` where it can be (a channel
+    of vmr.catalogue.repair.FROM_CATALOGUE); else the video's clips go without that channel
+    and `problems` says so."""
     position = {int(v): i for i, v in enumerate(video_ids)}
     found = session.execute(select(VideoChannel.video_id, VideoChannel.channel, VideoChannel.model,
                                    VideoChannel.dim, Video.content_hash, Video.path).join(Video)).all()

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from vmr.channels import TEXT_CHANNELS
+from vmr.channels import LEXICAL_CHANNELS
 from vmr.language import DEFAULT_LANGUAGE, analyser, tokens
 from vmr.search.texts import Texts
 from vmr.timecode import TimeSpan
 
-FIELDS = tuple(str(channel) for channel in TEXT_CHANNELS)
+FIELDS = tuple(str(channel) for channel in LEXICAL_CHANNELS)
 # BM25 constants (the usual ones); b is lower than 0.75 because sentences and slides are short
 # and similar in length, so length says little about relevance.
 K1 = 1.2
