@@ -52,9 +52,11 @@ except ImportError:  # a tree from before vmr/app/
 from vmr.library import Library
 t.append(time.perf_counter())
 lib = Library(home)
-with lib.session() as session:
-    # the search build (lib.matrix in a tree from before vmr/search/build.py)
-    build = lib.search_build(session) if hasattr(lib, "search_build") else lib.matrix(session)
+try:
+    build = lib.search_build()  # the search build, read as a search reads it
+except TypeError:  # a tree whose search_build takes a session (lib.matrix before vmr/search/build.py)
+    with lib.session() as session:
+        build = lib.search_build(session) if hasattr(lib, "search_build") else lib.matrix(session)
 t.append(time.perf_counter())
 encoders = {c.model: lib._encoder(c) for c in build.channels.values()}
 t.append(time.perf_counter())

@@ -116,8 +116,7 @@ def auc(positive: list[float], negative: list[float]) -> float:
 
 
 def separation(library: Library) -> list[str]:
-    with library.session() as session:
-        model = library.search_build(session).channels[Channel.SPEECH].model
+    model = library.search_build().channels[Channel.SPEECH].model
     threshold = weak_threshold(model)
     lines = ["## Weak answers: the top moment's confidence, answered vs off-topic queries", "",
              f"Threshold {threshold:g} for {model} (chosen on dev). Answerable: every query of the split; of those, "

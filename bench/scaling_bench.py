@@ -208,7 +208,8 @@ def catalogue_part(postgres: str | None, videos: int) -> str:
     words a minute."""
     from sqlalchemy import text
 
-    from vmr.catalogue.store import Clip, Segment, Video, VideoChannel, Word, open_engine, session_factory, sqlite_url, utcnow
+    from vmr.catalogue.reads import sqlite_url
+    from vmr.catalogue.store import Clip, Segment, Video, VideoChannel, Word, open_engine, session_factory, utcnow
     from vmr.catalogue.vectors import VectorFiles
 
     scratch = Path(tempfile.mkdtemp(prefix="vmr-scale-db-"))

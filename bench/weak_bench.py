@@ -56,8 +56,7 @@ def main() -> None:
         sets = {"sample queries (answered)": measure(library, [a["query"] for a in annotated]),
                 "off-topic": measure(library, lines(args.samples / "offtopic.txt")),
                 "off-topic, held out": measure(library, lines(args.samples / "offtopic-heldout.txt"))}
-        with library.session() as session:
-            model = library.search_build(session).channels["speech"].model
+        model = library.search_build().channels["speech"].model
         by_kind: dict[str, list[bool]] = {}
         for a, (_, _, weak) in zip(annotated, sets["sample queries (answered)"]):
             by_kind.setdefault(a["kind"], []).append(weak)

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from vmr.catalogue.store import sqlite_url
+from vmr.catalogue.reads import sqlite_url
 
 POSTGRES = os.environ.get("VMR_TEST_POSTGRES")
 

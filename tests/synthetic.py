@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert
 
+from vmr.catalogue.reads import sqlite_url
 from vmr.catalogue.store import (
-    Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, open_engine, session_factory,
-    sqlite_url, utcnow,
+    Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, open_engine, session_factory, utcnow,
 )
 from vmr.catalogue.vectors import VectorFiles
 

@@ -20,7 +20,8 @@ from factory import sample_excerpt
 from synthetic import synthetic_library
 from vmr import Library
 from vmr.catalogue import locks
-from vmr.catalogue.store import Clip, Word, sqlite_url
+from vmr.catalogue.reads import sqlite_url
+from vmr.catalogue.store import Clip, Word
 from vmr.search import build
 
 EXCERPT_SECONDS = 40  # 20 clips of the sample's first 40 s, where it explains supervised learning
@@ -100,7 +101,7 @@ def test_searches_during_an_index_run_see_whole_videos_only(db_url, tmp_path):
 
 def _library_made(home, db_url: str) -> bool:
     """Whether the library exists yet (a search on none fails: only index makes one)."""
-    from vmr.catalogue.store import NoLibrary
+    from vmr.catalogue.reads import NoLibrary
 
     library = Library(home, db_url)
     try:

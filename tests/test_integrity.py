@@ -136,7 +136,7 @@ def test_a_search_reads_the_catalogue_a_bounded_number_of_times_with_a_file_gone
     library = Library(home)
     library.search("warm up", k=1)
     for k in (1, 3, 10):
-        with statements(library.engine) as seen:
+        with statements(library) as seen:
             found = library.search(QUERY, k=k)
         assert found and {m.video for m in found} == {str(videos / DATABASES)}
         assert 2 <= len(seen) <= 2 + MISSING_RETRIES, seen
@@ -237,7 +237,7 @@ def test_a_catalogue_from_a_newer_vmr_is_one_line(catalogue, tmp_path):
 
 
 def _head() -> str:
-    from vmr.catalogue.store import SCHEMA_REVISION
+    from vmr.catalogue.reads import SCHEMA_REVISION
 
     return SCHEMA_REVISION
 

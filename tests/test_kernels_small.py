@@ -120,7 +120,7 @@ def test_a_search_of_a_small_library_finds_the_numba_kernels_moments(tmp_path, m
     url = synthetic_library(tmp_path, videos=30, dim=32, seed=3)  # copies: tied scores
     engine = open_engine(url, tmp_path)
     with session_factory(engine)() as session:
-        current = search_build.current(session, tmp_path / "vectors", VectorFiles(tmp_path))
+        current = search_build.rebuild(session, tmp_path / "vectors", VectorFiles(tmp_path))
     assert current.library_clips < kernels.SMALL_LIBRARY
     rng = np.random.default_rng(7)
     queries = [parse_query(text) for text in ("gradient descent", "weights", "the loss of the model")]

@@ -202,8 +202,7 @@ def test_parts_of_a_library_in_three_languages_answer_like_the_whole(tmp_path, k
         for video in session.scalars(select(Video)):
             video.language = ("en", "it", "ru")[video.id % 3]
         bump_generation(session)
-    with library.session() as session:
-        whole = library.search_build(session)
+    whole = library.search_build()
     assert whole.lexical.languages == ("en", "it", "ru")
     rng = np.random.default_rng(k)
     texts = [" ".join(rng.choice(VOCABULARY, 3)) for _ in range(4)] + [f'"{VOCABULARY[0]} {VOCABULARY[1]}"']

@@ -12,9 +12,9 @@ from sqlalchemy.orm import load_only
 
 from conftest import ROOT, run_json
 from vmr.search.options import SearchOptions
+from vmr.catalogue.reads import SCHEMA_REVISION, sqlite_url
 from vmr.catalogue.store import (
-    SCHEMA_REVISION, Clip, Segment, Video, Word, alembic_config, bump_generation, current_revision,
-    session_factory, sqlite_url, utcnow,
+    Clip, Segment, Video, Word, alembic_config, bump_generation, current_revision, session_factory, utcnow,
 )
 
 

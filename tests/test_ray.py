@@ -97,8 +97,7 @@ def test_parts_of_a_build_answer_exactly_like_the_whole(tmp_path, monkeypatch, k
         monkeypatch.setattr(fusion, "PREFILTER_CANDIDATES", 64)
     synthetic_library(tmp_path, videos=300, seed=k)
     library = Library(tmp_path)
-    with library.session() as session:
-        whole = library.search_build(session)
+    whole = library.search_build()
     assert (whole.channels["speech"].codes is not None) == prefilter
     rng = np.random.default_rng(k)
     texts = [" ".join(rng.choice(VOCABULARY, 2)) for _ in range(4)] + [f'"{VOCABULARY[0]} {VOCABULARY[1]}"', ""]

@@ -15,8 +15,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, inspect, select, text
 
+from vmr.catalogue.reads import SCHEMA_REVISION
 from vmr.catalogue.store import (
-    SCHEMA_REVISION, Base, Clip, Segment, Video, VideoChannel, Word, alembic_config,
+    Base, Clip, Segment, Video, VideoChannel, Word, alembic_config,
     bump_generation, current_revision, generation, open_engine, session_factory, utcnow,
 )
 from vmr.catalogue.vectors import VectorFiles

@@ -166,8 +166,7 @@ def test_keyframes_are_decoded_in_one_pass_at_their_times(tmp_path):
 def test_every_clip_has_a_frame_vector_of_the_projection_size(indexed, models):
     home, _ = indexed
     lib = Library(home)
-    with lib.session() as session:
-        matrix = lib.search_build(session)
+    matrix = lib.search_build()
     visual = matrix.channels["visual"]
     assert visual.model == str(models["clip"]) and visual.vectors.shape == (matrix.clip_count, CLIP_DIM)
     assert np.asarray(visual.present).all() and matrix.clip_count == 84
@@ -179,8 +178,7 @@ def test_every_clip_has_a_frame_vector_of_the_projection_size(indexed, models):
 def test_text_queries_fuse_speech_with_frames(indexed, models):
     home, _ = indexed
     lib = Library(home)
-    with lib.session() as session:
-        matrix = lib.search_build(session)
+    matrix = lib.search_build()
     speech, visual = matrix.channels["speech"], matrix.channels["visual"]
     from vmr.encode.text import load_text_encoder
     from vmr.encode.visual import load_visual_encoder

@@ -31,10 +31,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from vmr.catalogue.locks import writer_lock
+from vmr.catalogue.reads import INDEXED, CatalogueDamaged
 from vmr.catalogue.repair import FROM_CATALOGUE, rederive_text
-from vmr.catalogue.store import (
-    INDEXED, CatalogueDamaged, Clip, Segment, SlideText, Video, VideoChannel, Word, describe_url,
-)
+from vmr.catalogue.store import Clip, Segment, SlideText, Video, VideoChannel, Word, describe_url
 from vmr.catalogue.vectors import VectorFiles
 from vmr.catalogue.writer import forget_missing, holds, prune_vectors, sweep
 from vmr.errors import VmrError

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, selectinload
 
-from vmr.catalogue.locks import writer_lock
-from vmr.catalogue.store import (
-    INDEXED, ChapterRow, Clip, NoLibrary, Segment, SlideText, Video, VideoChannel, Word, bump_generation,
-    catalogue_failure, describe_url, generation, open_engine, session_factory, sqlite_file, sqlite_url,
+from vmr.catalogue.reads import (
+    INDEXED, SCHEMA_REVISION, NoLibrary, Read, check_sqlite_file, database_errors, generation, indexed_paths,
+    revision, sqlite_reads, sqlite_url,
 )
 from vmr.catalogue.vectors import VectorFiles
 from vmr.ingest.files import gone
@@ -38,6 +35,10 @@ from vmr.search.moments import Moment
 from vmr.search.options import SearchOptions, check_k, validate
 
 if TYPE_CHECKING:  # imported where they are used: a search needs none of them (cold start)
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+    from vmr.catalogue.store import Segment, Video
     from vmr.catalogue.writer import Executor, IndexedVideo, IndexReport
     from vmr.check import CheckReport
     from vmr.encode.text import TextEncoder
@@ -116,7 +117,9 @@ def _catalogue_errors(method: Callable) -> Callable:
     def wrapped(self: Library, *args, **kwargs):  # noqa: ANN202
         try:
             return method(self, *args, **kwargs)
-        except DBAPIError as exc:
+        except database_errors() as exc:
+            from vmr.catalogue.store import catalogue_failure
+
             raise catalogue_failure(exc, self.db_url) from exc
 
     return wrapped
@@ -124,6 +127,10 @@ def _catalogue_errors(method: Callable) -> Callable:
 
 def _video_at(session: Session, path: str | Path) -> Video | None:
     """The video indexed under this path, as typed or with links resolved."""
+    from sqlalchemy import select
+
+    from vmr.catalogue.store import Video
+
     target = Path(path).expanduser().absolute()
     return session.scalar(select(Video).where(Video.path.in_({str(target), str(target.resolve())})))
 
@@ -137,6 +144,13 @@ class Library:
                  search_options: SearchOptions | None = None):
         self.home = Path(home).expanduser().absolute() if home else default_home()
         self.db_url = db or sqlite_url(self.home)
+        if db is None:
+            self._sqlite: Path | None = self.home / "vmr.db"
+        else:
+            from vmr.catalogue.store import sqlite_file  # SQLAlchemy parses the URL
+
+            self._sqlite = sqlite_file(db)
+        self._sqlite_current = False  # the SQLite catalogue was found at this vmr's schema (see open)
         self.storage = storage
         self.device = device
         self.ray = ray
@@ -163,13 +177,28 @@ class Library:
         return self._open(create=False)
 
     def open(self) -> None:
-        """Open the catalogue now: NoLibrary (one line saying what to do) when there is none."""
-        self._open(create=False)
+        """Open the catalogue now: NoLibrary (one line saying what to do) when there is none.
+        An SQLite catalogue at this vmr's schema is only checked (its header and its schema
+        revision, read through sqlite3): a search reads it that way, and SQLAlchemy (a third of
+        a cold search) is imported only when something else needs it. Anything else (no file,
+        an older schema to upgrade, a damaged file) is opened through SQLAlchemy, which says
+        what is wrong or upgrades it."""
+        if self._sqlite is not None and not self._sqlite_current and self._sqlite.exists():
+            check_sqlite_file(self._sqlite)
+            try:
+                with sqlite_reads(self._sqlite) as read:
+                    self._sqlite_current = revision(read) == SCHEMA_REVISION
+            except sqlite3.Error:
+                pass  # no vmr tables, a damaged page, locked: left to open_engine to say
+        if not self._sqlite_current:
+            self._open(create=False)
 
     def _open(self, create: bool) -> Engine:
         if self._engine is None:
             with self._engine_lock:
                 if self._engine is None:
+                    from vmr.catalogue.store import describe_url, open_engine, session_factory, sqlite_file
+
                     try:
                         engine = open_engine(self.db_url, self.home, create=create)
                     except NoLibrary:
@@ -200,24 +229,44 @@ class Library:
     def vector_files(self) -> VectorFiles:
         return VectorFiles(self.home)
 
-    def search_build(self, session: Session) -> build.SearchBuild:
+    @contextmanager
+    def _reads(self) -> Iterator[Read]:
+        """The catalogue, for a search's reads (vmr.catalogue.reads): an SQLite file at this
+        vmr's schema through sqlite3, else through a session."""
+        self.open()
+        if self._sqlite_current:
+            with sqlite_reads(self._sqlite) as read:
+                yield read
+        else:
+            from vmr.catalogue.store import sqlalchemy_read
+
+            with self.session() as session:
+                yield sqlalchemy_read(session)
+
+    def search_build(self) -> build.SearchBuild:
         """The current search build, rebuilt first if the catalogue moved on since it was built
         (or if it fails to load); a lost or damaged vector file of a text channel (speech,
         slides, passages, chapters) is made again from the catalogue on the way. The build
         mapped last is reused while the catalogue's generation stays the same (one read), so a
         search does not map its files again."""
-        mapped = self._build
-        if mapped is not None and mapped.generation == generation(session):
-            return mapped
-        with self._build_lock:  # one thread maps (or builds); the others then find it here
-            if self._build is None or self._build.generation != generation(session):
-                self._build = build.current(session, self.vectors_dir, self.vector_files, self.storage,
-                                            self._repairer(session))
-            return self._build
+        with self._reads() as read:
+            mapped = self._build
+            if mapped is not None and mapped.generation == generation(read):
+                return mapped
+            with self._build_lock:  # one thread maps (or builds); the others then find it here
+                if self._build is None or self._build.generation != generation(read):
+                    self._build = build.current(read, self.vectors_dir, self._write_build)
+                return self._build
+
+    def _write_build(self) -> build.SearchBuild:
+        """The build written from the catalogue's rows now (its caller holds the build lock)."""
+        with self.session() as session:
+            return build.write(session, self.vectors_dir, self.vector_files, self.storage, self._repairer(session))
 
     def _repairer(self, session: Session) -> build.Repair:
         def repair(video_id: int, channel: str, model: str) -> np.ndarray | None:
             from vmr.catalogue.repair import rederive_text
+            from vmr.catalogue.store import Video
 
             return rederive_text(session, self.vector_files, session.get(Video, video_id), channel, model,
                                  lambda texts: self._text_encoder(model).encode(texts))
@@ -262,6 +311,7 @@ class Library:
         Videos whose file is gone are marked missing (left out of searches), and with `prune`
         forgotten. `finished` hears of each file (indexed, unchanged, updated or failed) as it
         is written. Only this creates a library."""
+        from vmr.catalogue.locks import writer_lock
         from vmr.catalogue.writer import Indexer
         from vmr.ingest.analysis import IndexOptions
 
@@ -277,8 +327,7 @@ class Library:
             finally:
                 if executor is not None:
                     executor.close()
-            with self.session() as session:
-                parts.warm_up(self.search_build(session))  # build and compile now: the first search pays nothing
+            parts.warm_up(self.search_build())  # build and compile now: the first search pays nothing
         return report
 
     def search(self, query: str, k: int = 10, options: SearchOptions | None = None) -> list[Moment]:
@@ -350,8 +399,7 @@ class Library:
         build current?) and the paths of the videos on the result page; once more for each
         round (at most MISSING_RETRIES) that finds a video on the page whose file is gone."""
         options = replace(options or self.search_options, k=k)
-        with self.session() as session:
-            current = self.search_build(session)
+        current = self.search_build()
         self.problems = list(current.problems)
         found = query_vectors(list(current.channels.values()))  # first: it may refuse the query
         if not current.channels:  # nothing to compare with: no video has speech or frames
@@ -384,9 +432,8 @@ class Library:
             results = parts.search(fan, current, parts.request_for(current, queries, found, options, excluded))
             shown = {m.video_id for moments in results for m in moments} - paths.keys()
             if shown:
-                with self.session() as session:
-                    paths |= dict(session.execute(select(Video.id, Video.path).where(
-                        Video.id.in_(shown), Video.status == INDEXED)).all())
+                with self._reads() as read:
+                    paths |= indexed_paths(read, shown)
             # A file deleted since the last index run is still in the build: its moments would
             # be dead links. One stat per video on the page; the search runs again without it.
             lost = {v for v in shown if v not in paths or gone(paths[v])}
@@ -435,6 +482,9 @@ class Library:
     def remove(self, path: str | Path) -> bool:
         """Forget a video (its rows, its vector files, and at the next search its part of the
         build). False if unknown. Holds the writer lock, like an index run."""
+        from vmr.catalogue.locks import writer_lock
+        from vmr.catalogue.store import bump_generation
+
         with writer_lock(self.engine, self.home):
             with self.session() as session, session.begin():
                 video = _video_at(session, path)
@@ -449,6 +499,8 @@ class Library:
 
     def find_video(self, session: Session, video: str | int) -> Video:
         """A video by id or by path."""
+        from vmr.catalogue.store import Video
+
         found = None
         if isinstance(video, int) or str(video).isdigit():
             found = session.get(Video, int(video))
@@ -461,6 +513,9 @@ class Library:
     @_catalogue_errors
     def show(self, video: str | int, start: float, end: float) -> MomentView:
         """What was said and shown between `start` and `end` (seconds) of an indexed video."""
+        from sqlalchemy import select
+
+        from vmr.catalogue.store import Clip, SlideText, VideoChannel, Word
         from vmr.ingest.ocr import SlideSpan
 
         if not 0 <= start < end:
@@ -491,6 +546,10 @@ class Library:
     @_catalogue_errors
     def chapters(self, video: str | int) -> tuple[Video, list[Chapter]]:
         """A video's chapters, from its start to its end (`vmr.ingest.structure`)."""
+        from sqlalchemy import select
+
+        from vmr.catalogue.store import ChapterRow
+
         with self.session() as session:
             found = self.find_video(session, video)
             if found.structure is None:
@@ -505,6 +564,11 @@ class Library:
 
     @_catalogue_errors
     def transcript(self, video: str | int) -> tuple[Video, list[Segment]]:
+        from sqlalchemy import select
+        from sqlalchemy.orm import selectinload
+
+        from vmr.catalogue.store import Segment
+
         with self.session() as session:
             found = self.find_video(session, video)
             segments = session.scalars(
@@ -516,6 +580,10 @@ class Library:
     @_catalogue_errors
     def videos(self, video_id: int | None = None) -> list[VideoEntry]:
         """Every indexed video by path, or only the one with this id (none if unknown)."""
+        from sqlalchemy import func, select
+
+        from vmr.catalogue.store import Clip, Video, Word
+
         videos = select(Video)
         clips = select(Clip.video_id, func.count()).group_by(Clip.video_id)
         words = select(Word.video_id, func.count()).group_by(Word.video_id)
@@ -535,8 +603,7 @@ class Library:
     @_catalogue_errors
     def info(self) -> LibraryInfo:
         entries = self.videos()
-        with self.session() as session:
-            current = self.search_build(session)
+        current = self.search_build()
         db_file = self.home / "vmr.db"
         vector_bytes = sum(_size_of(p) for p in self.vectors_dir.rglob("*"))
         storages = {c.vectors.dtype.name for c in current.channels.values()}

@@ -677,9 +677,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_ray(parser, args)
-    from sqlalchemy.exc import DBAPIError
-
-    from vmr.catalogue.store import catalogue_failure
+    from vmr.catalogue.reads import database_errors
     from vmr.library import Library
 
     lib = None
@@ -695,7 +693,9 @@ def main(argv: list[str] | None = None) -> int:
     except VmrError as exc:
         print(f"vmr: error: {printable(exc)}", file=sys.stderr)
         return 1
-    except DBAPIError as exc:  # outside a Library call (the server's own reads)
+    except database_errors() as exc:  # outside a Library call (the server's own reads)
+        from vmr.catalogue.store import catalogue_failure
+
         print(f"vmr: error: {printable(catalogue_failure(exc, lib.db_url if lib else ''))}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away (| head): not a file's problem

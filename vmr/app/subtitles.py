@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from vmr.catalogue.store import Segment
 from vmr.timecode import format_clock
+
+if TYPE_CHECKING:  # the command line imports this module: a search needs no SQLAlchemy
+    from vmr.catalogue.store import Segment
 
 MAX_LINE_WIDTH = 42  # characters: the BBC's and Netflix's limit for a subtitle line
 MAX_LINE_COUNT = 2

@@ -24,25 +24,19 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    select,
     text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
+from vmr.catalogue.reads import (
+    SCHEMA_REVISION, CatalogueDamaged, NoLibrary, Read, check_sqlite_file, generation as read_generation, revision,
+)
 from vmr.errors import VmrError
 
-# The newest migration in migrations/versions; a test keeps the two equal.
-SCHEMA_REVISION = "0004"
 # A PostgreSQL advisory lock key (locks are per database): schema upgrades, one at a time.
 MIGRATION_LOCK = 0x766D7201
-
-
-# Video.status: searched, or left out of searches because its file is gone (until it comes back,
-# it is found at another path, or `vmr index --prune` forgets it).
-INDEXED = "indexed"
-MISSING = "missing"
 
 
 class Base(DeclarativeBase):
@@ -194,10 +188,6 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def sqlite_url(home: Path) -> str:
-    return f"sqlite:///{home / 'vmr.db'}"
-
-
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API objects)
     cursor = dbapi_connection.cursor()
     # Foreign keys: cascades on remove. (WAL, so that a search reads while an index run writes,
@@ -205,22 +195,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API 
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-class NoLibrary(VmrError):
-    """A read-only command on a home (or database) that holds no library: only `vmr index`
-    creates one."""
-
-
-class CatalogueDamaged(VmrError):
-    """A catalogue that is not a vmr library, or no longer a readable one."""
-
-    def __init__(self, where: str, reason: str, fix: str = "move it away and re-index, or restore a copy"):
-        self.where, self.reason = where, reason
-        super().__init__(f"not a vmr library or damaged: {where} ({reason}); {fix}")
-
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -234,37 +208,6 @@ def sqlite_file(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
-
-
-def check_sqlite_file(path: Path) -> None:
-    """Cheap checks of an existing SQLite catalogue before it is opened (its header only):
-    an empty file, another kind of file, or a file shorter than its header says is damaged.
-    What the header cannot tell (a page overwritten inside) SQLite reports when it reads that
-    page, and `vmr check` runs its full integrity check."""
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(100)
-            size = os.fstat(handle.fileno()).st_size
-    except IsADirectoryError:
-        raise CatalogueDamaged(str(path), "a folder, not a database file") from None
-    except OSError as exc:
-        raise VmrError(f"cannot open the catalogue {path}: {exc.strerror or exc}") from exc
-    if size == 0:
-        raise CatalogueDamaged(str(path), "empty file (0 bytes)")
-    if not header.startswith(SQLITE_MAGIC):
-        raise CatalogueDamaged(str(path), "not an SQLite database")
-    if len(header) < 100:
-        raise CatalogueDamaged(str(path), f"truncated: {size} bytes")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    if page_size < 512 or page_size & (page_size - 1):
-        raise CatalogueDamaged(str(path), "not an SQLite database (bad page size)")
-    pages = int.from_bytes(header[28:32], "big")
-    size_valid = header[24:28] == header[92:96] and pages > 0
-    wal = path.with_name(path.name + "-wal")
-    pending = wal.exists() and wal.stat().st_size > 0  # a checkpoint may be half done: SQLite redoes it
-    if size_valid and not pending and size < pages * page_size:
-        raise CatalogueDamaged(str(path), f"truncated: {size} of its {pages * page_size} bytes")
 
 
 def known_revisions() -> set[str]:
@@ -409,7 +352,7 @@ def current_revision(engine: Engine) -> str | None:
         if not present:
             return None
         try:
-            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return revision(sqlalchemy_read(connection))
         except ProgrammingError:  # another database kind, without the table
             connection.rollback()
             return None
@@ -445,9 +388,13 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def sqlalchemy_read(executor: Session | Connection) -> Read:
+    """The `Read` of a session or connection: the statements of vmr.catalogue.reads on any catalogue."""
+    return lambda sql, parameters: executor.execute(text(sql), parameters).all()
+
+
 def generation(session: Session) -> int:
-    value = session.scalar(select(Setting.value).where(Setting.key == "generation"))
-    return int(value) if value is not None else 0
+    return read_generation(sqlalchemy_read(session))
 
 
 def bump_generation(session: Session) -> int:

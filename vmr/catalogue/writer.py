@@ -20,10 +20,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from vmr.catalogue.reads import INDEXED, MISSING
 from vmr.catalogue.repair import lecture_rows
-from vmr.catalogue.store import (
-    INDEXED, MISSING, ChapterRow, Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, utcnow,
-)
+from vmr.catalogue.store import ChapterRow, Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, utcnow
 from vmr.catalogue.vectors import VectorFiles
 from vmr.channels import Channel
 from vmr.encode.text import DEFAULT_TEXT_MODEL

@@ -24,19 +24,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from vmr import language
-from vmr.catalogue.store import ChapterRow, Clip, SlideText, Video, VideoChannel, Word, generation
+from vmr.catalogue.reads import Read, generation
 from vmr.catalogue.vectors import VectorFiles
 from vmr.channels import Channel
 from vmr.errors import VmrError
-from vmr.ingest.structure import PASSAGE_REACH
 from vmr.search import lexical
 from vmr.search.texts import Texts
+
+if TYPE_CHECKING:  # writing a build reads the catalogue's rows through SQLAlchemy; a search maps one
+    from sqlalchemy.orm import Session
 
 STORAGE_FORMATS = ("int8", "float16", "float32")
 # (video id, channel, model) -> the video's vectors made again, written to its file; None when
@@ -293,16 +294,16 @@ def _to_storage(vectors: np.ndarray, storage: str) -> tuple[np.ndarray, np.ndarr
     return vectors.astype(storage), None
 
 
-def current(session: Session, root: Path, files: VectorFiles, storage: str = "int8",
-            repair: Repair | None = None) -> SearchBuild:
-    """The build of the catalogue's generation: the one on disk, else built now (also when
-    the one on disk fails to load: it is derived data)."""
+def current(read: Read, root: Path, make: Callable[[], SearchBuild]) -> SearchBuild:
+    """The build of the catalogue's generation (read through `read`): the one on disk, else
+    the one `make()` writes now, under the build lock (`write` with a session of the
+    catalogue), also when the one on disk fails to load: it is derived data."""
     found = load(root)
-    if found is None or found.generation != generation(session):
+    if found is None or found.generation != generation(read):
         with build_lock(root):
             found = load(root)  # another process may have built it while this one waited
-            if found is None or found.generation != generation(session):
-                found = _build(session, root, files, storage, repair)
+            if found is None or found.generation != generation(read):
+                found = make()
     return found
 
 
@@ -310,16 +311,22 @@ def rebuild(session: Session, root: Path, files: VectorFiles, storage: str = "in
             repair: Repair | None = None) -> SearchBuild:
     """Write the build for the catalogue as it is now and make it current."""
     with build_lock(root):
-        return _build(session, root, files, storage, repair)
+        return write(session, root, files, storage, repair)
 
 
-def _build(session: Session, root: Path, files: VectorFiles, storage: str,
-           repair: Repair | None = None) -> SearchBuild:
+def write(session: Session, root: Path, files: VectorFiles, storage: str = "int8",
+          repair: Repair | None = None) -> SearchBuild:
+    """Write the build for the catalogue as it is now and make it current (the caller holds
+    `build_lock(root)`)."""
+    from sqlalchemy import select
+
+    from vmr.catalogue.store import Clip, Video, sqlalchemy_read
+
     if storage not in STORAGE_FORMATS:
         raise ValueError(f"unknown vector storage {storage!r}; one of {', '.join(STORAGE_FORMATS)}")
     # Read first: a video committed while the rows are read makes the build look stale, and
     # the next search rebuilds it; each video's rows are written in one transaction.
-    gen = generation(session)
+    gen = generation(sqlalchemy_read(session))
     rows = session.execute(
         select(Clip.video_id, Clip.start, Clip.end, Clip.keyframe_time)
         .join(Video)
@@ -368,6 +375,10 @@ def _channel_arrays(session: Session, files: VectorFiles, video_ids: np.ndarray,
     vector file that is lost or damaged is made again by `repair` where it can be (a channel
     of vmr.catalogue.repair.FROM_CATALOGUE); else the video's clips go without that channel
     and `problems` says so."""
+    from sqlalchemy import select
+
+    from vmr.catalogue.store import Video, VideoChannel
+
     position = {int(v): i for i, v in enumerate(video_ids)}
     found = session.execute(select(VideoChannel.video_id, VideoChannel.channel, VideoChannel.model,
                                    VideoChannel.dim, Video.content_hash, Video.path).join(Video)).all()
@@ -426,6 +437,10 @@ def read_vectors(files: VectorFiles, content_hash: str, channel: str, model: str
 
 def _words(session: Session, video_ids: np.ndarray) -> list[tuple[int, float, float, str]]:
     """Every word said in the build's videos: (video id, start, end, text), video by video."""
+    from sqlalchemy import select
+
+    from vmr.catalogue.store import Word
+
     wanted = set(int(v) for v in video_ids)
     found = session.execute(select(Word.video_id, Word.start, Word.end, Word.text)
                             .order_by(Word.video_id, Word.start, Word.id)).all()
@@ -471,6 +486,11 @@ def _documents(session: Session, arrays: dict[str, np.ndarray],
     slide with text, every passage (a sentence with its neighbours in its chapter) and every
     chapter (its slides' text and speech; its span from its first word to its last), each
     with the clip rows it overlaps."""
+    from sqlalchemy import select
+
+    from vmr.catalogue.store import ChapterRow, SlideText
+    from vmr.ingest.structure import PASSAGE_REACH
+
     offsets, starts, ends = arrays["video_offsets"], arrays["starts"], arrays["ends"]
     slides: dict[int, list] = {}
     for video_id, start, end, text in session.execute(
