@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy import create_engine, func, select
 
@@ -22,7 +25,10 @@ from vmr import Library
 from vmr.catalogue import locks
 from vmr.catalogue.reads import sqlite_url
 from vmr.catalogue.store import Clip, Word
+from vmr.catalogue.vectors import VectorFiles
 from vmr.search import build
+
+MINILM = "all-MiniLM-L6-v2"
 
 EXCERPT_SECONDS = 40  # 20 clips of the sample's first 40 s, where it explains supervised learning
 
@@ -147,3 +153,43 @@ def test_builds_made_by_several_processes_at_once_stay_loadable(tmp_path):
             assert clips in (None, found.clip_count) and len(found.word_start) == found.word_offsets[-1]
             clips = found.clip_count
     assert [b.returncode for b in builders] == [0, 0, 0], [b.stderr.read() for b in builders]
+
+
+def test_a_searchs_problems_come_with_its_result(tmp_path):
+    synthetic_library(tmp_path, videos=6, dim=384, models=(MINILM, MINILM), seed=2)
+    library = Library(tmp_path)
+    whole = library.search("gradient descent", k=3)
+    # Video 1's slide vectors are lost, and its slides with them: nothing to make them again from.
+    with sqlite3.connect(tmp_path / "vmr.db") as db:
+        (content_hash,) = db.execute("SELECT content_hash FROM videos WHERE id = 1").fetchone()
+        db.execute("DELETE FROM slide_texts WHERE video_id = 1")
+        db.execute("UPDATE settings SET value = value + 1 WHERE key = 'generation'")
+    VectorFiles(tmp_path).path(content_hash, "slides", MINILM).unlink()
+    lacking = library.search("gradient descent", k=3)
+    assert len(lacking.problems) == 1 and "searched without its slides vectors" in lacking.problems[0]
+    assert whole.problems == () and len(whole) == 3  # an earlier result keeps its own
+    assert lacking == list(lacking)  # to JSON and in comparisons, the list of moments
+
+
+def test_searches_at_once_each_get_their_own_problems(tmp_path, monkeypatch):
+    """`vmr serve` runs searches on one Library at once: each answer says what its own search
+    build went without, never another search's."""
+    synthetic_library(tmp_path, videos=6, dim=384, models=(MINILM, MINILM), seed=2)
+    library = Library(tmp_path)
+    whole = library.search_build()
+    builds = {name: replace(whole, problems=(f"problem of {name}",)) for name in ("a", "b")}
+    monkeypatch.setattr(library, "search_build", lambda: builds[threading.current_thread().name])
+    start = threading.Barrier(2)
+    problems: dict[str, list[tuple[str, ...]]] = {}
+
+    def search() -> None:
+        start.wait()
+        name = threading.current_thread().name
+        problems[name] = [library.search("gradient descent", k=3).problems for _ in range(20)]
+
+    threads = [threading.Thread(target=search, name=name) for name in builds]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == {name: [(f"problem of {name}",)] * 20 for name in builds}

@@ -31,7 +31,7 @@ from vmr.errors import QueryError, VmrError
 from vmr.search import build, lexical, parts
 from vmr.search.fusion import encode_queries
 from vmr.search.links import moment_link
-from vmr.search.moments import Moment
+from vmr.search.moments import Moments
 from vmr.search.options import SearchOptions, check_k, validate
 
 if TYPE_CHECKING:  # imported where they are used: a search needs none of them (cold start)
@@ -161,8 +161,6 @@ class Library:
         self._shard_pool = None
         self._encoders: dict[str, TextEncoder | VisualEncoder] = {}
         self._slide_reader = None  # the OCR engine of image queries: loaded once, then reused
-        # What the last search's build had to go without (see SearchBuild.problems).
-        self.problems: list[str] = []
         # Searches may run in several threads at once (`vmr serve`). These locks guard only the
         # loading of what is shared: the engine, an encoder, the mapped build.
         self._engine_lock = threading.Lock()
@@ -330,12 +328,14 @@ class Library:
             parts.warm_up(self.search_build())  # build and compile now: the first search pays nothing
         return report
 
-    def search(self, query: str, k: int = 10, options: SearchOptions | None = None) -> list[Moment]:
+    def search(self, query: str, k: int = 10, options: SearchOptions | None = None) -> Moments:
+        """The query's best k moments, with what their search build had to go without
+        (`Moments.problems`: a vector file lost or damaged)."""
         return self.search_many([query], k, options)[0]
 
     @_catalogue_errors
     def search_many(self, queries: list[str], k: int = 10,
-                    options: SearchOptions | None = None) -> list[list[Moment]]:
+                    options: SearchOptions | None = None) -> list[Moments]:
         """Many queries share one model load and one pass of batched scoring."""
         options = options or self.search_options
         parsed = [lexical.parse_query(validate(q, k)) for q in queries]
@@ -344,7 +344,7 @@ class Library:
 
     @_catalogue_errors
     def search_image(self, image: str | Path, k: int = 10, options: SearchOptions | None = None, *,
-                     read_text: bool = True) -> tuple[str, list[Moment]]:
+                     read_text: bool = True) -> tuple[str, Moments]:
         """Moments that show `image` (a screenshot, a photo of a slide): its vector from the
         visual model's image tower against the keyframes', fused with its words, read by OCR
         (unless `read_text` is off) and searched through the text channels and keywords.
@@ -377,7 +377,7 @@ class Library:
 
     @_catalogue_errors
     def search_audio(self, recording: str | Path, k: int = 10, asr: AsrOptions | None = None,
-                     options: SearchOptions | None = None) -> tuple[str, list[Moment]]:
+                     options: SearchOptions | None = None) -> tuple[str, Moments]:
         """A spoken question: transcribed by Whisper (on this library's device unless `asr`
         says otherwise), then searched as text. Returns (the question heard, its moments)."""
         from vmr.ingest.asr import AsrOptions, load_transcriber
@@ -393,21 +393,21 @@ class Library:
         return heard, self.search(heard, k, options)
 
     def _rank(self, queries: list[lexical.Query], k: int, options: SearchOptions | None,
-              query_vectors: Callable[[list[build.ChannelMatrix]], dict[str, np.ndarray]]) -> list[list[Moment]]:
+              query_vectors: Callable[[list[build.ChannelMatrix]], dict[str, np.ndarray]]) -> list[Moments]:
         """Score, fuse and rank the parsed queries, with the query vectors made for the
         library's channels. The catalogue is read twice, whatever k is: its generation (is the
         build current?) and the paths of the videos on the result page; once more for each
         round (at most MISSING_RETRIES) that finds a video on the page whose file is gone."""
         options = replace(options or self.search_options, k=k)
         current = self.search_build()
-        self.problems = list(current.problems)
         found = query_vectors(list(current.channels.values()))  # first: it may refuse the query
         if not current.channels:  # nothing to compare with: no video has speech or frames
-            return [[] for _ in queries]
+            return [Moments(problems=current.problems) for _ in queries]
         if self.shards:
-            return self._page(self._shards(current).fan, current, queries, found, options)
+            return self._page(self._shards(current).fan, current, queries, found, options, current.problems)
         try:
-            return self._page(parts.local_fan([parts.Part(current)]), current, queries, found, options)
+            return self._page(parts.local_fan([parts.Part(current)]), current, queries, found, options,
+                              current.problems)
         except (ValueError, IndexError, KeyError):
             # Data in the build's files that loaded but is not what was written (NaN where
             # vectors were, offsets past the end): it is derived, so built again and searched
@@ -419,13 +419,13 @@ class Library:
                 current = build.rebuild(session, self.vectors_dir, self.vector_files, self.storage,
                                         self._repairer(session))
             self._build = current
-            self.problems = list(current.problems) + [f"the search build was damaged ({damage}) and was made again"]
-            return self._page(parts.local_fan([parts.Part(current)]), current, queries, found, options)
+            return self._page(parts.local_fan([parts.Part(current)]), current, queries, found, options,
+                              current.problems + (f"the search build was damaged ({damage}) and was made again",))
 
     def _page(self, fan: parts.Fan, current: build.SearchBuild, queries: list[lexical.Query],
-              found: dict[str, np.ndarray], options: SearchOptions) -> list[list[Moment]]:
-        """The moments of the queries with the videos' paths; videos whose file is gone are
-        left out (and the search run again without them)."""
+              found: dict[str, np.ndarray], options: SearchOptions, problems: tuple[str, ...]) -> list[Moments]:
+        """The moments of the queries with the videos' paths, and the search's `problems`;
+        videos whose file is gone are left out (and the search run again without them)."""
         excluded: frozenset[int] = frozenset()
         paths: dict[int, str] = {}
         for _ in range(MISSING_RETRIES + 1):
@@ -442,8 +442,8 @@ class Library:
             excluded |= lost
             for video_id in lost:
                 paths.pop(video_id, None)
-        return [parts.with_paths(moments, paths, lambda path, start, end: moment_link(Path(path), start, end))
-                for moments in results]
+        return [Moments(parts.with_paths(moments, paths, lambda path, start, end: moment_link(Path(path), start, end)),
+                        problems) for moments in results]
 
     def _shards(self, current: build.SearchBuild):  # noqa: ANN202 (vmr.cluster imports Ray)
         """Shard actors over this build; new ones when the catalogue moved on."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from vmr import __version__
 from vmr.app.subtitles import MAX_CUE_SECONDS, MAX_LINE_COUNT, MAX_LINE_WIDTH
 from vmr.models.devices import DEVICES
-from vmr.app.output import print_json
+from vmr.app.output import print_json, warn
 from vmr.errors import VmrError, not_utf8, os_problem, printable
 from vmr.timecode import format_clock
 
@@ -446,6 +446,7 @@ def cmd_search(lib, args) -> int:
         queries = [line for line in lines if line.strip()]
         results = lib.search_many(queries, args.k)
         print_json(results)
+        warn(results[0].problems if results else ())
         return 0
     if args.audio is not None:
         from vmr.app.config import load_config
@@ -454,6 +455,7 @@ def cmd_search(lib, args) -> int:
         heard, found = lib.search_audio(args.audio, args.k, asr)
         if args.json:
             print_json({"query": heard, "moments": found})
+            warn(found.problems)
             return 0
         print(f"heard: \"{heard}\"")
     elif args.image is not None:
@@ -463,6 +465,7 @@ def cmd_search(lib, args) -> int:
         read, found = lib.search_image(args.image, args.k, read_text=ocr)
         if args.json:
             print_json({"query": read, "moments": found})
+            warn(found.problems)
             return 0
         print(f"read: \"{read}\"" if read else "read: no text on the image")
     else:
@@ -471,8 +474,7 @@ def cmd_search(lib, args) -> int:
         print_json(found)
     else:
         _print_moments(found, args.query)
-    for problem in lib.problems:
-        print(f"vmr: warning: {printable(problem)}", file=sys.stderr)
+    warn(found.problems)
     return 0
 
 
@@ -521,8 +523,7 @@ def cmd_info(lib, args) -> int:
               f"{video.words} words  {video.language or '-'}  {video.asr_model or 'no audio'}"
               + ("  MISSING (file gone: left out of searches; vmr index --prune forgets it)"
                  if video.status != "indexed" else ""))
-    for problem in info.problems:
-        print(f"vmr: warning: {printable(problem)}", file=sys.stderr)
+    warn(info.problems)
     return 0
 
 

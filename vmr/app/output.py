@@ -1,12 +1,16 @@
 """One way to turn results into JSON, for every command's `--json` and for the web API: a
-result dataclass becomes an object of its fields, in order, all the way down."""
+result dataclass becomes an object of its fields, in order, all the way down. And one way to
+say what a result had to go without, on stderr."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+
+from vmr.errors import printable
 
 
 def to_json(value: object) -> object:
@@ -23,3 +27,9 @@ def to_json(value: object) -> object:
 
 def print_json(value: object) -> None:
     print(json.dumps(to_json(value), indent=2, ensure_ascii=False), file=sys.stdout)
+
+
+def warn(problems: Iterable[str]) -> None:
+    """A result's problems (a search's `Moments.problems`, `LibraryInfo.problems`), a line each."""
+    for problem in problems:
+        print(f"vmr: warning: {printable(problem)}", file=sys.stderr)

@@ -47,7 +47,7 @@ from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vmr import __version__
-from vmr.app.output import to_json
+from vmr.app.output import to_json, warn
 from vmr.app.subtitles import chapters_json, write_vtt
 from vmr.catalogue.store import Clip, SlideText, Video
 from vmr.errors import MediaError, QueryError
@@ -424,7 +424,9 @@ def create_app(library: Library, settings: ServeSettings | None = None) -> FastA
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
-    library.search("warm up", k=1)  # loads the encoder, maps the build, compiles the kernels
+    # Loads the encoder, maps the build and compiles the kernels; says once, as the server
+    # starts, what the build goes without (the API's answers keep their shape).
+    warn(library.search("warm up", k=1).problems)
     searching = SearchSlots(library)
 
     # No /docs: Swagger UI comes from a CDN, and the page must work offline. /openapi.json stays.

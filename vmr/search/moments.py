@@ -6,6 +6,7 @@ Everything here reads the search build alone, so a shard shapes its moments as o
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -53,6 +54,17 @@ class Moment(TimeSpan):
     # query (`vmr.search.confidence`); and whether that is too low to trust.
     confidence: float = 0.0
     weak: bool = False  # only the closest thing found, not a confident answer
+
+
+class Moments(list[Moment]):
+    """A query's moments, best first, with what the search build they came from had to go
+    without (`SearchBuild.problems`). The problems travel with the result rather than in the
+    Library, so searches running at once (`vmr serve`) never read each other's; to JSON and
+    in comparisons it is the list."""
+
+    def __init__(self, moments: Iterable[Moment] = (), problems: Iterable[str] = ()):
+        super().__init__(moments)
+        self.problems = tuple(problems)
 
 
 def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, windows: Windows,
