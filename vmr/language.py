@@ -24,7 +24,6 @@ the library holds.
 from __future__ import annotations
 
 import functools
-import importlib
 import re
 import threading
 import unicodedata
@@ -268,9 +267,9 @@ def _snowball(algorithm: str):
     stemmers = _local.__dict__.setdefault("stemmers", {})
     found = stemmers.get(algorithm)
     if found is None:
-        # The language's module alone: the package's __init__ imports every language's (tens of ms).
-        module = importlib.import_module(f"snowballstemmer.{algorithm}_stemmer")
-        found = stemmers[algorithm] = getattr(module, algorithm.title().replace("_", "") + "Stemmer")()
+        import snowballstemmer  # (here: its __init__ imports every language's module, ~30 ms)
+
+        found = stemmers[algorithm] = snowballstemmer.stemmer(algorithm)
     return found
 
 
