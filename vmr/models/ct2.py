@@ -287,7 +287,8 @@ def convert_ct2_to_openai(ct2_dir: str | Path, out_path: str | Path, *,
     checkpoint = {
         "dims": dims,
         "model_state_dict": {
-            k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)).to(tdtype)
+            # a copy: a float32 model's tensors are read-only views of its memory-mapped file
+            k: torch.from_numpy(np.array(v, dtype=np.float32)).to(tdtype)
             for k, v in sd.items()
         },
         "alignment_heads": heads,
