@@ -132,7 +132,7 @@ def _check_vectors(library: Library, session: Session, report: CheckReport) -> N
                 what = "holds no whole vector" if not len(rows) else "holds infinite values"
                 raise VmrError(f"{files.path(video.content_hash, channel.channel, channel.model)}: {what}")
         except VmrError as exc:
-            problem = str(exc).split("; vmr index")[0]  # the reader's advice: check says what it did, or the way out
+            problem = str(exc)
             done = None
             if channel.channel in FROM_CATALOGUE or holds(video):
                 try:

@@ -56,10 +56,9 @@ class VectorFiles:
         try:
             found = np.load(path, mmap_mode="r")
         except (OSError, ValueError) as exc:
-            raise VmrError(f"{path}: cannot read the clip vectors ({exc.strerror if isinstance(exc, OSError) else exc}); "
-                           "vmr index the video again") from exc
+            raise VmrError(f"{path}: cannot read the clip vectors ({exc.strerror if isinstance(exc, OSError) else exc})") from exc
         if found.ndim != 2 or found.dtype != np.float32:
-            raise VmrError(f"{path}: not clip vectors (float32 [clips, dim]); vmr index the video again")
+            raise VmrError(f"{path}: not clip vectors (float32 [clips, dim])")
         return found
 
     def prune(self, keep: set[Path]) -> int:

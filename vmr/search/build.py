@@ -320,13 +320,13 @@ def write(session: Session, root: Path, files: VectorFiles, storage: str = "int8
     `build_lock(root)`)."""
     from sqlalchemy import select
 
-    from vmr.catalogue.store import Clip, Video, sqlalchemy_read
+    from vmr.catalogue.store import Clip, Video, generation as session_generation
 
     if storage not in STORAGE_FORMATS:
         raise ValueError(f"unknown vector storage {storage!r}; one of {', '.join(STORAGE_FORMATS)}")
     # Read first: a video committed while the rows are read makes the build look stale, and
     # the next search rebuilds it; each video's rows are written in one transaction.
-    gen = generation(sqlalchemy_read(session))
+    gen = session_generation(session)
     rows = session.execute(
         select(Clip.video_id, Clip.start, Clip.end, Clip.keyframe_time)
         .join(Video)
@@ -404,7 +404,7 @@ def _channel_arrays(session: Session, files: VectorFiles, video_ids: np.ndarray,
                 vectors = repair(video_id, channel, model) if repair else None
                 if vectors is None or vectors.shape != (stop - first, matrix.shape[1]):
                     problems.append(f"{path}: searched without its {channel} vectors, lost or damaged "
-                                    f"({str(exc).split('; vmr index')[0]}): vmr check makes them again where it can")
+                                    f"({exc}): vmr check makes them again where it can")
                     continue
             has = ~np.isnan(vectors).any(axis=1)
             matrix[first:stop][has] = vectors[has]
