@@ -164,6 +164,25 @@ def test_long_speech_is_decoded_in_pieces_on_the_recording_s_timeline(lecture, m
         assert any(abs(w.start - sentence_start) <= 1.0 for w in t.words), sentence_start
 
 
+@pytest.mark.parametrize("max_speech_s", [float("inf"), 30.0, 4.0])
+def test_vad_chunks_are_faster_whisper_s_in_batches_of_any_size(lecture, max_speech_s):
+    """vmr.ingest.vad runs Silero batch by batch (faster-whisper builds the whole recording's
+    input at once): the probabilities, with the LSTM state carried across batches of any size,
+    and the chunks made of them are faster-whisper's own."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
+
+    from vmr.ingest import vad
+
+    audio = lecture[0]
+    padded = np.pad(audio, (0, vad.WINDOW - audio.size % vad.WINDOW))
+    theirs = get_vad_model()(padded).reshape(-1)
+    for batch in (vad.BATCH, 1000, 777):  # the 168-s lecture is 5,255 windows: 1, 6 and 7 batches
+        np.testing.assert_array_equal(vad.speech_probabilities(audio, batch), theirs)
+    expected = get_speech_timestamps(audio, VadOptions(max_speech_duration_s=max_speech_s))
+    assert len(expected) >= 2
+    assert vad.speech_regions(audio, max_speech_s) == expected
+
+
 @pytest.mark.parametrize("span", [INTRO, GAP])
 def test_batched_decoding_keeps_word_times_and_silence_free(lecture, span):
     t = transcribe(lecture, span, model="tiny.en", batch_size=4, **GREEDY)

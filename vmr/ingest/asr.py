@@ -9,7 +9,8 @@ Two backends share :class:`AsrOptions` and return the same :class:`Transcript`:
 
 Silence must never turn into text (Whisper hallucinates "Thank you." into silence), so
 both backends only see the speech regions found by the Silero VAD that ships inside the
-faster-whisper wheel (an ONNX file, no download), and previous-text conditioning is off.
+faster-whisper wheel (an ONNX file, no download; run by :mod:`vmr.ingest.vad` in constant
+memory), and previous-text conditioning is off.
 Word times are mapped back onto the original timeline.
 
 torch / whisper / faster_whisper / ctranslate2 are imported lazily, inside functions.
@@ -28,10 +29,11 @@ import numpy as np
 from vmr.models.devices import DEVICES, ctranslate2_device, torch_device
 from vmr.errors import ModelError
 from vmr.ingest.media import SAMPLE_RATE
+from vmr.ingest.vad import speech_regions
 
 __all__ = [
     "Word", "Segment", "Transcript", "AsrOptions", "Transcriber", "Progress",
-    "load_transcriber", "resolve_device", "speech_regions", "normalize_text", "MIN_AUDIO_SECONDS",
+    "load_transcriber", "resolve_device", "normalize_text", "MIN_AUDIO_SECONDS",
 ]
 
 Progress = Callable[[float, float], None]  # (seconds_done, seconds_total)
@@ -173,13 +175,6 @@ def _prepare(audio: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(audio)):
         audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
     return np.ascontiguousarray(audio)
-
-
-def speech_regions(audio: np.ndarray, max_speech_s: float = float("inf")) -> list[dict]:
-    """Silero VAD speech chunks ({"start", "end"} in samples), faster-whisper defaults."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    return get_speech_timestamps(audio, VadOptions(max_speech_duration_s=max_speech_s))
 
 
 def _finalise(segments: list[Segment], duration: float) -> list[Segment]:
