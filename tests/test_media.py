@@ -51,6 +51,22 @@ def test_audio_is_16k_mono_and_as_long_as_the_track(tmp_path):
     assert np.argmax(spectrum) == pytest.approx(440, abs=3)  # 1 s of signal: bin = Hz
 
 
+@pytest.mark.parametrize("claim", [0.5, 600.0])
+def test_audio_fills_one_buffer_whatever_length_the_file_claims(tmp_path, monkeypatch, claim):
+    """The samples go into one buffer sized by the length the file claims; a file that claims
+    too little (0.5 s of 3) makes it grow, one that claims too much (10 minutes) has it cut to
+    the samples decoded, and the result is the same recording."""
+    from vmr.ingest import media
+
+    path = make_video(tmp_path / "tone.mp4", [i * 0.1 for i in range(30)], audio_seconds=3.0)
+    truthful = load_audio(path)
+    monkeypatch.setattr(media, "_claimed_seconds", lambda container, stream: claim)
+    audio = load_audio(path)
+    assert audio.flags.owndata and audio.flags.c_contiguous
+    np.testing.assert_array_equal(audio, truthful)
+    assert len(audio) / SAMPLE_RATE == pytest.approx(3.0, abs=0.1)
+
+
 def test_video_without_audio_has_no_audio(tmp_path):
     path = make_video(tmp_path / "silent.mp4", [i * 0.1 for i in range(10)])
     assert load_audio(path) is None
