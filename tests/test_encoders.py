@@ -53,6 +53,25 @@ def test_a_batch_on_every_core_matches_sentence_transformers_and_texts_one_by_on
     assert np.abs(batch - reference).max() < 1e-4
 
 
+def test_long_texts_go_in_smaller_batches_with_the_same_vectors(folder, monkeypatch):
+    """A batch holds at most BATCH_PIECES word pieces (long passages made 0.3 GB batches):
+    texts of 256 pieces go a few at a time, short ones 32 at a time, and every vector is the
+    one the text gets alone."""
+    encoder = NumpyBertEncoder(folder)
+    long_text = " ".join(TEXTS * 12)  # truncated at the model's 256 pieces
+    texts = [long_text + f" ({i})" for i in range(10)] + [f"{TEXTS[0]} ({i})" for i in range(40)]
+    sizes = []
+    encode_batch = encoder._encode_batch
+    monkeypatch.setattr(encoder, "_encode_batch", lambda batch: sizes.append(
+        (len(batch), max(len(e.ids) for e in batch))) or encode_batch(batch))
+    batched = encoder.encode(texts)
+    assert all(count * pieces <= encoder.BATCH_PIECES and count <= encoder.BATCH for count, pieces in sizes)
+    assert (encoder.BATCH_PIECES // 256, 256) in sizes and sizes[0][0] == encoder.BATCH  # short ones first
+    assert sum(count for count, _ in sizes) == len(texts)
+    alone = np.concatenate([encoder.encode([text]) for text in texts])
+    assert np.abs(batched - alone).max() < 1e-5
+
+
 def test_loading_the_encoder_for_indexing_imports_neither_torch_nor_sentence_transformers():
     code = ("import sys; from vmr.encode.text import load_text_encoder; "
             "e = load_text_encoder('all-MiniLM-L6-v2', 'auto'); e.encode(['a sentence', 'another one']); "

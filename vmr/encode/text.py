@@ -123,6 +123,10 @@ class NumpyBertEncoder:
     """A BERT sentence-transformers folder (mean pooling, normalised) evaluated in numpy."""
 
     BATCH = 32
+    # At most this many word pieces per batch: a batch of 32 passages of 256 pieces held about
+    # 0.3 GB of attention scores and GELU temporaries at once, the peak of indexing a long
+    # lecture; 2,048 (32 sentences of 64) keeps a batch of any length under 0.1 GB.
+    BATCH_PIECES = 2048
     # Up to this many texts (a query or a few) the matrices are a few rows, and BLAS runs on one
     # thread: handing them to a second one measured 20x slower (430 ms against 21 ms per query
     # on 2 cores). Batches (indexing) use every core.
@@ -161,7 +165,8 @@ class NumpyBertEncoder:
         self.w = {key.removeprefix("bert."): value for key, value in weights.items()}
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_len)
-        self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
+        self.tokenizer.no_padding()  # (tokenizer.json may pad to a fixed length) batches pad themselves
+        self.pad_id = int(config.get("pad_token_id", 0))
         modules = folder / "modules.json"
         self.normalize = not modules.exists() or any(
             module.get("type", "").endswith("Normalize") for module in json.loads(modules.read_text())
@@ -169,12 +174,19 @@ class NumpyBertEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        encodings = self.tokenizer.encode_batch(texts)
         # Similar lengths together: padding costs as much as real tokens.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         with _blas_controller().limit(limits=1 if len(texts) <= self.SMALL_BATCH else None, user_api="blas"):
-            for begin in range(0, len(order), self.BATCH):
-                batch = order[begin : begin + self.BATCH]
-                out[batch] = self._encode_batch([texts[i] for i in batch])
+            begin = 0
+            while begin < len(order):
+                end = begin + 1  # (sorted: the batch's last text is its longest)
+                while end < min(len(order), begin + self.BATCH) and \
+                        (end + 1 - begin) * len(encodings[order[end]].ids) <= self.BATCH_PIECES:
+                    end += 1
+                batch = order[begin:end]
+                out[batch] = self._encode_batch([encodings[i] for i in batch])
+                begin = end
         return _normalise_rows(out) if self.normalize else out
 
     def _dense(self, x: np.ndarray, prefix: str) -> np.ndarray:
@@ -182,13 +194,14 @@ class NumpyBertEncoder:
         flat = x.reshape(-1, x.shape[-1]) @ self.w[f"{prefix}.weight"].T + self.w[f"{prefix}.bias"]
         return flat.reshape(*x.shape[:-1], -1)
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+    def _encode_batch(self, encodings: list) -> np.ndarray:  # (tokenizers.Encoding)
         w = self.w
-        encodings = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
-        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        batch, length = ids.shape
+        batch, length = len(encodings), max(len(e.ids) for e in encodings)
+        ids = np.full((batch, length), self.pad_id, dtype=np.int64)
+        mask = np.zeros((batch, length), dtype=np.float32)
+        types = np.zeros((batch, length), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            ids[row, :len(e.ids)], mask[row, :len(e.ids)], types[row, :len(e.ids)] = e.ids, 1.0, e.type_ids
         x = (
             w["embeddings.word_embeddings.weight"][ids]
             + w["embeddings.position_embeddings.weight"][np.arange(length)][None]
@@ -206,10 +219,14 @@ class NumpyBertEncoder:
             q = split(self._dense(x, f"{p}.attention.self.query"))
             k = split(self._dense(x, f"{p}.attention.self.key"))
             v = split(self._dense(x, f"{p}.attention.self.value"))
-            scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(head_dim) + bias
-            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-            probs = scores / scores.sum(axis=-1, keepdims=True)
-            context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, length, self.dim)
+            # (the softmax in place: the scores are the batch's largest array)
+            scores = q @ k.transpose(0, 1, 3, 2)
+            scores /= math.sqrt(head_dim)
+            scores += bias
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, self.dim)
             attended = self._dense(context, f"{p}.attention.output.dense") + x
             x = _layer_norm(attended, w[f"{p}.attention.output.LayerNorm.weight"],
                             w[f"{p}.attention.output.LayerNorm.bias"], self.eps)
