@@ -4,11 +4,8 @@ writer (`vmr.catalogue.writer`)."""
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import itertools
 import os
-import platform
 import threading
 import time
 from collections.abc import Callable
@@ -157,28 +154,11 @@ class _Stopped(Exception):
     """Raised inside the speech thread when the rest of the video's analysis failed."""
 
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
-
-
-@functools.cache
-def return_freed_arrays() -> None:
-    """Have glibc hand every freed block of 1 MB or more back to the system at once.
-
-    Indexing makes and drops arrays of megabytes all along (frames, OCR tensors, Whisper's
-    features, the VAD's batches). glibc serves blocks that large with mmap only until one is
-    freed; then it raises its threshold (up to 32 MB) and serves them from the heap, which
-    keeps what they leave behind: a third of the peak of indexing a lecture (`make bench`'s
-    long lecture). A fixed threshold keeps them mapped and returned when freed."""
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 1 << 20)
-
-
 class Analyser:
     """Turns one video file into a :class:`VideoAnalysis`; models load on first need and stay
     loaded. Holds no database handle."""
 
     def __init__(self, options: IndexOptions, progress: Progress | None = None):
-        return_freed_arrays()
         self.options = options
         self.progress = progress or (lambda *_: None)
         self._transcriber: Transcriber | None = None
