@@ -9,7 +9,7 @@ the lecture structure.
 1. Indexing time: `samples/lecture.mp4` (or --timing-video) indexed with `[index] chapters =
    false` and with the default, in fresh homes, rounds interleaved (the machine is shared):
    the ratio is what chapters and passages add.
-2. Ranking: libraries of samples/heldout/ (all five lectures) and of the four samples/*.mp4
+2. Ranking: libraries of samples/heldout/ (every lecture) and of the four samples/*.mp4
    (indexed here unless given), scored by `vmr eval`'s metrics per kind, granularity and
    language: "before" (sentences and slides, still the default), "+ passages", and "+ passages
    and chapters" (the size rule chosen on dev). Dev is what the settings were chosen on; test was never looked at to choose.
