@@ -250,6 +250,14 @@ FLITE_RMS = Voice("flite", "rms")
 ITALIAN_LP = Voice("festival", "lp_diphone")
 ITALIAN_PC = Voice("festival", "pc_diphone")
 
+def rising_stages(top: str, middle: str, bottom: str, arrow: str, caption: str) -> tuple:
+    """A process drawn from the bottom up: three stacked boxes, an arrow rising beside them
+    labelled `arrow`, and a caption under them (the Italian lectures' how-it-works slides)."""
+    return (Box(330, 150, 630, 230, (top,), 24), Box(330, 250, 630, 320, (middle,), 24),
+            Box(330, 340, 630, 450, (bottom,), 24), Arrow(700, 430, 700, 170, arrow),
+            Text(40, 480, caption, 22))
+
+
 PRINTING = Lecture(
     "printing", "The Printing Revolution", "HIST 140 · History of Communication",
     "Dr. M. Okafor · Lecture 6", "en", PIPER_JOE,
@@ -1171,12 +1179,9 @@ CAFFE = Lecture(
             "Ma a casa, per molti decenni, gli italiani non avevano una macchina da bar.",
             "Per questo ebbe tanto successo la moka, una piccola caffettiera di alluminio "
             "inventata negli anni trenta.",
-            Slide("Come funziona la moka", figure=(
-                Box(330, 150, 630, 230, ("caffè pronto",), 24),
-                Box(330, 250, 630, 320, ("filtro con il macinato",), 24),
-                Box(330, 340, 630, 450, ("acqua → vapore",), 24),
-                Arrow(700, 430, 700, 170, "pressione"),
-                Text(40, 480, "caldaia · imbuto · raccoglitore", 22),
+            Slide("Come funziona la moka", figure=rising_stages(
+                "caffè pronto", "filtro con il macinato", "acqua → vapore", "pressione",
+                "caldaia · imbuto · raccoglitore",
             ), at=0.1),
             "Il funzionamento è semplice: l'acqua nella parte bassa si scalda, la pressione del "
             "vapore la spinge attraverso il filtro con il caffè macinato, e la bevanda sale "
@@ -1309,12 +1314,9 @@ VETRO = Lecture(
             "Ma come si lavora, in pratica, il vetro in una bottega di Murano?",
             "Il maestro prende una goccia di vetro fuso dal forno con un lungo tubo di ferro, e "
             "ci soffia dentro come in un palloncino.",
-            Slide("Come si soffia il vetro", figure=(
-                Box(330, 150, 630, 230, ("bolo di vetro fuso",), 24),
-                Box(330, 250, 630, 320, ("canna da soffio",), 24),
-                Box(330, 340, 630, 450, ("forno · crogiolo",), 24),
-                Arrow(700, 430, 700, 170, "soffio"),
-                Text(40, 480, "borsella · scagno · tagianti", 22),
+            Slide("Come si soffia il vetro", figure=rising_stages(
+                "bolo di vetro fuso", "canna da soffio", "forno · crogiolo", "soffio",
+                "borsella · scagno · tagianti",
             ), at=0.5),
             "Poi, seduto al suo banco, fa girare la canna senza sosta e modella la forma con "
             "le pinze e con pezzi di legno bagnato.",
