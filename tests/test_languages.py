@@ -219,3 +219,26 @@ def test_parts_of_a_library_in_three_languages_answer_like_the_whole(tmp_path, k
     assert all(found for found in single)
     for count in (2, 5):
         assert search([whole.part(first, stop) for first, stop in shard_bounds(whole.video_offsets, count)]) == single
+
+
+def test_a_library_caught_between_two_text_models_says_how_the_move_ends(tmp_path):
+    """While an index run embeds a library's videos again with its new text model (or after
+    one was interrupted), the speech vectors come from two models: a search says so, and that
+    the move ends with the run (or the next one), not that videos must be removed."""
+    from sqlalchemy import select
+
+    from synthetic import synthetic_library
+    from vmr import Library
+    from vmr.catalogue.store import VideoChannel, bump_generation
+    from vmr.errors import VmrError
+
+    synthetic_library(tmp_path, videos=6)
+    library = Library(tmp_path)
+    with library.session() as session, session.begin():
+        first = session.scalars(select(VideoChannel).where(VideoChannel.channel == "speech")).first()
+        first.model = "text-c"
+        bump_generation(session)
+    with pytest.raises(VmrError, match=r"speech vectors come from different models \(text-a, text-c\)") as caught:
+        library.search_build()
+    assert "search again once it has ended" in str(caught.value) and "vmr index" in str(caught.value)
+    assert "remove" not in str(caught.value)

@@ -392,7 +392,9 @@ def _channel_arrays(session: Session, files: VectorFiles, video_ids: np.ndarray,
         if len(models) != 1 or len(dims) != 1:
             raise VmrError(
                 f"the {channel} vectors come from different models ({', '.join(sorted(models))}): "
-                "vmr remove the videos indexed with the other one and index them again"
+                "the library is moving to one text model, which an index run does at its end "
+                "(it embeds the other videos again); search again once it has ended, and if none "
+                "is running, vmr index any of the library's videos finishes the move"
             )
         matrix = np.zeros((n, dims.pop()), dtype=np.float32)
         present = np.zeros(n, dtype=bool)
