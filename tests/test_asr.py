@@ -183,6 +183,25 @@ def test_vad_chunks_are_faster_whisper_s_in_batches_of_any_size(lecture, max_spe
     assert vad.speech_regions(audio, max_speech_s) == expected
 
 
+def test_block_features_are_faster_whisper_s_bit_for_bit(lecture):
+    """vmr.ingest.mel computes Whisper's log-Mel features a block of frames at a time; they
+    equal faster-whisper's (computed all at once) at every length: under one block, whole
+    blocks, a tail of one frame (joined to the block before it), and the whole lecture."""
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    from vmr.ingest.mel import BLOCK, BlockFeatures
+
+    audio, hop = lecture[0], 160
+    theirs, ours = FeatureExtractor(), BlockFeatures()
+    for n in (1, 400, SAMPLE_RATE, (BLOCK - 1) * hop, BLOCK * hop, (BLOCK + 15) * hop,
+              (2 * BLOCK + 100) * hop + 7, audio.size):
+        expected, got = theirs(audio[:n]), ours(audio[:n])
+        assert got.dtype == expected.dtype and got.shape == expected.shape, n
+        np.testing.assert_array_equal(got, expected, err_msg=f"{n} samples")
+    assert audio.size > 3 * BLOCK * hop  # the lecture spans several blocks
+    assert isinstance(load_transcriber(AsrOptions(model="tiny.en")).model.feature_extractor, BlockFeatures)
+
+
 @pytest.mark.parametrize("span", [INTRO, GAP])
 def test_batched_decoding_keeps_word_times_and_silence_free(lecture, span):
     t = transcribe(lecture, span, model="tiny.en", batch_size=4, **GREEDY)

@@ -41,9 +41,8 @@ Progress = Callable[[float, float], None]  # (seconds_done, seconds_total)
 MIN_AUDIO_SECONDS = 0.2  # shorter input is returned as an empty transcript
 BACKENDS = ("faster-whisper", "openai-whisper")
 _OPENAI_WINDOW_S = 30.0  # Whisper's receptive field: one openai-whisper call per window
-# faster-whisper computes the log-Mel features of all the speech it is given at once, with
-# intermediate arrays of ~5.6 kB per 10-ms frame: 1.2 GB for 40 minutes of speech. Speech is
-# given to it in pieces of at most this much (VAD chunks, whole), about 170 MB at most.
+# faster-whisper is given the speech (VAD chunks, whole, joined) in pieces of at most this much:
+# each piece is a copy of its audio and has its features computed at once (20 and 10 MB).
 _PIECE_S = 300.0
 
 
@@ -302,8 +301,11 @@ class _FasterWhisper(_Backend):
         try:
             from faster_whisper import WhisperModel
 
+            from vmr.ingest.mel import BlockFeatures
+
             self.model = WhisperModel(ref, device=device, compute_type=self.compute_type,
                                       cpu_threads=_cpu_threads(o.cpu_threads))
+            self.model.feature_extractor = BlockFeatures(**self.model.feat_kwargs)  # the same features, less memory
             if device == "cuda":
                 # CTranslate2 sees a GPU through the driver alone and opens cuBLAS and cuDNN at the
                 # first computation: a machine with another CUDA (13) fails there, mid-index,
