@@ -6,8 +6,9 @@
 
 Each variant is faster-whisper with the packaged base weights (int8 on the CPU), Silero VAD,
 word timestamps, no previous-text conditioning, as vmr runs it; the variants differ in
-decoding: sequential 30-s windows or batches of VAD chunks (BatchedInferencePipeline), beam
-search (5 or 2) or greedy, with or without the temperature fallback (a window whose text
+decoding: sequential 30-s windows or batches of clips of VAD speech of up to 30 s each
+(BatchedInferencePipeline, without timestamp tokens: see _transcribe_batched in
+vmr/ingest/asr.py), beam search (5 or 2) or greedy, with or without the temperature fallback (a window whose text
 repeats itself or is improbable is decoded again, sampling at rising temperatures). `--backends` adds the backend comparison (openai-whisper on the same
 weights, and tiny.en) on samples/lecture.mp4.
 

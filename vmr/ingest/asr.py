@@ -40,7 +40,7 @@ Progress = Callable[[float, float], None]  # (seconds_done, seconds_total)
 
 MIN_AUDIO_SECONDS = 0.2  # shorter input is returned as an empty transcript
 BACKENDS = ("faster-whisper", "openai-whisper")
-_OPENAI_WINDOW_S = 30.0  # Whisper's receptive field: one openai-whisper call per window
+_WINDOW_S = 30.0  # Whisper's receptive field: one openai-whisper call (one batched clip) per window
 # faster-whisper is given the speech (VAD chunks, whole, joined) in pieces of at most this much:
 # each piece is a copy of its audio and has its features computed at once (20 and 10 MB).
 _PIECE_S = 300.0
@@ -229,6 +229,37 @@ def _group_chunks(chunks: list[dict], max_samples: float) -> list[tuple[int, lis
     return pieces
 
 
+def _keep_in_chunks(segments: list[Segment], chunks: list[dict]) -> list[Segment]:
+    """Word times kept inside the speech chunk that holds the word's middle. Without timestamp
+    tokens nothing ends a phrase where its chunk ends, and the alignment can stretch a chunk's
+    last word over the join into the next chunk: on the recording's timeline, into a pause."""
+    starts = np.array([c["start"] for c in chunks]) / SAMPLE_RATE
+    ends = np.array([c["end"] for c in chunks]) / SAMPLE_RATE
+    for segment in segments:
+        for w in segment.words:
+            i = max(int(np.searchsorted(starts, (w.start + w.end) / 2, side="right")) - 1, 0)
+            w.start = min(max(w.start, starts[i]), ends[i])
+            w.end = min(max(w.end, w.start), ends[i])
+    return segments
+
+
+_SENTENCE_END = tuple(".?!。？！")
+
+
+def _sentences(segment: Segment) -> list[Segment]:
+    """A segment cut after each word that ends a sentence (its words keep their times)."""
+    if not segment.words:
+        return [segment]
+    sentences: list[list[Word]] = [[]]
+    for word in segment.words:
+        sentences[-1].append(word)
+        if word.text.strip().endswith(_SENTENCE_END):
+            sentences.append([])
+    return [Segment(words[0].start, words[-1].end, "".join(w.text for w in words), words,
+                    segment.avg_logprob, segment.no_speech_prob)
+            for words in sentences if words]
+
+
 def _report(progress: Progress | None, done: float, total: float) -> None:
     if progress is not None:
         progress(min(float(done), total), total)
@@ -325,18 +356,7 @@ class _FasterWhisper(_Backend):
                     progress: Progress | None) -> tuple[str | None, list[Segment]]:
         o = self.options
         if o.batch_size:
-            # The speech chunks Silero finds (split at pauses of 160 ms, packed into pieces of
-            # up to 30 s) are decoded batch_size at a time: one encoder pass and one beam search
-            # over the whole batch. With timestamps on, Whisper still cuts each piece into its
-            # phrase-long segments (a clip's speech text is made of those); the temperature
-            # fallback has no batched form, so only the first temperature is used.
-            from faster_whisper import BatchedInferencePipeline
-
-            if self._batched is None:
-                self._batched = BatchedInferencePipeline(self.model)
-            raw, info = self._batched.transcribe(as_float(audio), without_timestamps=False, vad_filter=True,
-                                                 batch_size=o.batch_size, **self._decoding(o.language))
-            return info.language, self._collect(raw, total, progress)
+            return self._transcribe_batched(audio, total, progress)
         if not o.vad:
             raw, info = self.model.transcribe(as_float(audio), vad_filter=False, **self._decoding(o.language))
             return info.language, self._collect(raw, total, progress)
@@ -351,6 +371,44 @@ class _FasterWhisper(_Backend):
             raw, info = self.model.transcribe(speech, vad_filter=False, **self._decoding(language))
             language = language or info.language  # detected on the first speech, then kept
             segments += self._collect(restore_speech_timestamps(raw, group, SAMPLE_RATE), total, progress)
+        return language, segments
+
+    def _transcribe_batched(self, audio: np.ndarray, total: float,
+                            progress: Progress | None) -> tuple[str | None, list[Segment]]:
+        """The speech (the same VAD regions and pieces as sequential decoding) cut into clips of up
+        to one 30-s window, decoded batch_size clips at a time (BatchedInferencePipeline): one
+        encoder pass and one search over the whole batch. The temperature fallback has no batched
+        form: only the first temperature is used.
+
+        Without timestamp tokens. With them, Whisper ends a window whose last phrase it thinks runs
+        past the window's end with that phrase's start time and no text (it was trained on windows
+        cut that way); sequential decoding seeks there and decodes the phrase in the next window,
+        batched decoding never seeks, so the phrase was lost: 54 of lecture.mp4's 403 words, the
+        last 3-9 s of four of its six clips (dev WER 0.131 against 0.076 sequential greedy). Without
+        timestamps every clip is transcribed to its end (dev WER 0.072 greedy, 0.065 beam 5, against
+        0.077 sequential beam 5: bench/asr_bench.py); word times still come from the
+        cross-attention (kept inside their speech chunks), and each clip's text is cut into sentences
+        at its words (_sentences)."""
+        from faster_whisper import BatchedInferencePipeline
+        from faster_whisper.transcribe import restore_speech_timestamps
+
+        o = self.options
+        if self._batched is None:
+            self._batched = BatchedInferencePipeline(self.model)
+        language, segments = o.language, []
+        chunks = speech_regions(audio, max_speech_s=_WINDOW_S)
+        for _, group in _group_chunks(chunks, _PIECE_S * SAMPLE_RATE):
+            speech = as_float(np.concatenate([audio[c["start"]:c["end"]] for c in group]))
+            clips = [{"start": offset / SAMPLE_RATE,
+                      "end": (offset + sum(c["end"] - c["start"] for c in clip)) / SAMPLE_RATE}
+                     for offset, clip in _group_chunks(group, _WINDOW_S * SAMPLE_RATE)]
+            raw, info = self._batched.transcribe(speech, clip_timestamps=clips, vad_filter=False,
+                                                 without_timestamps=True, batch_size=o.batch_size,
+                                                 **self._decoding(language))
+            language = language or info.language  # detected on the first speech, then kept
+            for segment in _keep_in_chunks(self._collect(restore_speech_timestamps(raw, group, SAMPLE_RATE),
+                                                         total, progress), group):
+                segments += _sentences(segment)
         return language, segments
 
     def _decoding(self, language: str | None) -> dict:
@@ -412,8 +470,8 @@ class _OpenAIWhisper(_Backend):
             # Same Silero VAD and options as faster-whisper, but speech is cut into
             # pieces of at most one Whisper window, each decoded on its own: one
             # encoder pass per piece, and progress after each.
-            chunks = speech_regions(audio, max_speech_s=_OPENAI_WINDOW_S)
-            pieces = _group_chunks(chunks, _OPENAI_WINDOW_S * SAMPLE_RATE)
+            chunks = speech_regions(audio, max_speech_s=_WINDOW_S)
+            pieces = _group_chunks(chunks, _WINDOW_S * SAMPLE_RATE)
             ts_map = SpeechTimestampsMap(chunks, SAMPLE_RATE) if chunks else None
         else:
             pieces = [(0, [{"start": 0, "end": audio.size}])]
