@@ -52,11 +52,13 @@ SETS = {
     "test": ["samples/heldout/inflation.mp4", "samples/heldout/sleep.mp4"],
 }
 GREEDY = {"beam_size": 1, "temperature": (0.0,)}
+SEQUENTIAL = {"batch_size": 0}
 VARIANTS = {
-    "sequential, beam 5": {},
-    "sequential, beam 2": {"beam_size": 2},
-    "sequential, greedy + fallback": {"beam_size": 1},
-    "sequential, greedy": GREEDY,
+    "sequential, beam 5": SEQUENTIAL,
+    "sequential, beam 2": {**SEQUENTIAL, "beam_size": 2},
+    "sequential, greedy + fallback": {**SEQUENTIAL, "beam_size": 1},
+    "sequential, greedy": {**SEQUENTIAL, **GREEDY},
+    "batched 2, beam 5": {"batch_size": 2},
     "batched 8, beam 5": {"batch_size": 8},
     "batched 8, greedy": {"batch_size": 8, **GREEDY},
     "batched 4, greedy": {"batch_size": 4, **GREEDY},
