@@ -19,7 +19,7 @@ import pytest
 from vmr.ingest import asr
 from vmr.ingest.asr import AsrOptions, Transcript, load_transcriber, normalize_text
 from vmr.errors import ModelError
-from vmr.ingest.media import SAMPLE_RATE, as_float, load_audio
+from vmr.ingest.media import SAMPLE_RATE, load_audio
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 INTRO = (0.0, 28.0)
@@ -173,7 +173,7 @@ def test_vad_chunks_are_faster_whisper_s_in_batches_of_any_size(lecture, max_spe
 
     from vmr.ingest import vad
 
-    audio = as_float(lecture[0])
+    audio = lecture[0]
     padded = np.pad(audio, (0, vad.WINDOW - audio.size % vad.WINDOW))
     theirs = get_vad_model()(padded).reshape(-1)
     for batch in (10000, vad.BATCH, 777):  # the 168-s lecture is 5,255 windows: 1, 6 and 7 batches
@@ -191,7 +191,7 @@ def test_block_features_are_faster_whisper_s_bit_for_bit(lecture):
 
     from vmr.ingest.mel import BLOCK, BlockFeatures
 
-    audio, hop = as_float(lecture[0]), 160
+    audio, hop = lecture[0], 160
     theirs, ours = FeatureExtractor(), BlockFeatures()
     for n in (1, 400, SAMPLE_RATE, (BLOCK - 1) * hop, BLOCK * hop, (BLOCK + 15) * hop,
               (2 * BLOCK + 100) * hop + 7, audio.size):

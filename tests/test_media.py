@@ -45,7 +45,7 @@ def test_clip_grid_has_no_slivers(duration, expected):
 def test_audio_is_16k_mono_and_as_long_as_the_track(tmp_path):
     path = make_video(tmp_path / "tone.mp4", [i * 0.1 for i in range(30)], audio_seconds=3.0)
     audio = load_audio(path)
-    assert audio.dtype == np.int16 and audio.ndim == 1
+    assert audio.dtype == np.float32 and audio.ndim == 1
     assert len(audio) / SAMPLE_RATE == pytest.approx(3.0, abs=0.1)
     spectrum = np.abs(np.fft.rfft(audio[:SAMPLE_RATE]))
     assert np.argmax(spectrum) == pytest.approx(440, abs=3)  # 1 s of signal: bin = Hz

@@ -28,7 +28,7 @@ import numpy as np
 
 from vmr.models.devices import DEVICES, ctranslate2_device, torch_device
 from vmr.errors import ModelError
-from vmr.ingest.media import SAMPLE_RATE, as_float
+from vmr.ingest.media import SAMPLE_RATE
 from vmr.ingest.vad import speech_regions
 
 __all__ = [
@@ -170,8 +170,6 @@ def _prepare(audio: np.ndarray) -> np.ndarray:
         audio = audio.reshape(-1)
     if audio.ndim != 1:
         raise ValueError(f"expected mono audio (1-D), got shape {audio.shape}")
-    if audio.dtype == np.int16:  # (vmr.ingest.media.load_audio's samples: kept so, see as_float)
-        return np.ascontiguousarray(audio)
     audio = audio.astype(np.float32, copy=False)
     if not np.all(np.isfinite(audio)):
         audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
@@ -358,7 +356,7 @@ class _FasterWhisper(_Backend):
         if o.batch_size:
             return self._transcribe_batched(audio, total, progress)
         if not o.vad:
-            raw, info = self.model.transcribe(as_float(audio), vad_filter=False, **self._decoding(o.language))
+            raw, info = self.model.transcribe(audio, vad_filter=False, **self._decoding(o.language))
             return info.language, self._collect(raw, total, progress)
         # What faster-whisper's vad_filter does (the same Silero options; the speech chunks,
         # joined, decoded, and the times mapped back), piece by piece: see _PIECE_S.
@@ -367,7 +365,7 @@ class _FasterWhisper(_Backend):
         language, segments = o.language, []
         chunks = speech_regions(audio, max_speech_s=_PIECE_S)  # (a longer stretch is cut at a pause)
         for _, group in _group_chunks(chunks, _PIECE_S * SAMPLE_RATE):
-            speech = as_float(np.concatenate([audio[c["start"]:c["end"]] for c in group]))
+            speech = np.concatenate([audio[c["start"]:c["end"]] for c in group])
             raw, info = self.model.transcribe(speech, vad_filter=False, **self._decoding(language))
             language = language or info.language  # detected on the first speech, then kept
             segments += self._collect(restore_speech_timestamps(raw, group, SAMPLE_RATE), total, progress)
@@ -398,7 +396,7 @@ class _FasterWhisper(_Backend):
         language, segments = o.language, []
         chunks = speech_regions(audio, max_speech_s=_WINDOW_S)
         for _, group in _group_chunks(chunks, _PIECE_S * SAMPLE_RATE):
-            speech = as_float(np.concatenate([audio[c["start"]:c["end"]] for c in group]))
+            speech = np.concatenate([audio[c["start"]:c["end"]] for c in group])
             clips = [{"start": offset / SAMPLE_RATE,
                       "end": (offset + sum(c["end"] - c["start"] for c in clip)) / SAMPLE_RATE}
                      for offset, clip in _group_chunks(group, _WINDOW_S * SAMPLE_RATE)]
@@ -477,7 +475,7 @@ class _OpenAIWhisper(_Backend):
             pieces = [(0, [{"start": 0, "end": audio.size}])]
             ts_map = None
         for offset_samples, group in pieces:
-            piece = as_float(np.concatenate([audio[c["start"]:c["end"]] for c in group]))
+            piece = np.concatenate([audio[c["start"]:c["end"]] for c in group])
             offset = offset_samples / SAMPLE_RATE
             if piece.size < MIN_AUDIO_SECONDS * SAMPLE_RATE:
                 continue

@@ -22,8 +22,7 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 
 def load_audio(path: str | Path) -> np.ndarray | None:
-    """The first audio track as 16-bit mono samples at 16 kHz (as faster-whisper decodes a file;
-    half the memory of float, 80 MB for 40 minutes), or None when the file has no audio."""
+    """The first audio track as float32 mono at 16 kHz, or None when the file has no audio."""
     import av
 
     try:
@@ -34,10 +33,10 @@ def load_audio(path: str | Path) -> np.ndarray | None:
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         # One buffer the length the file claims (a second more), filled as frames decode: a list
         # of chunks joined at the end would hold the recording twice (0.3 GB for 40 minutes).
-        audio = np.empty(int(_claimed_seconds(container, stream) * SAMPLE_RATE) + SAMPLE_RATE, np.int16)
+        audio = np.empty(int(_claimed_seconds(container, stream) * SAMPLE_RATE) + SAMPLE_RATE, np.float32)
         size = 0
 
         def put(samples: np.ndarray) -> None:
@@ -57,14 +56,6 @@ def load_audio(path: str | Path) -> np.ndarray | None:
             put(out.to_ndarray().reshape(-1))
     audio.resize(size, refcheck=False)  # (realloc: gives back the unused end without a copy)
     return audio
-
-
-def as_float(samples: np.ndarray) -> np.ndarray:
-    """16-bit samples as float32 in [-1, 1), the scale faster-whisper gives them; float ones as
-    they are. Whisper and the VAD take float: a piece at a time is converted, not the recording."""
-    if samples.dtype == np.int16:
-        return samples.astype(np.float32) / 32768.0
-    return samples
 
 
 def _claimed_seconds(container, stream) -> float:  # noqa: ANN001 (PyAV objects)

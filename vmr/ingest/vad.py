@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmr.ingest.media import SAMPLE_RATE, as_float
+from vmr.ingest.media import SAMPLE_RATE
 
 __all__ = ["speech_probabilities", "speech_regions"]
 
@@ -40,7 +40,7 @@ def speech_probabilities(audio: np.ndarray, batch: int = BATCH) -> np.ndarray:
         count = min(batch, windows - first)
         signal = np.zeros(count * WINDOW, np.float32)
         piece = audio[first * WINDOW:(first + count) * WINDOW]
-        signal[:piece.size] = as_float(piece)
+        signal[:piece.size] = piece
         signal = signal.reshape(count, WINDOW)
         if first + count == windows:
             # faster-whisper zeroes the last window's last 64 samples (it writes its roll of the
