@@ -22,7 +22,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -227,6 +227,14 @@ def _group_chunks(chunks: list[dict], max_samples: float) -> list[tuple[int, lis
     return pieces
 
 
+def _speech_pieces(audio: np.ndarray, max_speech_s: float) -> Iterator[tuple[list[dict], np.ndarray]]:
+    """The VAD's speech chunks (each at most `max_speech_s`) in pieces of at most _PIECE_S:
+    (a piece's chunks, their samples joined)."""
+    chunks = speech_regions(audio, max_speech_s=max_speech_s)
+    for _, group in _group_chunks(chunks, _PIECE_S * SAMPLE_RATE):
+        yield group, np.concatenate([audio[c["start"]:c["end"]] for c in group])
+
+
 def _keep_in_chunks(segments: list[Segment], chunks: list[dict]) -> list[Segment]:
     """Word times kept inside the speech chunk that holds the word's middle. Without timestamp
     tokens nothing ends a phrase where its chunk ends, and the alignment can stretch a chunk's
@@ -363,9 +371,7 @@ class _FasterWhisper(_Backend):
         from faster_whisper.transcribe import restore_speech_timestamps
 
         language, segments = o.language, []
-        chunks = speech_regions(audio, max_speech_s=_PIECE_S)  # (a longer stretch is cut at a pause)
-        for _, group in _group_chunks(chunks, _PIECE_S * SAMPLE_RATE):
-            speech = np.concatenate([audio[c["start"]:c["end"]] for c in group])
+        for group, speech in _speech_pieces(audio, _PIECE_S):  # (a longer stretch is cut at a pause)
             raw, info = self.model.transcribe(speech, vad_filter=False, **self._decoding(language))
             language = language or info.language  # detected on the first speech, then kept
             segments += self._collect(restore_speech_timestamps(raw, group, SAMPLE_RATE), total, progress)
@@ -394,9 +400,7 @@ class _FasterWhisper(_Backend):
         if self._batched is None:
             self._batched = BatchedInferencePipeline(self.model)
         language, segments = o.language, []
-        chunks = speech_regions(audio, max_speech_s=_WINDOW_S)
-        for _, group in _group_chunks(chunks, _PIECE_S * SAMPLE_RATE):
-            speech = np.concatenate([audio[c["start"]:c["end"]] for c in group])
+        for group, speech in _speech_pieces(audio, _WINDOW_S):
             clips = [{"start": offset / SAMPLE_RATE,
                       "end": (offset + sum(c["end"] - c["start"] for c in clip)) / SAMPLE_RATE}
                      for offset, clip in _group_chunks(group, _WINDOW_S * SAMPLE_RATE)]
