@@ -242,3 +242,43 @@ def test_a_library_caught_between_two_text_models_says_how_the_move_ends(tmp_pat
         library.search_build()
     assert "search again once it has ended" in str(caught.value) and "vmr index" in str(caught.value)
     assert "remove" not in str(caught.value)
+
+
+def test_translate_puts_an_italian_lecture_into_english_sentences_that_search_reads(tmp_path):
+    """Real Whisper base: `--translate` stores the Italian lecture's speech as timed English
+    sentences, the speech channel encodes them beside the Italian (what `vmr check` would encode
+    again), and an English question whose words only the translation has lands on its sentence."""
+    import sqlite3
+
+    from conftest import run_json, run_vmr
+    from vmr import Library
+    from vmr.catalogue.repair import clip_texts
+
+    home = tmp_path / "home"
+    run_vmr("index", "--translate", HELDOUT / "caffe.mp4", home=home)
+    with sqlite3.connect(home / "vmr.db") as db:
+        rows = db.execute("SELECT start, \"end\", text FROM translations ORDER BY idx").fetchall()
+        duration = db.execute("SELECT duration FROM videos").fetchone()[0]
+        italian = " ".join(t for (t,) in db.execute("SELECT text FROM segments")).lower()
+    assert len(rows) >= 10
+    assert all(0 <= start < end <= duration for start, end, _ in rows)
+    assert all(a[1] <= b[0] for a, b in zip(rows, rows[1:]))  # in time order, not overlapping
+    english = " ".join(text for _, _, text in rows).lower()
+    assert english.count("coffee") >= 5 and " the " in english
+    assert "coffee" not in italian and "caff" in italian
+    with Library(home).session() as session:
+        texts = clip_texts(session, 1, "speech")
+    assert any("caff" in t.lower() and "coffee" in t.lower() for t in texts)
+    # "Ottoman Empire" is said "Impero ottomano": only the translation has the English words.
+    pharmacy = next((start, end) for start, end, text in rows if "Ottoman" in text or "Pharmac" in text)
+    found = run_json("search", "the Ottoman Empire", "-k", "1", home=home)
+    assert found[0]["start"] < pharmacy[1] + 6 and found[0]["end"] > pharmacy[0] - 6
+
+
+def test_translation_is_off_unless_asked(tmp_path):
+    from vmr.app.config import load_config
+    from vmr.ingest.analysis import IndexOptions
+
+    assert IndexOptions().translate is False
+    (tmp_path / "config.toml").write_text("[index]\ntranslate = true\n")
+    assert load_config(tmp_path).index_options().translate is True

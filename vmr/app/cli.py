@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="length of the clips each video is cut into for search (default 2)")
     p.add_argument("--no-ocr", dest="ocr", action="store_const", const=False,
                    help="do not read slide text (faster; no slides channel)")
+    p.add_argument("--translate", action="store_const", const=True,
+                   help="also put speech in other languages into English, for English questions "
+                        "(a second Whisper pass for those videos)")
     p.add_argument("--json", action="store_true", help="print a JSON report, no progress bars")
     _ray_option(p, "analyse the videos on a Ray cluster")
     p.add_argument("--workers", type=_positive_int, help="Ray workers (default: one per CPU of the cluster)")
@@ -361,6 +364,7 @@ def cmd_index(lib, args) -> int:
     options = load_config(lib.home, args.device).index_options(
         asr_backend=args.asr_backend, asr_model=args.asr_model, text_model=args.text_model,
         clip_seconds=args.clip_seconds, visual_model=args.visual_model, ocr=args.ocr, language=args.language,
+        translate=args.translate,
     )
     display = None
     if not args.json and sys.stderr.isatty():

@@ -11,6 +11,8 @@ loads straight into its options dataclass: a key is a field's name.
     ocr = true                   # read slide text (the slides channel, slide words in BM25)
     ocr_recogniser = "auto"      # ppocr-v4, ppocr-v5 (accented Latin letters), or auto: v5 where
                                  # [index] language is a Latin-script language other than English
+    translate = false            # true: speech in other languages also put into English, for
+                                 # English questions (a second Whisper pass for those videos)
 
     [index.asr]                  # AsrOptions (asr_backend and asr_model under [index] work too)
     backend = "faster-whisper"   # or "openai-whisper"

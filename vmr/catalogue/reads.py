@@ -17,7 +17,7 @@ from pathlib import Path
 from vmr.errors import VmrError
 
 # The newest migration in migrations/versions; a test keeps the two equal.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 # Video.status: searched, or left out of searches because its file is gone (until it comes back,
 # it is found at another path, or `vmr index --prune` forgets it).

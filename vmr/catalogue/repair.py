@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vmr.catalogue.store import ChapterRow, Clip, Segment, SlideText, Video, Word
+from vmr.catalogue.store import ChapterRow, Clip, Segment, SlideText, TranslatedSentence, Video, Word
 from vmr.catalogue.vectors import VectorFiles
 from vmr.channels import Channel
 from vmr.ingest import structure
@@ -42,14 +42,21 @@ def clip_texts(session: Session, video_id: int, channel: str) -> list[str]:
     clips = session.execute(select(Clip.start, Clip.end, Clip.keyframe_time).where(Clip.video_id == video_id)
                             .order_by(Clip.idx)).all()
     if channel == Channel.SPEECH:
-        segments = [s for s in session.scalars(select(Segment).where(Segment.video_id == video_id)
-                                               .order_by(Segment.idx)) if s.text.strip()]
-        return speech_texts(segments, [TimeSpan(start, end) for start, end, _ in clips])
+        return speech_texts(spoken_sentences(session, video_id), [TimeSpan(start, end) for start, end, _ in clips])
 
     keyframes = SimpleNamespace(  # what clip_slide_texts reads of a scan
         keyframe_times=[start if keyframe is None else keyframe for start, _, keyframe in clips])
     slides = list(session.scalars(select(SlideText).where(SlideText.video_id == video_id).order_by(SlideText.idx)))
     return clip_slide_texts(slides, keyframes) if slides else [""] * len(clips)
+
+
+def spoken_sentences(session: Session, video_id: int) -> list:
+    """What a video's speech vectors encode, timed: its transcript's segments, then its English
+    translation's sentences where it has one (as `vmr.ingest.analysis.Analyser` encodes them)."""
+    segments = [s for s in session.scalars(select(Segment).where(Segment.video_id == video_id)
+                                           .order_by(Segment.idx)) if s.text.strip()]
+    return segments + list(session.scalars(select(TranslatedSentence).where(TranslatedSentence.video_id == video_id)
+                                           .order_by(TranslatedSentence.idx)))
 
 
 def lecture_rows(session: Session, video_id: int) -> tuple[list[tuple[float, float, str]], list[SlideSpan],

@@ -79,6 +79,10 @@ class Video(Base):
     chapters: Mapped[list[ChapterRow]] = relationship(
         back_populates="video", cascade="all, delete-orphan", passive_deletes=True, order_by="ChapterRow.idx"
     )
+    translation: Mapped[list[TranslatedSentence]] = relationship(
+        back_populates="video", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="TranslatedSentence.idx"
+    )
 
 
 class Clip(Base):
@@ -143,6 +147,23 @@ class SlideText(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
 
     video: Mapped[Video] = relationship(back_populates="slides")
+
+
+class TranslatedSentence(Base):
+    """A timed sentence of a video's speech translated into English by Whisper (videos in
+    another language; `vmr.ingest.analysis.IndexOptions.translate`), searched beside the
+    transcript."""
+
+    __tablename__ = "translations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+
+    video: Mapped[Video] = relationship(back_populates="translation")
 
 
 class ChapterRow(Base):

@@ -21,8 +21,10 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from vmr.catalogue.reads import INDEXED, MISSING
-from vmr.catalogue.repair import lecture_rows
-from vmr.catalogue.store import ChapterRow, Clip, Segment, SlideText, Video, VideoChannel, Word, bump_generation, utcnow
+from vmr.catalogue.repair import lecture_rows, spoken_sentences
+from vmr.catalogue.store import (
+    ChapterRow, Clip, Segment, SlideText, TranslatedSentence, Video, VideoChannel, Word, bump_generation, utcnow,
+)
 from vmr.catalogue.vectors import VectorFiles
 from vmr.channels import Channel
 from vmr.encode.text import DEFAULT_TEXT_MODEL
@@ -256,8 +258,7 @@ class Indexer:
             row = session.get(Video, video.video_id)
             content, duration = row.content_hash, row.duration
             model = model or self.options.text_model_for(row.language)
-            segments = [s for s in session.scalars(select(Segment).where(Segment.video_id == row.id)
-                                                   .order_by(Segment.idx)) if s.text.strip()] if text else []
+            segments = spoken_sentences(session, row.id) if text else []
             keyframes = [c.keyframe_time for c in session.scalars(
                 select(Clip).where(Clip.video_id == row.id).order_by(Clip.idx))]
             words, slides, clips = lecture_rows(session, row.id)
@@ -404,6 +405,8 @@ class Indexer:
         ]
         video.chapters = [ChapterRow(idx=i, start=c.start, end=c.end, title=c.title)
                           for i, c in enumerate(analysis.chapters)]
+        video.translation = [TranslatedSentence(idx=i, start=s.start, end=s.end, text=s.text.strip())
+                             for i, s in enumerate(transcript.translation if transcript else [])]
         bump_generation(session)
         session.flush()
         return video

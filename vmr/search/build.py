@@ -490,7 +490,7 @@ def _documents(session: Session, arrays: dict[str, np.ndarray],
     with the clip rows it overlaps."""
     from sqlalchemy import select
 
-    from vmr.catalogue.store import ChapterRow, SlideText
+    from vmr.catalogue.store import ChapterRow, SlideText, TranslatedSentence
     from vmr.ingest.structure import PASSAGE_REACH
 
     offsets, starts, ends = arrays["video_offsets"], arrays["starts"], arrays["ends"]
@@ -499,6 +499,11 @@ def _documents(session: Session, arrays: dict[str, np.ndarray],
             select(SlideText.video_id, SlideText.start, SlideText.end, SlideText.text)
             .where(SlideText.text != "").order_by(SlideText.video_id, SlideText.idx)):
         slides.setdefault(video_id, []).append((start, end, text))
+    translated: dict[int, list] = {}
+    for video_id, start, end, text in session.execute(
+            select(TranslatedSentence.video_id, TranslatedSentence.start, TranslatedSentence.end, TranslatedSentence.text)
+            .order_by(TranslatedSentence.video_id, TranslatedSentence.idx)):
+        translated.setdefault(video_id, []).append((start, end, text))
     chapters: dict[int, list] = {}
     for video_id, start, end in session.execute(
             select(ChapterRow.video_id, ChapterRow.start, ChapterRow.end).order_by(ChapterRow.video_id, ChapterRow.idx)):
@@ -522,6 +527,9 @@ def _documents(session: Session, arrays: dict[str, np.ndarray],
             texts = tuple(w[2].strip() for w in said[a:b])
             docs.append(document(speech, said[a][0], said[b - 1][1], " ".join(texts), words=texts,
                                  first_word=w0 + a))
+        # The English translation's sentences (a video in another language) are spoken documents
+        # too, without words of their own (analysed, like the rest, in the video's language).
+        docs += [document(speech, start, end, text) for start, end, text in translated.get(int(video_id), [])]
         shown_here = slides.get(int(video_id), [])
         docs += [document(shown, start, end, text) for start, end, text in shown_here]
         spans = chapters.get(int(video_id), [])

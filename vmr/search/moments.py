@@ -219,6 +219,8 @@ def quote_span(build: SearchBuild, video: int, phrase: list[str], docs: np.ndarr
     if stop <= begin:
         return None
     last = int(index.token_word[tokens.start + stop - 1])
+    if last < 0:  # a translated sentence: no words of its own to end the clause at
+        return float(index.doc_start[doc]), float(index.doc_end[doc])
     said = build.words_in(video, float(index.doc_start[doc]), float(index.doc_end[doc]) + 1e-3)
     while last < said.stop - 1 and not CLAUSE_END.search(build.word_text[last].strip()):
         last += 1
