@@ -274,6 +274,40 @@ def test_translate_puts_an_italian_lecture_into_english_sentences_that_search_re
     found = run_json("search", "the Ottoman Empire", "-k", "1", home=home)
     assert found[0]["start"] < pharmacy[1] + 6 and found[0]["end"] > pharmacy[0] - 6
 
+    # Shown as English subtitles and JSON, by the CLI and the served API alike.
+    shown = run_json("transcript", "--translation", HELDOUT / "caffe.mp4", home=home)
+    assert (shown["language"], shown["translated_from"]) == ("en", "it")
+    assert [(s["start"], s["end"], s["text"], s["words"]) for s in shown["segments"]] == [(*r, []) for r in rows]
+    srt = run_vmr("transcript", "--translation", "--format", "srt", "1", home=home).stdout
+    assert srt.startswith("1\n00:00:0") and "coffee" in srt
+    assert run_json("transcript", "1", home=home)["translated_from"] is None
+    import httpx
+
+    from serving import serving
+
+    with serving(home) as server:
+        served = httpx.get(f"{server.url}api/videos/1/transcript", params={"translation": "true"}).json()
+        assert served == shown
+        vtt = httpx.get(f"{server.url}api/videos/1/captions.vtt?translation=true").text
+        assert vtt.startswith("WEBVTT") and "coffee" in vtt
+
+
+def test_a_video_without_a_translation_says_so(sample_home):
+    """English speech has no translation: a one-line error from the CLI, a 404 from the API."""
+    import httpx
+
+    from conftest import run_vmr
+    from serving import serving
+
+    result = run_vmr("transcript", "--translation", "1", home=sample_home, check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().endswith("lecture.mp4: no English translation (its speech is English, or it was "
+                                          "indexed without --translate: vmr remove it, then vmr index --translate)")
+    assert len(result.stderr.strip().splitlines()) == 1
+    with serving(sample_home) as server:
+        answer = httpx.get(f"{server.url}api/videos/1/transcript?translation=true")
+        assert answer.status_code == 404 and "no English translation" in answer.json()["detail"]
+
 
 def test_translation_is_off_unless_asked(tmp_path):
     from vmr.app.config import load_config

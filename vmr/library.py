@@ -563,14 +563,23 @@ class Library:
 
 
     @_catalogue_errors
-    def transcript(self, video: str | int) -> tuple[Video, list[Segment]]:
+    def transcript(self, video: str | int, translation: bool = False) -> tuple[Video, list[Segment]]:
+        """A video's transcript segments, with their words; with `translation`, its English
+        translation's sentences instead (indexed with --translate; they have no words)."""
         from sqlalchemy import select
         from sqlalchemy.orm import selectinload
 
-        from vmr.catalogue.store import Segment
+        from vmr.catalogue.store import Segment, TranslatedSentence
 
         with self.session() as session:
             found = self.find_video(session, video)
+            if translation:
+                sentences = session.scalars(select(TranslatedSentence).where(TranslatedSentence.video_id == found.id)
+                                            .order_by(TranslatedSentence.idx)).all()
+                if not sentences:
+                    raise VmrError(f"{found.path}: no English translation (its speech is English, or it was "
+                                   "indexed without --translate: vmr remove it, then vmr index --translate)")
+                return found, list(sentences)
             segments = session.scalars(
                 select(Segment).where(Segment.video_id == found.id).order_by(Segment.idx)
                 .options(selectinload(Segment.words))
@@ -628,10 +637,12 @@ def _size_of(path: Path) -> int:
         return 0
 
 
-def transcript_json(video: Video, segments: list[Segment]) -> dict:
-    """A transcript as `vmr transcript --json` prints it and the web API serves it."""
+def transcript_json(video: Video, segments: list[Segment], translation: bool = False) -> dict:
+    """A transcript as `vmr transcript --json` prints it and the web API serves it; with
+    `translation`, the segments are its English translation (`Library.transcript`)."""
     return {
-        "video": video.path, "video_id": video.id, "language": video.language,
+        "video": video.path, "video_id": video.id, "language": "en" if translation else video.language,
+        "translated_from": video.language if translation else None,
         "segments": [{"start": s.start, "end": s.end, "text": s.text,
                       "words": [{"start": w.start, "end": w.end, "text": w.text,
                                  "probability": w.probability} for w in s.words]}

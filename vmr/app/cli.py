@@ -144,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", help="path or video id")
     p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt",
                    help="txt: one timed line per segment (default); srt, vtt: subtitles; json: segments and words")
+    p.add_argument("--translation", action="store_true",
+                   help="its English translation instead (speech in another language, indexed with --translate)")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--max-line-width", type=_positive_int, default=MAX_LINE_WIDTH, metavar="CHARS",
                    help=f"srt/vtt: characters per subtitle line (default {MAX_LINE_WIDTH})")
@@ -553,10 +555,10 @@ def cmd_transcript(lib, args) -> int:
 
     from vmr.app.subtitles import WRITERS, Layout
 
-    video, segments = lib.transcript(args.video)
+    video, segments = lib.transcript(args.video, args.translation)
     fmt = "json" if args.json else args.format
     if fmt == "json":
-        print_json(transcript_json(video, segments))
+        print_json(transcript_json(video, segments, args.translation))
     else:
         print(WRITERS[fmt](segments, Layout(args.max_line_width, args.max_line_count)), end="")
     return 0

@@ -70,6 +70,8 @@ LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost
 TOKEN_COOKIE = "vmr-token-{port}"  # one per port: two servers on one host keep their own
 
 VideoId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="a video id, as /api/videos lists them")]
+Translation = Annotated[bool, Query(description="the English translation of its speech instead (a video in "
+                                                "another language, indexed with --translate)")]
 
 
 # -- settings and the guard in front of every request
@@ -371,7 +373,9 @@ class Transcript(BaseModel):
     model_config = ConfigDict(extra="forbid")
     video: str = Field(description="the file's absolute path (its name, to clients beyond loopback)")
     video_id: int
-    language: str | None
+    language: str | None = Field(description="the language of the segments' text")
+    translated_from: str | None = Field(description="the language spoken, where the segments are its English "
+                                                    "translation (?translation=true), else null")
     segments: list[TranscriptSegment]
 
 
@@ -496,12 +500,19 @@ def create_app(library: Library, settings: ServeSettings | None = None) -> FastA
             raise HTTPException(404, f"video {video_id} is not in the index")
         return answer(video_json(found[0], local(request)))
 
+    def transcript(video_id: int, translation: bool) -> tuple[Video, list]:
+        """Library.transcript of an indexed video; 404 where it has no translation to give."""
+        with library.session() as session:
+            row = indexed(session, video_id)
+            if translation and not row.translation:
+                raise HTTPException(404, f"video {video_id} has no English translation (indexed without --translate, "
+                                         "or its speech is English)")
+        return library.transcript(video_id, translation)
+
     @get("/api/videos/{video_id}/transcript", summary="A video's timed segments and words",
          response_model=Transcript, responses=errors(404))
-    def get_transcript(request: Request, video_id: VideoId) -> JSONResponse:
-        with library.session() as session:
-            indexed(session, video_id)
-        found = transcript_json(*library.transcript(video_id))
+    def get_transcript(request: Request, video_id: VideoId, translation: Translation = False) -> JSONResponse:
+        found = transcript_json(*transcript(video_id, translation), translation)
         if not local(request):
             found["video"] = title(found["video"])
         return answer(found)
@@ -509,10 +520,8 @@ def create_app(library: Library, settings: ServeSettings | None = None) -> FastA
     @get("/api/videos/{video_id}/captions.vtt", summary="A video's transcript as WebVTT captions",
          response_class=Response, responses={200: {"content": {"text/vtt": {}}, "description": "WebVTT"},
                                              **errors(404)})
-    def get_captions(video_id: VideoId) -> Response:
-        with library.session() as session:
-            indexed(session, video_id)
-        _, segments = library.transcript(video_id)
+    def get_captions(video_id: VideoId, translation: Translation = False) -> Response:
+        _, segments = transcript(video_id, translation)
         return Response(write_vtt(segments), media_type="text/vtt; charset=utf-8")
 
     @get("/api/videos/{video_id}/chapters", summary="A video's chapters: start, end and title of each",

@@ -85,28 +85,29 @@ class Video(Base):
     )
 
 
-class Clip(Base):
-    __tablename__ = "clips"
-    __table_args__ = (UniqueConstraint("video_id", "idx"),)
+class _TimedRow:
+    """The columns of every timed row of a video (clips, segments, slides, translated
+    sentences, chapters): its place in the video's list, and its span in seconds."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
     idx: Mapped[int] = mapped_column(Integer)
     start: Mapped[float] = mapped_column(Float)
     end: Mapped[float] = mapped_column(Float)
+
+
+class Clip(_TimedRow, Base):
+    __tablename__ = "clips"
+    __table_args__ = (UniqueConstraint("video_id", "idx"),)
+
     keyframe_time: Mapped[float | None] = mapped_column(Float)
 
     video: Mapped[Video] = relationship(back_populates="clips")
 
 
-class Segment(Base):
+class Segment(_TimedRow, Base):
     __tablename__ = "segments"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
-    idx: Mapped[int] = mapped_column(Integer)
-    start: Mapped[float] = mapped_column(Float)
-    end: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
     avg_logprob: Mapped[float | None] = mapped_column(Float)
     no_speech_prob: Mapped[float | None] = mapped_column(Float)
@@ -132,51 +133,41 @@ class Word(Base):
     segment: Mapped[Segment] = relationship(back_populates="words")
 
 
-class SlideText(Base):
+class SlideText(_TimedRow, Base):
     """What was on screen from `start` to `end`: one row per picture (a slide), its OCR text
     ("" for a picture without text, or when OCR was off); the starts are the picture changes."""
 
     __tablename__ = "slide_texts"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
-    idx: Mapped[int] = mapped_column(Integer)
-    start: Mapped[float] = mapped_column(Float)
-    end: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float | None] = mapped_column(Float)
 
     video: Mapped[Video] = relationship(back_populates="slides")
 
 
-class TranslatedSentence(Base):
+class TranslatedSentence(_TimedRow, Base):
     """A timed sentence of a video's speech translated into English by Whisper (videos in
     another language; `vmr.ingest.analysis.IndexOptions.translate`), searched beside the
     transcript."""
 
     __tablename__ = "translations"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
-    idx: Mapped[int] = mapped_column(Integer)
-    start: Mapped[float] = mapped_column(Float)
-    end: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
 
     video: Mapped[Video] = relationship(back_populates="translation")
 
+    @property
+    def words(self) -> list:
+        """None timed: a subtitle writer spreads the text over the sentence's span."""
+        return []
 
-class ChapterRow(Base):
+
+class ChapterRow(_TimedRow, Base):
     """A chapter of a video (a topic, cut from slide changes and shifts in what is said,
     `vmr.ingest.structure`): the chapters of a video cover it from 0 to its end."""
 
     __tablename__ = "chapters"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
-    idx: Mapped[int] = mapped_column(Integer)
-    start: Mapped[float] = mapped_column(Float)
-    end: Mapped[float] = mapped_column(Float)
     title: Mapped[str] = mapped_column(Text)
 
     video: Mapped[Video] = relationship(back_populates="chapters")
