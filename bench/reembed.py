@@ -13,19 +13,13 @@ import argparse
 import shutil
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
-from vmr.catalogue.store import Clip, Segment, SlideText, Video, VideoChannel, bump_generation
+from vmr.catalogue.repair import clip_texts
+from vmr.catalogue.store import Clip, Video, VideoChannel, bump_generation
 from vmr.channels import Channel
-from vmr.ingest.analysis import IndexOptions, clip_slide_texts, speech_texts
-from vmr.ingest.ocr import SlideSpan
+from vmr.ingest.analysis import IndexOptions
 from vmr.library import Library
-from vmr.timecode import TimeSpan
-
-
-class _Scan:
-    def __init__(self, keyframes: list[float]):
-        self.keyframe_times = keyframes
 
 
 def reembed(source: Path, target: Path, text_model: str) -> Library:
@@ -39,21 +33,16 @@ def reembed(source: Path, target: Path, text_model: str) -> Library:
     files = library.vector_files
     with library.session() as session, session.begin():
         for video in session.scalars(select(Video)):
-            clips = session.scalars(select(Clip).where(Clip.video_id == video.id).order_by(Clip.idx)).all()
-            spans = [TimeSpan(c.start, c.end) for c in clips]
-            segments = [s for s in session.scalars(select(Segment).where(Segment.video_id == video.id)
-                                                   .order_by(Segment.idx)) if s.text.strip()]
-            slides = [SlideSpan(s.start, s.end, s.text, s.confidence) for s in session.scalars(
-                select(SlideText).where(SlideText.video_id == video.id).order_by(SlideText.idx))]
+            clips = session.scalar(select(func.count()).select_from(Clip).where(Clip.video_id == video.id))
             session.execute(delete(VideoChannel).where(VideoChannel.video_id == video.id,
                                                        VideoChannel.channel != Channel.VISUAL))
-            for channel, texts in ((Channel.SPEECH, speech_texts(segments, spans)),
-                                   (Channel.SLIDES, clip_slide_texts(slides, _Scan([c.keyframe_time for c in clips])))):
+            for channel in (Channel.SPEECH, Channel.SLIDES):
+                texts = clip_texts(session, video.id, channel)  # what the index run encoded
                 unique = sorted({t for t in texts if t})
                 if not unique:
                     continue
                 by_text = dict(zip(unique, encoder.encode(unique)))
-                dim = files.write(video.content_hash, channel, text_model, len(clips),
+                dim = files.write(video.content_hash, channel, text_model, clips,
                                   {i: by_text[t] for i, t in enumerate(texts) if t})
                 session.add(VideoChannel(video_id=video.id, channel=channel, model=text_model, dim=dim))
             video.structure = None  # derived again below, with this model
