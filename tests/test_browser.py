@@ -379,3 +379,36 @@ def test_the_chapters_beside_the_player_mark_the_current_one_and_seek(page, size
     page.wait_for_function(f"document.querySelector('video').currentTime >= {chapters[-1]['start'] - 0.1}")
     expect(buttons.last).to_have_attribute("aria-current", "true")
     assert buttons.first.get_attribute("aria-current") is None
+
+
+@pytest.fixture(scope="module")
+def translated_url(tmp_path_factory):
+    """An Italian lecture indexed with --translate."""
+    from conftest import run_vmr
+
+    home = tmp_path_factory.mktemp("translated-home")
+    run_vmr("index", "--translate", ROOT / "samples" / "heldout" / "caffe.mp4", home=home)
+    with served(home) as url:
+        yield url
+
+
+def test_a_translated_lecture_has_english_subtitles_beside_its_transcript(browser, translated_url):
+    english = httpx.get(translated_url + "api/videos/1/transcript", params={"translation": "true"}).json()
+    said = {w.strip(".,?!'\"").lower() for s in english["segments"] for w in s["text"].split()}
+    context, page = open_page(browser, "desktop")
+    try:
+        page.goto(translated_url + "watch/1?t=42&end=46")
+        page.wait_for_function(PLAYING.format(t=42.5))
+        page.evaluate("document.querySelector('video').pause()")
+        tracks = page.evaluate("""[...document.querySelector('video').textTracks].map(
+            t => ({kind: t.kind, label: t.label, language: t.language, mode: t.mode}))""")
+        assert tracks == [{"kind": "captions", "label": "Transcript", "language": "it", "mode": "disabled"},
+                          {"kind": "subtitles", "label": "English (translated)", "language": "en", "mode": "disabled"}]
+        page.evaluate("document.querySelector('video').textTracks[1].mode = 'showing'")  # the player's CC menu
+        page.wait_for_function("(v => v.textTracks[1].activeCues && v.textTracks[1].activeCues.length > 0)"
+                               "(document.querySelector('video'))")
+        shown = page.evaluate("[...document.querySelector('video').textTracks[1].activeCues].map(c => c.text).join(' ')")
+        words = {w.strip(".,?!'\"").lower() for w in shown.split()}
+        assert words and words <= said, (shown, english["segments"])
+    finally:
+        context.close()

@@ -76,6 +76,7 @@ class VideoEntry:
     indexed_at: str
     language: str | None  # ISO 639-1: what Whisper detected (or was told) is spoken; None: no speech
     status: str = INDEXED  # or "missing": its file is gone, so searches leave it out
+    translated: bool = False  # its speech has an English translation (indexed with --translate)
 
 
 @dataclass(frozen=True)
@@ -591,7 +592,7 @@ class Library:
         """Every indexed video by path, or only the one with this id (none if unknown)."""
         from sqlalchemy import func, select
 
-        from vmr.catalogue.store import Clip, Video, Word
+        from vmr.catalogue.store import Clip, TranslatedSentence, Video, Word
 
         videos = select(Video)
         clips = select(Clip.video_id, func.count()).group_by(Clip.video_id)
@@ -603,9 +604,11 @@ class Library:
         with self.session() as session:
             clip_counts = dict(session.execute(clips).all())
             word_counts = dict(session.execute(words).all())
+            translated = set(session.scalars(select(TranslatedSentence.video_id).distinct()))
             return [
                 VideoEntry(v.id, v.path, v.duration, clip_counts.get(v.id, 0), word_counts.get(v.id, 0),
-                           v.has_audio, v.asr_model, v.indexed_at.isoformat(), v.language, v.status)
+                           v.has_audio, v.asr_model, v.indexed_at.isoformat(), v.language, v.status,
+                           v.id in translated)
                 for v in session.scalars(videos.order_by(Video.path))
             ]
 

@@ -335,6 +335,8 @@ VIDEO_FIELDS = {
     "indexed_at": "when it was indexed (ISO 8601, UTC)", "title": "the file's name",
     "media": "the file, with Range requests", "thumbnail": "a JPEG of its first clip",
     "transcript": "its timed segments and words (JSON)", "captions": "its transcript as WebVTT captions",
+    "translated": "whether its speech has an English translation (indexed with --translate): "
+                  "?translation=true on transcript and captions",
 }
 
 

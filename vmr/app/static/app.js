@@ -100,13 +100,14 @@ function problem(query) {
   return null;
 }
 
-// Each video's language (ISO 639-1, as Whisper detected it), from /api/videos, asked once.
-let languages = null;
-function videoLanguages() {
-  languages ??= getJson("/api/videos")
-    .then((videos) => new Map(videos.map((v) => [v.video_id, v.language])))
+// Each video as /api/videos lists it (its language, as Whisper detected it; whether it has an
+// English translation), by id, asked once.
+let entries = null;
+function videoEntries() {
+  entries ??= getJson("/api/videos")
+    .then((videos) => new Map(videos.map((v) => [v.video_id, v])))
     .catch(() => new Map());
-  return languages;
+  return entries;
 }
 
 function showLanguage(element, language) {
@@ -153,12 +154,12 @@ async function search(query) {
   }
   status(found[0].weak ? WEAK_NOTE : `${found.length} moment${found.length > 1 ? "s" : ""}`);
   const terms = queryTerms(query);
-  const spoken = await videoLanguages();
+  const videos = await videoEntries();
   if (number !== latest) return;
   const items = [];
   found.forEach((m, i) => {
     if (m.weak && i > 0 && !found[i - 1].weak) items.push(divider(WEAKER_NOTE));
-    items.push(card(m, terms, spoken.get(m.video_id)));
+    items.push(card(m, terms, videos.get(m.video_id)?.language));
   });
   list.replaceChildren(...items);
 }
@@ -215,7 +216,7 @@ async function play(videoId, title, start, end) {
   const src = `/media/${videoId}`;
   if (video.getAttribute("src") !== src) {
     const ready = loaded();
-    video.replaceChildren(captions(videoId));
+    video.replaceChildren(...captions(videoId, (await videoEntries()).get(videoId)));
     video.src = src;
     try {
       await ready;
@@ -235,7 +236,7 @@ async function play(videoId, title, start, end) {
   const watch = new URL(`/watch/${videoId}`, location.origin);
   watch.search = new URLSearchParams({ t: start.toFixed(1), ...(end !== null && { end: end.toFixed(1) }) });
   $("now-title").textContent = title;
-  showLanguage($("now-title"), (await videoLanguages()).get(videoId));
+  showLanguage($("now-title"), (await videoEntries()).get(videoId)?.language);
   $("now-span").textContent = end !== null ? `${clock(start)}–${clock(end)}` : `from ${clock(start)}`;
   $("share-url").value = watch.href;
   $("now").hidden = false;
@@ -243,13 +244,19 @@ async function play(videoId, title, start, end) {
   bringPlayerIntoView();
 }
 
-// The transcript as a caption track (WebVTT, cut into readable cues by the server).
-function captions(videoId) {
-  const track = document.createElement("track");
-  track.kind = "captions";
-  track.label = "Transcript";
-  track.src = `/api/videos/${videoId}/captions.vtt`;
-  return track; // off until the viewer turns captions on (the player's CC control)
+// The transcript as a caption track (WebVTT, cut into readable cues by the server), and for a
+// video in another language indexed with --translate, its English translation as subtitles.
+// Both are off until the viewer turns one on (the player's CC control).
+function captions(videoId, entry) {
+  const track = (kind, label, query, language) => {
+    const element = document.createElement("track");
+    Object.assign(element, { kind, label, src: `/api/videos/${videoId}/captions.vtt${query}` });
+    if (language) element.srclang = language;
+    return element;
+  };
+  const tracks = [track("captions", "Transcript", "", entry?.language)];
+  if (entry?.translated) tracks.push(track("subtitles", "English (translated)", "?translation=true", "en"));
+  return tracks;
 }
 
 $("play-moment").addEventListener("click", () => {
