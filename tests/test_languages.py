@@ -281,6 +281,8 @@ def test_translate_puts_an_italian_lecture_into_english_sentences_that_search_re
     srt = run_vmr("transcript", "--translation", "--format", "srt", "1", home=home).stdout
     assert srt.startswith("1\n00:00:0") and "coffee" in srt
     assert run_json("transcript", "1", home=home)["translated_from"] is None
+    assert run_json("info", home=home)["videos"][0]["translated"] is True
+    assert "  it (+en)  " in run_vmr("info", home=home).stdout
     import httpx
 
     from serving import serving

@@ -526,7 +526,8 @@ def cmd_info(lib, args) -> int:
           + (f"; database {_size(info.database_bytes)}" if info.database_bytes is not None else ""))
     for video in info.videos:
         print(f"  [{video.video_id}] {printable(video.path)}  {format_clock(video.duration)}  "
-              f"{video.words} words  {video.language or '-'}  {video.asr_model or 'no audio'}"
+              f"{video.words} words  {video.language or '-'}{' (+en)' if video.translated else ''}  "
+              f"{video.asr_model or 'no audio'}"
               + ("  MISSING (file gone: left out of searches; vmr index --prune forgets it)"
                  if video.status != "indexed" else ""))
     warn(info.problems)
