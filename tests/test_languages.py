@@ -178,7 +178,16 @@ def test_an_italian_lecture_moves_an_english_library_to_the_multilingual_model(s
     found = run_json("search", "cos'è l'overfitting nell'apprendimento automatico", "-k", "3", home=home)
     assert Path(found[0]["video"]).name == "lecture.mp4"
     again = run_vmr("index", HELDOUT / "caffe.mp4", home=home)  # nothing left to move
-    assert "note: speech in" not in again.stderr
+    assert "note: speech in" not in again.stderr and "unchanged" in again.stdout
+    # Asked for its translation later, the Italian lecture is analysed again, with it; the
+    # English one is left as it is.
+    lecture = next(v["path"] for v in info["videos"] if v["language"] == "en")
+    translated = run_json("index", "--translate", HELDOUT / "caffe.mp4", lecture, home=home)
+    assert {Path(v["path"]).name: v["status"] for v in translated["indexed"]} == {"caffe.mp4": "indexed",
+                                                                                 "lecture.mp4": "unchanged"}
+    assert {Path(v["path"]).name: v["translated"] for v in run_json("info", home=home)["videos"]} == {
+        "caffe.mp4": True, "lecture.mp4": False}
+    assert "unchanged" in run_vmr("index", "--translate", HELDOUT / "caffe.mp4", home=home).stdout
 
 
 @pytest.mark.parametrize("k", [3, 20])
@@ -304,7 +313,7 @@ def test_a_video_without_a_translation_says_so(sample_home):
     result = run_vmr("transcript", "--translation", "1", home=sample_home, check=False)
     assert result.returncode != 0
     assert result.stderr.strip().endswith("lecture.mp4: no English translation (its speech is English, or it was "
-                                          "indexed without --translate: vmr remove it, then vmr index --translate)")
+                                          "indexed without --translate: vmr index --translate it)")
     assert len(result.stderr.strip().splitlines()) == 1
     with serving(sample_home) as server:
         answer = httpx.get(f"{server.url}api/videos/1/transcript?translation=true")

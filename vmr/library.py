@@ -579,7 +579,7 @@ class Library:
                                             .order_by(TranslatedSentence.idx)).all()
                 if not sentences:
                     raise VmrError(f"{found.path}: no English translation (its speech is English, or it was "
-                                   "indexed without --translate: vmr remove it, then vmr index --translate)")
+                                   "indexed without --translate: vmr index --translate it)")
                 return found, list(sentences)
             segments = session.scalars(
                 select(Segment).where(Segment.video_id == found.id).order_by(Segment.idx)

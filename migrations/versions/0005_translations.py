@@ -5,8 +5,8 @@ Revises: 0004
 Create Date: 2026-11-30
 
 Videos indexed before this revision have no translation: they are found as before, by their
-own words and by the multilingual text model; indexing them again (`vmr remove`, then
-`vmr index`) translates them.
+own words and by the multilingual text model; `vmr index --translate` over them analyses the
+ones in another language than English again, with their translation.
 """
 
 import sqlalchemy as sa

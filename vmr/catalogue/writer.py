@@ -292,13 +292,18 @@ class Indexer:
         way (its stat, and its hash when it had to be computed). No analysis is needed for an
         unchanged file (same size and mtime, or same content), for an indexed video's content
         found at a new path (moved: its row follows the file), or for a copy of a video whose
-        indexed path still holds it (duplicate: a content is indexed once). Hashing is only
+        indexed path still holds it (duplicate: a content is indexed once). A video in another
+        language than English indexed without its translation is analysed again where this run
+        translates (`IndexOptions.translate`). Hashing is only
         needed where the catalogue holds this path or a video of the same size."""
         name = str(path)
         clock = StageClock()
         stat = file_stat(path)
         with self.sessions() as session:
             existing = session.scalar(select(Video).where(Video.path == name))
+            if existing and self.options.translate and existing.language not in (None, "en") \
+                    and not existing.translation:
+                return None, stat, None, clock  # indexed without its translation: analysed again, with it
             if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
                 return self._unchanged(existing.id, stat), stat, None, clock
             same_size = session.scalar(select(func.count(Video.id)).where(
