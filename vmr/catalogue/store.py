@@ -158,7 +158,7 @@ class TranslatedSentence(_TimedRow, Base):
 
     @property
     def words(self) -> list:
-        """None timed: a subtitle writer spreads the text over the sentence's span."""
+        """No word times: a subtitle writer spreads the text over the sentence's span."""
         return []
 
 
