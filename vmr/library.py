@@ -566,7 +566,8 @@ class Library:
     @_catalogue_errors
     def transcript(self, video: str | int, translation: bool = False) -> tuple[Video, list[Segment]]:
         """A video's transcript segments, with their words; with `translation`, its English
-        translation's sentences instead (indexed with --translate; they have no words)."""
+        translation's sentences instead (indexed with --translate; they have no words; none for
+        a video without one)."""
         from sqlalchemy import select
         from sqlalchemy.orm import selectinload
 
@@ -575,12 +576,8 @@ class Library:
         with self.session() as session:
             found = self.find_video(session, video)
             if translation:
-                sentences = session.scalars(select(TranslatedSentence).where(TranslatedSentence.video_id == found.id)
-                                            .order_by(TranslatedSentence.idx)).all()
-                if not sentences:
-                    raise VmrError(f"{found.path}: no English translation (its speech is English, or it was "
-                                   "indexed without --translate: vmr index --translate it)")
-                return found, list(sentences)
+                return found, list(session.scalars(select(TranslatedSentence).where(
+                    TranslatedSentence.video_id == found.id).order_by(TranslatedSentence.idx)))
             segments = session.scalars(
                 select(Segment).where(Segment.video_id == found.id).order_by(Segment.idx)
                 .options(selectinload(Segment.words))

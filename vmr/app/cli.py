@@ -557,6 +557,9 @@ def cmd_transcript(lib, args) -> int:
     from vmr.app.subtitles import WRITERS, Layout
 
     video, segments = lib.transcript(args.video, args.translation)
+    if args.translation and not segments:
+        raise VmrError(f"{video.path}: no English translation (its speech is English, or it was "
+                       "indexed without --translate: vmr index --translate it)")
     fmt = "json" if args.json else args.format
     if fmt == "json":
         print_json(transcript_json(video, segments, args.translation))

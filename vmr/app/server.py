@@ -505,11 +505,12 @@ def create_app(library: Library, settings: ServeSettings | None = None) -> FastA
     def transcript(video_id: int, translation: bool) -> tuple[Video, list]:
         """Library.transcript of an indexed video; 404 where it has no translation to give."""
         with library.session() as session:
-            row = indexed(session, video_id)
-            if translation and not row.translation:
-                raise HTTPException(404, f"video {video_id} has no English translation (indexed without --translate, "
-                                         "or its speech is English)")
-        return library.transcript(video_id, translation)
+            indexed(session, video_id)
+        video, segments = library.transcript(video_id, translation)
+        if translation and not segments:
+            raise HTTPException(404, f"video {video_id} has no English translation (indexed without --translate, "
+                                     "or its speech is English)")
+        return video, segments
 
     @get("/api/videos/{video_id}/transcript", summary="A video's timed segments and words",
          response_model=Transcript, responses=errors(404))

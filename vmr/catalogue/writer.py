@@ -301,8 +301,7 @@ class Indexer:
         stat = file_stat(path)
         with self.sessions() as session:
             existing = session.scalar(select(Video).where(Video.path == name))
-            if existing and self.options.translate and existing.language not in (None, "en") \
-                    and not existing.translation:
+            if existing and self.options.translates(existing.language) and not existing.translation:
                 return None, stat, None, clock  # indexed without its translation: analysed again, with it
             if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
                 return self._unchanged(existing.id, stat), stat, None, clock

@@ -65,6 +65,10 @@ class IndexOptions:
     def __post_init__(self) -> None:
         self.recogniser  # an unknown recogniser fails when the options are made, in one line
 
+    def translates(self, language: str | None) -> bool:
+        """Whether a video with speech in this language gets an English translation."""
+        return self.translate and language not in (None, "en")
+
     def text_model_for(self, language: str | None) -> str:
         """The text model for a video in this language (ISO 639-1; None: no speech)."""
         if self.text_model != AUTO:
@@ -334,7 +338,7 @@ class Analyser:
 
         transcript = transcriber.transcribe(audio, progress=progress("speech"))
         clock.lap("speech")
-        if self.options.translate and transcript.segments and transcript.language not in (None, "en"):
+        if transcript.segments and self.options.translates(transcript.language):
             transcript.translation = transcriber.translate(audio, progress=progress("translate"))
             clock.lap("translate")
         return True, transcript, clock.seconds
