@@ -64,3 +64,40 @@ def test_a_library_from_before_chapters_gets_them_at_the_next_index(sample_home,
     assert "speech" not in report["indexed"][0]["seconds"]  # no new transcription
     assert run_json("chapters", sample_video, home=home) == run_json("chapters", sample_video, home=sample_home)
     assert [v["status"] for v in run_json("index", sample_video, home=home)["indexed"]] == ["unchanged"]
+
+
+def test_chapters_size_the_moments_of_an_e5_library_and_move_none(tmp_path):
+    """Where the library's text model has a chapter margin (multilingual-e5-small), chapters
+    are scored beside the fusion to size moments: the windows rank as before, and each moment
+    keeps its span or becomes its whole chapter (a later window inside that chapter then gives
+    way). Switched off, no moment is a chapter."""
+    from vmr import Library
+    from vmr.channels import Channel
+    from vmr.search.options import SearchOptions
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    shutil.copy(ROOT / "samples" / "lecture.mp4", videos / "lecture.mp4")
+    home = tmp_path / "home"
+    run_vmr("index", "--text-model", "multilingual-e5-small", videos, home=home)
+    library = Library(home)
+    queries = ["how neural networks learn", "how to evaluate a model", "what machine learning is", "overfitting"]
+    sized = library.search_many(queries, 5)
+    kept = library.search_many(queries, 5, SearchOptions(size_by_chapter=False))
+    index = library.search_build().lexical
+    docs = index.documents_of(0, Channel.CHAPTER)
+    chapters = {(round(float(index.doc_start[d]), 3), round(float(index.doc_end[d]), 3))
+                for d in range(docs.start, docs.stop)}
+    assert len(chapters) >= 2
+    widened = 0
+    for with_chapters, without in zip(sized, kept):
+        assert all(m.why != Channel.CHAPTER for m in without)
+        assert (with_chapters[0].video_id, with_chapters[0].score) == (without[0].video_id, without[0].score)
+        windows = {(m.video_id, m.score) for m in without}
+        for moment in with_chapters:
+            if moment.why == Channel.CHAPTER:
+                widened += 1
+                assert (moment.start, moment.end) in chapters and (moment.video_id, moment.score) in windows
+            else:
+                assert moment in without
+    assert widened >= 1

@@ -141,5 +141,17 @@ def test_chapter_formats():
     ({SPEECH: 0.3, SLIDES: 0.35, PASSAGE: 0.4, CHAPTER: 0.5}, {SLIDES: 1, PASSAGE: 2, CHAPTER: 3}, SLIDES),
 ])
 def test_a_moment_takes_the_size_with_the_strongest_evidence(evidence, units, size):
-    options = SearchOptions(size_margin={SLIDES: 0.0, PASSAGE: 0.0, CHAPTER: 0.0})
-    assert choose_size(evidence, units, options) == size
+    assert choose_size(evidence, units, {SLIDES: 0.0, PASSAGE: 0.0, CHAPTER: 0.0}) == size
+
+
+def test_chapters_size_moments_unfused_only_where_the_text_model_has_a_margin():
+    from vmr.search.options import CHAPTER_SIZE_MARGIN, chapter_size_margin
+
+    e5 = CHAPTER_SIZE_MARGIN["multilingual-e5-small"]
+    assert chapter_size_margin(SearchOptions(), "multilingual-e5-small") == e5
+    assert chapter_size_margin(SearchOptions(), "intfloat/multilingual-e5-small") == e5  # any name it loads by
+    assert chapter_size_margin(SearchOptions(), "all-MiniLM-L6-v2") is None
+    assert chapter_size_margin(SearchOptions(), "someone/another-model") is None
+    assert chapter_size_margin(SearchOptions(size_by_chapter=False), "multilingual-e5-small") is None
+    fused = SearchOptions(channel_weights={**SearchOptions().channel_weights, CHAPTER: 1.0})
+    assert chapter_size_margin(fused, "multilingual-e5-small") is None  # fused: options.size_margin sizes

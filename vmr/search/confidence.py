@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vmr.search.moments import Moment
+from vmr.search.options import packaged_text_model
 
 # Per text model (the speech channel's), the confidence below which a moment is weak: the lowest
 # that marks at least 90 % of the dev split's off-topic questions weak (#15's target for them),
@@ -35,14 +36,7 @@ WEAK_CONFIDENCE = {"all-MiniLM-L6-v2": 0.425, "multilingual-e5-small": 0.32}
 def weak_threshold(model: str | None) -> float | None:
     """The text model's threshold, under any name the model loaders accept for it; None where
     none was measured (nothing is marked weak)."""
-    from vmr.encode.e5 import E5_ALIASES, E5_MODEL
-    from vmr.models.weights import TEXT_ENCODER_ALIASES
-
-    if model in E5_ALIASES:
-        return WEAK_CONFIDENCE[E5_MODEL]
-    if model in TEXT_ENCODER_ALIASES:
-        return WEAK_CONFIDENCE["all-MiniLM-L6-v2"]
-    return None
+    return WEAK_CONFIDENCE.get(packaged_text_model(model))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from vmr.encode.text import encode_queries as encode_query_texts
 from vmr.search import lexical
 from vmr.search.build import ChannelMatrix, SearchBuild
 from vmr.search.lexical import Query
-from vmr.search.options import SearchOptions
+from vmr.search.options import SearchOptions, chapter_size_margin
 
 # Exact rerank pool of the binary prefilter: 0.5% of the library's clips, at least this many.
 # The windows found are then ranked again on exact scores (kernels.refine_windows), which took
@@ -51,9 +51,19 @@ class Request:
     excluded: frozenset[int] = frozenset()
 
     def channels(self, build: SearchBuild) -> list[ChannelMatrix]:
-        """The dense channels this request scores: weighted, and with a query vector."""
+        """The dense channels this request scores: weighted, or sizing moments, and with a
+        query vector."""
+        sizing = self.sizing(build)
         return [channel for name, channel in build.channels.items()
-                if self.options.channel_weights.get(name, 0.0) > 0 and channel.model in self.vectors]
+                if (self.options.channel_weights.get(name, 0.0) > 0 or name in sizing)
+                and channel.model in self.vectors]
+
+    def sizing(self, build: SearchBuild) -> dict[str, float]:
+        """The channels scored only to size moments, not fused, each with its margin
+        (`moments.choose_size`): the chapters, where the library's text model has one."""
+        chapters = build.channels.get(Channel.CHAPTER)
+        margin = None if chapters is None else chapter_size_margin(self.options, chapters.model)
+        return {} if margin is None else {Channel.CHAPTER: margin}
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,8 @@ class FusionPlan:
     baseline: dict[str, np.ndarray]  # float32 [Q]: each dense channel's mean over its clips
     phrase_found: np.ndarray  # bool [Q]
     lexical_fields: tuple[str, ...] = ()  # the fields summed into LEXICAL
+    # Channels scored beside the fusion to size moments, each with its margin (Request.sizing).
+    sizing: dict[str, float] = field(default_factory=dict)
 
     def rescale(self, name: str, q: int, scores: np.ndarray) -> np.ndarray:
         if name not in self.slope:
@@ -215,13 +227,15 @@ def plan(stats: PartStats, build: SearchBuild, request: Request) -> FusionPlan:
     """The fusion every part applies, from the library's statistics: each rescaled channel's
     mean and best clip mapped onto the reference channel's (0 and 1 without one)."""
     options, n_queries = request.options, len(request.queries)
-    names = [c.name for c in request.channels(build) if stats.channels[c.name].count]
+    scored = [c.name for c in request.channels(build) if stats.channels[c.name].count]
+    sizing = {name: margin for name, margin in request.sizing(build).items() if name in scored}
+    names = [name for name in scored if name not in sizing]
     low, high = np.zeros(n_queries, np.float32), np.ones(n_queries, np.float32)
     reference = stats.channels.get(options.reference_channel)
     if options.reference_channel in names:
         low, high = reference.mean, reference.best
     slope, intercept = {}, {}
-    for name in names:
+    for name in scored:
         if name in options.rescale:
             mean, best = stats.channels[name].mean, stats.channels[name].best
             spread = best - mean
@@ -233,14 +247,14 @@ def plan(stats: PartStats, build: SearchBuild, request: Request) -> FusionPlan:
             slope[name] = np.divide(reference.std, std, out=np.zeros_like(std), where=std > 1e-6)
             intercept[name] = reference.mean - mean * slope[name]
     baseline = {name: slope[name] * stats.channels[name].mean + intercept[name] if name in slope
-                else stats.channels[name].mean for name in names}
+                else stats.channels[name].mean for name in scored}
     weights = [options.channel_weights[name] for name in names]
     fused = list(names)
     if options.lexical_weight > 0 and names:
         fused.append(LEXICAL)
         weights.append(options.lexical_weight)
     return FusionPlan(fused, np.array(weights, dtype=np.float32), slope, intercept, baseline,
-                      stats.phrase_found, tuple(options.lexical_fields))
+                      stats.phrase_found, tuple(options.lexical_fields), sizing)
 
 
 def fuse(build: SearchBuild, scores: ClipScores, fusion: FusionPlan) -> None:

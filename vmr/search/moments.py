@@ -1,5 +1,6 @@
 """Windows -> moments: edges snapped to sentences and slides, the size fitted to what answers
-(a slide's time on screen, a quote's sentence, a spoken peak), and the text that explains each.
+(a slide's time on screen, a quote's sentence, a spoken peak, a whole chapter asked about), and
+the text that explains each.
 Everything here reads the search build alone, so a shard shapes its moments as one process does.
 """
 
@@ -94,7 +95,7 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
         for source in (PASSAGE, CHAPTER):
             if source not in scores.parts:  # not scored (a picture with no words): no say in the size
                 units[source] = None
-        why = choose_size(found_by, units, options)
+        why = choose_size(found_by, units, {**options.size_margin, **fusion.sizing})
         start, end = float(build.starts[first]), float(build.ends[stop - 1])
         if options.snap and why != SPEECH:
             start, end = float(build.lexical.doc_start[units[why]]), float(build.lexical.doc_end[units[why]])
@@ -123,17 +124,18 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
     return found
 
 
-def choose_size(found_by: dict[str, float], units: dict[str, int | None], options: SearchOptions) -> str:
+def choose_size(found_by: dict[str, float], units: dict[str, int | None], margins: dict[str, float]) -> str:
     """The slide on screen where its evidence beats the speech's (as before passages and
     chapters); else the unit whose evidence is strongest among the sentence, its passage and
-    its chapter, each larger one needing `options.size_margin` more: a query that matches one
-    sentence gets the sentence."""
-    if units.get(SLIDES) is not None and found_by[SLIDES] - options.size_margin.get(SLIDES, 0.0) > found_by[SPEECH]:
+    its chapter, each larger one needing its margin more (`SearchOptions.size_margin`, or the
+    text model's where chapters only size moments): a query that matches one sentence gets the
+    sentence."""
+    if units.get(SLIDES) is not None and found_by[SLIDES] - margins.get(SLIDES, 0.0) > found_by[SPEECH]:
         return SLIDES  # what is shown answers: the slide's time on screen
     why, best = SPEECH, found_by[SPEECH]
     for source in (PASSAGE, CHAPTER):
         if units.get(source) is not None and source in found_by:
-            margin = options.size_margin.get(source, 0.0)
+            margin = margins.get(source, 0.0)
             if found_by[source] - margin > best:
                 why, best = source, found_by[source] - margin
     return why

@@ -56,10 +56,44 @@ class SearchOptions:
     # passage needs 0.06 of cosine less than its best sentence: chosen on dev).
     size_margin: dict[str, float] = field(
         default_factory=lambda: {Channel.SLIDES: 0.0, Channel.PASSAGE: -0.06, Channel.CHAPTER: 0.0})
+    # Where chapters are not fused (chapter_weight 0), they still size moments in a library
+    # whose text model has a measured CHAPTER_SIZE_MARGIN: scored beside the fusion, they move
+    # no moment, and a moment becomes its whole chapter where the chapter's text matches the
+    # query that much better than the moment's best sentence (a topic asked about).
+    size_by_chapter: bool = True
     # Moment edges move to sentence starts and ends (a slide's moment to the slide's span),
     # by at most snap_seconds (one clip).
     snap: bool = True
     snap_seconds: float = 2.0
+
+
+# Per text model (the library's), how much more cosine than the best sentence in a moment the
+# text of its chapter as a whole needs for the moment to become that chapter, where chapters
+# only size moments (`SearchOptions.size_by_chapter`). Chosen on the held-out dev split
+# (README, "Ranking"). MiniLM has none: there its chapters outscored their best sentence for
+# sentence-sized answers as often as for topic-sized ones, at every margin tried.
+CHAPTER_SIZE_MARGIN = {"multilingual-e5-small": 0.015}
+
+
+def packaged_text_model(model: str | None) -> str | None:
+    """The name the measured settings of a packaged text model are kept under, from any name
+    the model loaders accept for it; None for any other model."""
+    from vmr.encode.e5 import E5_ALIASES, E5_MODEL
+    from vmr.models.weights import TEXT_ENCODER_ALIASES
+
+    if model in E5_ALIASES:
+        return E5_MODEL
+    if model in TEXT_ENCODER_ALIASES:
+        return "all-MiniLM-L6-v2"
+    return None
+
+
+def chapter_size_margin(options: SearchOptions, model: str | None) -> float | None:
+    """The margin by which chapters size moments without being fused, in a library of this
+    text model; None where they do not (fused, switched off, or no margin measured)."""
+    if options.channel_weights.get(Channel.CHAPTER, 0.0) > 0 or not options.size_by_chapter:
+        return None
+    return CHAPTER_SIZE_MARGIN.get(packaged_text_model(model))
 
 
 def validate(query: str, k: int) -> str:
