@@ -70,8 +70,8 @@ class SearchOptions:
 # Per text model (the library's), how much more cosine than the best sentence in a moment the
 # text of its chapter as a whole needs for the moment to become that chapter, where chapters
 # only size moments (`SearchOptions.size_by_chapter`). Chosen on the held-out dev split
-# (README, "Ranking"). MiniLM has none: there its chapters outscored their best sentence for
-# sentence-sized answers as often as for topic-sized ones, at every margin tried.
+# (README, "Ranking"). MiniLM has none: no margin gained there (down to 0 no chapter won; below
+# 0 each topic-sized answer gained cost a sentence- or passage-sized one).
 CHAPTER_SIZE_MARGIN = {"multilingual-e5-small": 0.015}
 
 
