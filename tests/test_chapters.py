@@ -98,6 +98,10 @@ def test_chapters_size_the_moments_of_an_e5_library_and_move_none(tmp_path):
             if moment.why == Channel.CHAPTER:
                 widened += 1
                 assert (moment.start, moment.end) in chapters and (moment.video_id, moment.score) in windows
+                # its text is what the window said at its peak, as it did before it widened
+                before = next(m for m in without if (m.video_id, m.score) == (moment.video_id, moment.score))
+                assert moment.text == before.text and moment.text in moment.speech_text
+                assert len(moment.text) < len(moment.speech_text)
             else:
                 assert moment in without
     assert widened >= 1

@@ -45,7 +45,7 @@ class Moment(TimeSpan):
     video: str  # absolute path
     video_id: int
     score: float
-    text: str  # why it matched: what was said, or the slide's text when the slide matched
+    text: str  # why it matched: what was said (in a passage or chapter, at its peak), or the slide's text
     link: str
     why: str = SPEECH  # "speech" (a sentence or a peak), "slides", "passage" or "chapter"
     speech_text: str = ""  # the words spoken inside the moment
@@ -104,9 +104,7 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
                 build, video, scores.phrases[q][build.lexical.language_of(video)], scores.phrase_docs[q],
                 TimeSpan(start, end))
             if quote is None:
-                peak = peak_extent(fused, first, stop, best, build.video_rows(video))
-                start, end = snap_to_sentences(build, video, float(build.starts[peak[0]]),
-                                               float(build.ends[peak[1] - 1]), options.snap_seconds)
+                start, end = spoken_peak(build, fused, first, stop, best, video, options)
             else:
                 start, end = quote
         span = TimeSpan(start, end)
@@ -117,8 +115,11 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
             continue
         spoken = build.said(video, start, end)
         slide_text = build.lexical.doc_text[slide] if slide is not None else ""
+        text = slide_text if why == SLIDES else spoken
+        if why in (PASSAGE, CHAPTER):  # the whole unit answers; what its peak says is why
+            text = build.said(video, *spoken_peak(build, fused, first, stop, best, video, options)) or spoken
         moment = Moment(start, end, video="", video_id=int(build.video_ids[video]), score=float(value),
-                        text=slide_text if why == SLIDES else spoken, link="", why=why, speech_text=spoken,
+                        text=text, link="", why=why, speech_text=spoken,
                         slide_text=slide_text, frame=frame(build, video, best, span))
         found.append((rank, moment))
     return found
@@ -182,6 +183,14 @@ def slide_at(build: SearchBuild, video: int, seconds: float) -> int | None:
     if i < 0 or build.lexical.doc_end[docs.start + i] <= seconds:
         return None
     return docs.start + i
+
+
+def spoken_peak(build: SearchBuild, fused: np.ndarray, first: int, stop: int, best: int, video: int,
+                options: SearchOptions) -> tuple[float, float]:
+    """The window's peak (`peak_extent`) in seconds, its edges snapped to sentences."""
+    peak = peak_extent(fused, first, stop, best, build.video_rows(video))
+    return snap_to_sentences(build, video, float(build.starts[peak[0]]), float(build.ends[peak[1] - 1]),
+                             options.snap_seconds)
 
 
 def peak_extent(scores: np.ndarray, first: int, stop: int, best: int,
