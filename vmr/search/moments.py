@@ -78,6 +78,7 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
     # A quoted query's moments hold the phrase: none where no document of this part says it.
     must_hold = (scores.phrase_docs[q] if scores.phrase_docs[q] is not None else np.zeros(0, np.int64)) \
         if scores.quoted[q] else None
+    margins = {**options.size_margin, **fusion.sizing}
     found: list[tuple[Rank, Moment]] = []
     for first, stop, value in zip(*windows):
         if len(found) == options.k:
@@ -95,7 +96,7 @@ def shape(build: SearchBuild, scores: ClipScores, fusion: FusionPlan, q: int, wi
         for source in (PASSAGE, CHAPTER):
             if source not in scores.parts:  # not scored (a picture with no words): no say in the size
                 units[source] = None
-        why = choose_size(found_by, units, {**options.size_margin, **fusion.sizing})
+        why = choose_size(found_by, units, margins)
         start, end = float(build.starts[first]), float(build.ends[stop - 1])
         if options.snap and why != SPEECH:
             start, end = float(build.lexical.doc_start[units[why]]), float(build.lexical.doc_end[units[why]])

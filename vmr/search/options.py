@@ -79,12 +79,12 @@ def packaged_text_model(model: str | None) -> str | None:
     """The name the measured settings of a packaged text model are kept under, from any name
     the model loaders accept for it; None for any other model."""
     from vmr.encode.e5 import E5_ALIASES, E5_MODEL
-    from vmr.models.weights import TEXT_ENCODER_ALIASES
+    from vmr.models.weights import MINILM, TEXT_ENCODER_ALIASES
 
     if model in E5_ALIASES:
         return E5_MODEL
     if model in TEXT_ENCODER_ALIASES:
-        return "all-MiniLM-L6-v2"
+        return MINILM.key
     return None
 
 
