@@ -17,6 +17,7 @@ the lecture structure.
    on; test was never looked at to choose.
 3. Weak answers: the top moment's confidence on dev/test queries against off-topic ones
    (samples/heldout/offtopic-dev.txt, -test.txt): ROC AUC and the rates at the threshold.
+   Then the library's chapters against the held-out lectures' topics (boundary F1).
 4. --sweep: dev R1@0.5 over the size margins (of fused passages and chapters, and of chapters
    that only size moments), to show the chosen points are not lucky ones.
 The tables go to bench-results/ranking.md.
@@ -144,6 +145,39 @@ def separation(library: Library) -> list[str]:
     return lines + [""]
 
 
+def chapter_boundaries(library: Library, tolerance: float = 5.0) -> list[str]:
+    """The library's chapter boundaries against the held-out lectures' topics: a boundary is
+    found where one of the library's chapters starts within `tolerance` seconds of it (each
+    chapter start matches one boundary at most)."""
+    lines = ["## Chapters against the held-out topics", "",
+             f"A topic boundary (the middle of the pause between two topics) is found where a chapter starts "
+             f"within {tolerance:g} s of it.", "",
+             "| split | lectures | topic boundaries | chapter starts | found | precision | recall | F1 | "
+             "mean offset of those found (s) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for split in ("dev", "test"):
+        videos = sorted({a.vid for a in load_annotations(HELDOUT / f"{split}.jsonl")})
+        truth_count = starts_count = 0
+        offsets = []
+        for vid in videos:
+            topics = json.loads((HELDOUT / f"{vid}.json").read_text())["topics"]
+            truth = [(a["end"] + b["start"]) / 2 for a, b in zip(topics, topics[1:])]
+            starts = [c.start for c in library.chapters(str(HELDOUT / f"{vid}.mp4"))[1][1:]]
+            truth_count, starts_count = truth_count + len(truth), starts_count + len(starts)
+            free = list(truth)
+            for start in starts:
+                near = [t for t in free if abs(t - start) <= tolerance]
+                if near:
+                    best = min(near, key=lambda t: abs(t - start))
+                    free.remove(best)
+                    offsets.append(abs(best - start))
+        found = len(offsets)
+        precision, recall = found / max(starts_count, 1), found / max(truth_count, 1)
+        f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+        lines.append(f"| {split} | {len(videos)} | {truth_count} | {starts_count} | {found} | {precision:.2f} | "
+                     f"{recall:.2f} | {f1:.2f} | {statistics.mean(offsets) if offsets else 0:.1f} |")
+    return lines + [""]
+
+
 def sweep(library: Library) -> list[str]:
     margins = (-0.06, -0.03, 0.0, 0.03)
     annotations = load_annotations(HELDOUT / "dev.jsonl")
@@ -197,6 +231,7 @@ def main() -> None:
     report += table("samples/queries.jsonl (the old settings were tuned on these)", Library(samples),
                     load_annotations(ROOT / "samples" / "queries.jsonl"), VARIANTS)
     report += separation(held)
+    report += chapter_boundaries(held)
     if args.sweep:
         report += sweep(held)
     text = "\n".join(report)

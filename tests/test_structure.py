@@ -101,6 +101,28 @@ def test_known_chapters_give_the_index_runs_clip_vectors(spoken):
     assert len(found.passage_vectors) > len(clips) // 2 if spoken else not found.passage_vectors
 
 
+def test_sentences_already_encoded_are_not_encoded_again():
+    """The index run hands over the speech channel's vectors by text: a sentence among them is
+    not encoded again, and the structure is the one made without them."""
+    words, duration = lecture(["volcano", "printing", "sleep"])
+    clips = [TimeSpan(t, min(t + 2, duration)) for t in np.arange(0, duration, 2.0)]
+    plain = structure.lecture_structure(words, [], clips, duration, bag_encoder)
+    said = [s.text for s in plain.sentences]
+    known = dict(zip(said[:6], bag_encoder(said[:6])))  # the first topic's
+    asked: list[str] = []
+
+    def encoder(texts: list[str]) -> np.ndarray:
+        asked.extend(texts)
+        return bag_encoder(texts)
+
+    found = structure.lecture_structure(words, [], clips, duration, encoder, known)
+    others = set(said) - set(known)  # the other topics' sentences
+    assert others and others <= set(asked) and not set(asked) & set(known)
+    assert found.chapters == plain.chapters
+    for made, again in ((plain.passage_vectors, found.passage_vectors), (plain.chapter_vectors, found.chapter_vectors)):
+        assert made.keys() == again.keys() and all(np.array_equal(made[i], again[i]) for i in made)
+
+
 def test_a_line_on_most_slides_is_no_heading():
     slides = [SlideSpan(10.0 * i, 10.0 * i + 10, f"HIST 140 · History\nTopic {i}\nbullet", 0.9) for i in range(6)]
     assert [structure.heading(s.text, structure.common_lines(slides)) for s in slides[:2]] == ["Topic 0", "Topic 1"]

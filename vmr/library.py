@@ -356,9 +356,10 @@ class Library:
         pixels = read_image(image)
         if read_text:
             from vmr.ingest.ocr import SlideReader, picture_text
+            from vmr.models.devices import usable_cores
 
             if self._slide_reader is None:
-                self._slide_reader = SlideReader(os.cpu_count() or 1)
+                self._slide_reader = SlideReader(usable_cores())
             text = picture_text(self._slide_reader, pixels)
         else:
             text = ""

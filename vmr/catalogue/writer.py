@@ -262,11 +262,13 @@ class Indexer:
             keyframes = [c.keyframe_time for c in session.scalars(
                 select(Clip).where(Clip.video_id == row.id).order_by(Clip.idx))]
             words, slides, clips = lecture_rows(session, row.id)
-        channels = {}
+        channels, encoded = {}, {}
         if text:
             channels = self.analyser.text_channels(video.path, speech_texts(segments, clips),
-                                                   clip_slide_texts(slides, _Keyframes(keyframes)), model, clock)
-        chapters, found = self.analyser.structure(video.path, words, slides, clips, duration, clock, model)
+                                                   clip_slide_texts(slides, _Keyframes(keyframes)), model, clock,
+                                                   encoded)
+        chapters, found = self.analyser.structure(video.path, words, slides, clips, duration, clock, model,
+                                                  encoded)
         channels |= found
         dims = {channel: self.files.write(content, channel, found.model, len(clips), found.vectors)
                 for channel, found in channels.items()}

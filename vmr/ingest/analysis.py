@@ -279,10 +279,12 @@ class Analyser:
         slides = slide_texts([(shot.start, shot.end, screens.get(shot.picture, ScreenText()))
                               for shot in scan.shots])
         model = self.options.text_model_for(transcript.language if transcript and transcript.segments else None)
+        encoded: dict[str, np.ndarray] = {}
         channels = self.text_channels(name, self._speech_texts(scan, transcript), clip_slide_texts(slides, scan),
-                                      model, clock)
+                                      model, clock, encoded)
         words = [(w.start, w.end, w.text) for w in transcript.words] if transcript else []
-        chapters, structure_channels = self.structure(name, words, slides, scan.clips, scan.duration, clock, model)
+        chapters, structure_channels = self.structure(name, words, slides, scan.clips, scan.duration, clock, model,
+                                                      encoded)
         channels |= structure_channels
         if self.options.visual_model:
             channels[Channel.VISUAL] = self.visual_channel(path, scan.keyframe_times, clock)
@@ -290,26 +292,28 @@ class Analyser:
                              transcript, slides, channels, clock.seconds, chapters)
 
     def text_channels(self, name: str, speech: list[str], slides: list[str], model: str,
-                      clock: StageClock) -> dict[str, ChannelVectors]:
-        """The speech and slides channels from each clip's texts, encoded by `model`."""
+                      clock: StageClock, encoded: dict[str, np.ndarray] | None = None) -> dict[str, ChannelVectors]:
+        """The speech and slides channels from each clip's texts, encoded by `model`; each text's
+        vector also in `encoded`, where given (`structure` takes the sentences it has)."""
         channels = {}
         for channel, texts in ((Channel.SPEECH, speech), (Channel.SLIDES, slides)):
-            vectors = self._encode_texts(name, texts, clock, model)
+            vectors = self._encode_texts(name, texts, clock, model, encoded)
             if vectors:
                 channels[channel] = ChannelVectors(model, vectors)
         return channels
 
     def structure(self, name: str, words: list[tuple[float, float, str]], slides: list[SlideSpan],
-                  clips: list[TimeSpan], duration: float, clock: StageClock,
-                  model: str) -> tuple[list[Chapter], dict[str, ChannelVectors]]:
+                  clips: list[TimeSpan], duration: float, clock: StageClock, model: str,
+                  encoded: dict[str, np.ndarray] | None = None) -> tuple[list[Chapter], dict[str, ChannelVectors]]:
         """The lecture's chapters, and its passage and chapter channels (`vmr.ingest.structure`):
-        from the analysis of a new video, or from the stored rows of one indexed before them."""
+        from the analysis of a new video, or from the stored rows of one indexed before them.
+        `encoded`: vectors by text that `text_channels` made (the sentences said within a clip)."""
         if not self.options.chapters or (not words and not any(s.text for s in slides)):
             return [], {}
         self.progress(name, "structure", 0, 1)
         encoder = self.encoder(model)
         clock.lap("load_encoder")
-        found = lecture_structure(words, slides, clips, duration, encoder.encode)
+        found = lecture_structure(words, slides, clips, duration, encoder.encode, encoded)
         clock.lap("structure")
         channels = {channel: ChannelVectors(model, vectors)
                     for channel, vectors in ((Channel.PASSAGE, found.passage_vectors),
@@ -349,9 +353,11 @@ class Analyser:
         segments = [seg for seg in transcript.segments if seg.text.strip()] + transcript.translation if transcript else []
         return speech_texts(segments, scan.clips)
 
-    def _encode_texts(self, name: str, texts: list[str], clock: StageClock, model: str) -> dict[int, np.ndarray]:
+    def _encode_texts(self, name: str, texts: list[str], clock: StageClock, model: str,
+                      encoded: dict[str, np.ndarray] | None = None) -> dict[int, np.ndarray]:
         """Vectors of the non-empty texts by clip index. Neighbouring clips often share a text
-        (one long sentence, one slide): each distinct text is encoded once."""
+        (one long sentence, one slide): each distinct text is encoded once. Each vector is also
+        kept in `encoded` by its text, where given."""
         unique = sorted({t for t in texts if t})
         self.progress(name, "encode", 0, len(unique))
         if not unique:
@@ -359,6 +365,8 @@ class Analyser:
         encoder = self.encoder(model)
         clock.lap("load_encoder")
         by_text = dict(zip(unique, encoder.encode(unique)))
+        if encoded is not None:
+            encoded.update(by_text)
         clock.lap("encode")
         return {i: by_text[t] for i, t in enumerate(texts) if t}
 

@@ -18,7 +18,6 @@ torch / whisper / faster_whisper / ctranslate2 are imported lazily, inside funct
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -150,12 +149,9 @@ def resolve_device(device: str, backend: str) -> str:
 
 
 def _cpu_threads(requested: int) -> int:
-    if requested > 0:
-        return requested
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    from vmr.models.devices import usable_cores
+
+    return requested if requested > 0 else usable_cores()
 
 
 def load_transcriber(options: AsrOptions | None = None) -> Transcriber:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -260,16 +260,24 @@ def encode_long(encode: Encode, pieces: Sequence[Sequence[str]]) -> np.ndarray:
 
 
 def lecture_structure(words: Sequence[tuple[float, float, str]], slides: Sequence[TimeSpan],
-                      clips: Sequence[TimeSpan], duration: float, encode: Encode) -> Structure:
+                      clips: Sequence[TimeSpan], duration: float, encode: Encode,
+                      known: Mapping[str, np.ndarray] | None = None) -> Structure:
     """Sentences, chapters and the clips' passage and chapter vectors of one video, from its
-    timed words, its slides (SlideSpan: start, end, text) and its clip grid."""
+    timed words, its slides (SlideSpan: start, end, text) and its clip grid. `known`: vectors
+    already made by `encode` for some texts (the speech channel's clip texts, which are mostly
+    whole sentences: lecture.mp4's 24 of 30), taken for the sentences that cut the chapters.
+    Passages and chapters are encoded here as `known_chapter_vectors` encodes them, so that a
+    lost vector file is made again alike."""
     sentences, shown = _said_and_shown(words, slides)
     if not sentences:
         if not shown:
             return Structure([], [], {}, {})
         chapters = [Chapter(0.0, max(duration, 0.0), heading(shown[0].text, common_lines(shown))[:TITLE_CHARACTERS])]
         return Structure([], chapters, *clip_vectors([], [0], chapters, shown, clips, encode))
-    sentence_vectors = np.asarray(encode([s.text for s in sentences]), dtype=np.float32)
+    known = known or {}
+    new = list(dict.fromkeys(s.text for s in sentences if s.text not in known))
+    made = dict(zip(new, np.asarray(encode(new), dtype=np.float32))) if new else {}
+    sentence_vectors = np.array([known.get(s.text, made.get(s.text)) for s in sentences], dtype=np.float32)
     starts = chapter_starts(sentences, sentence_vectors, slide_changes(shown))
     bounds = list(zip(starts, starts[1:] + [len(sentences)]))
     # Spans: each chapter starts where its first sentence does (the first at 0), and ends

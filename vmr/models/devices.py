@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def torch_device(device: str) -> str:
