@@ -11,9 +11,11 @@ from vmr.ingest.media import SAMPLE_RATE, clip_grid, load_audio, scan_video
 from vmr.timecode import TimeSpan, format_clock
 
 
-def test_variable_frame_rate_times_come_from_the_stream(tmp_path):
+@pytest.mark.parametrize("cores", [2, 8])  # one FFmpeg decoding thread on two cores, FFmpeg's default beyond
+def test_variable_frame_rate_times_come_from_the_stream(tmp_path, monkeypatch, cores):
     # 10 fps for 2 s, then one frame every 0.5 s, then 30 fps: the container's single
     # fps figure is wrong for two of the three parts.
+    monkeypatch.setattr("vmr.models.devices.usable_cores", lambda: cores)
     times = [i * 0.1 for i in range(20)] + [2.0 + i * 0.5 for i in range(6)] + [5.0 + i / 30 for i in range(30)]
     path = make_video(tmp_path / "vfr.mp4", times)
     scan = scan_video(path, clip_seconds=2.0)
