@@ -75,12 +75,15 @@ def transcribe(lecture, span, **kw) -> Transcript:
     key = (span, tuple(sorted(kw.items())))
     if key not in _results:
         progress: list[tuple[float, float]] = []
-        t = transcriber(**kw).transcribe(cut(lecture[0], span),
-                                         progress=lambda d, n: progress.append((d, n)))
+        heard: list[tuple[str | None, asr.Segment]] = []
+        t = transcriber(**kw).transcribe(cut(lecture[0], span), progress=lambda d, n: progress.append((d, n)),
+                                         heard=lambda language, segment: heard.append((language, segment)))
         total = (span[1] - span[0])
         assert progress[0] == (0.0, pytest.approx(total, abs=0.01))
         assert progress[-1] == (pytest.approx(total, abs=0.01),) * 2
         assert all(a[0] <= b[0] for a, b in zip(progress, progress[1:])), progress
+        # each segment was handed on as it was decoded, as the transcript keeps it
+        assert heard == [(t.language, segment) for segment in t.segments]
         _results[key] = t
     return _results[key]
 
@@ -162,6 +165,25 @@ def test_long_speech_is_decoded_in_pieces_on_the_recording_s_timeline(lecture, m
     starts = [s["start"] for s in lecture[1]["sentences"] if s["end"] <= INTRO[1]]
     for sentence_start in starts:  # every sentence begins with a word near its start
         assert any(abs(w.start - sentence_start) <= 1.0 for w in t.words), sentence_start
+
+
+def test_detecting_the_language_costs_no_second_encoder_pass(lecture):
+    """faster-whisper encodes the first window to detect the language, then again to transcribe
+    it; the second pass is the first's output, and the words are the same."""
+    audio = cut(lecture[0], (0.0, 70.0))  # over 30 s of speech: the first window is full
+    runs = {}
+    for language in (None, "en"):
+        t = transcriber(language=language, **GREEDY)
+        passes = []
+        encode = t.model.encode.encode
+        t.model.encode.encode = lambda features: passes.append(features.shape) or encode(features)
+        try:
+            runs[language] = t.transcribe(audio), len(passes)
+        finally:
+            t.model.encode.encode = encode
+    (detected, detecting), (told, given) = runs[None], runs["en"]
+    assert detected.language == "en" and detecting == given >= 2
+    assert [(w.text, w.start, w.end) for w in detected.words] == [(w.text, w.start, w.end) for w in told.words]
 
 
 @pytest.mark.parametrize("max_speech_s", [float("inf"), 30.0, 4.0])

@@ -32,10 +32,13 @@ from vmr.ingest.vad import speech_regions
 
 __all__ = [
     "Word", "Segment", "Transcript", "AsrOptions", "Transcriber", "Progress",
-    "load_transcriber", "resolve_device", "normalize_text", "MIN_AUDIO_SECONDS",
+    "Heard", "load_transcriber", "resolve_device", "normalize_text", "MIN_AUDIO_SECONDS",
 ]
 
 Progress = Callable[[float, float], None]  # (seconds_done, seconds_total)
+# (language, segment): each segment of the transcript as soon as it is decoded and cleaned, so
+# that the caller can work on the first sentences while Whisper decodes the next.
+Heard = Callable[[str | None, "Segment"], None]
 
 MIN_AUDIO_SECONDS = 0.2  # shorter input is returned as an empty transcript
 BACKENDS = ("faster-whisper", "openai-whisper")
@@ -134,7 +137,8 @@ class Transcriber(Protocol):
     load_seconds: float
     note: str | None  # one line for the user where the load decided something (a GPU left unused)
 
-    def transcribe(self, audio: np.ndarray, progress: Progress | None = None) -> Transcript:
+    def transcribe(self, audio: np.ndarray, progress: Progress | None = None,
+                   heard: Heard | None = None) -> Transcript:
         ...
 
     def translate(self, audio: np.ndarray, progress: Progress | None = None) -> list[Segment]:
@@ -178,37 +182,42 @@ def _prepare(audio: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(audio)
 
 
-def _finalise(segments: list[Segment], duration: float) -> list[Segment]:
-    """Clean text, clamp times into [0, duration], make word times monotonic and
-    non-overlapping, and fit every segment to its words."""
-    out: list[Segment] = []
-    prev_end = 0.0
+class _Cleaned:
+    """The transcript as it is decoded: each segment with its text stripped, times clamped into
+    [0, duration], word times monotonic and non-overlapping, and fitted to its words; one
+    without text is dropped. Each is handed to `heard` as soon as it is added."""
 
-    def clamp(t: float) -> float:
-        return round(min(max(float(t), 0.0), duration), 3)
+    def __init__(self, duration: float, heard: Heard | None = None):
+        self.duration, self.heard = duration, heard
+        self.segments: list[Segment] = []
+        self._prev_end = 0.0
 
-    for seg in segments:
+    def _clamp(self, t: float) -> float:
+        return round(min(max(float(t), 0.0), self.duration), 3)
+
+    def add(self, language: str | None, seg: Segment) -> None:
         text = seg.text.strip()
         if not text:
-            continue
+            return
         words: list[Word] = []
         for w in seg.words:
             wt = w.text.strip()
             if not wt:
                 continue
-            start = max(clamp(w.start), prev_end)
-            end = max(clamp(w.end), start)
+            start = max(self._clamp(w.start), self._prev_end)
+            end = max(self._clamp(w.end), start)
             words.append(Word(start, end, wt, float(w.probability)))
-            prev_end = end
+            self._prev_end = end
         if words:
             start, end = words[0].start, words[-1].end
         else:
-            start = max(clamp(seg.start), prev_end)
-            end = max(clamp(seg.end), start)
-            prev_end = end
-        out.append(Segment(start, end, text, words, float(seg.avg_logprob),
-                           float(seg.no_speech_prob)))
-    return out
+            start = max(self._clamp(seg.start), self._prev_end)
+            end = max(self._clamp(seg.end), start)
+            self._prev_end = end
+        cleaned = Segment(start, end, text, words, float(seg.avg_logprob), float(seg.no_speech_prob))
+        self.segments.append(cleaned)
+        if self.heard is not None:
+            self.heard(language, cleaned)
 
 
 def _group_chunks(chunks: list[dict], max_samples: float) -> list[tuple[int, list[dict]]]:
@@ -287,8 +296,9 @@ class _Backend:
     options: AsrOptions
     note: str | None = None
 
-    def transcribe(self, audio: np.ndarray, progress: Progress | None = None) -> Transcript:
-        language, segments = self._decode_all(audio, progress, self.options.language)
+    def transcribe(self, audio: np.ndarray, progress: Progress | None = None,
+                   heard: Heard | None = None) -> Transcript:
+        language, segments = self._decode_all(audio, progress, self.options.language, heard)
         return Transcript(language, segments, self.name, self.options.model)
 
     def translate(self, audio: np.ndarray, progress: Progress | None = None) -> list[Segment]:
@@ -298,20 +308,21 @@ class _Backend:
         (README, Languages)."""
         return self._decode_all(audio, progress, "en")[1]
 
-    def _decode_all(self, audio: np.ndarray, progress: Progress | None,
-                    language: str | None) -> tuple[str | None, list[Segment]]:
+    def _decode_all(self, audio: np.ndarray, progress: Progress | None, language: str | None,
+                    heard: Heard | None = None) -> tuple[str | None, list[Segment]]:
         audio = _prepare(audio)
         total = audio.size / SAMPLE_RATE
         _report(progress, 0.0, total)
-        segments = []
+        out = _Cleaned(total, heard)
         if total >= MIN_AUDIO_SECONDS:
-            language, segments = self._transcribe(audio, total, progress, language)
+            language = self._transcribe(audio, total, progress, language, out)
         _report(progress, total, total)
-        return language, _finalise(segments, total)
+        return language, out.segments
 
     def _transcribe(self, audio: np.ndarray, total: float, progress: Progress | None,
-                    language: str | None) -> tuple[str | None, list[Segment]]:
-        """(the language: `language`, else the one detected on the first speech; the segments)."""
+                    language: str | None, out: _Cleaned) -> str | None:
+        """The segments into `out` as they are decoded; the language: `language`, else the one
+        detected on the first speech."""
         raise NotImplementedError
 
 
@@ -327,6 +338,23 @@ def _ct2_version() -> str:
     import ctranslate2
 
     return ctranslate2.__version__
+
+
+class _LastEncoding:
+    """WhisperModel.encode, remembering its last input and output. To detect the language (none
+    set), faster-whisper encodes the first 30-s window, then encodes it again to transcribe it:
+    one encoder pass in seven on lecture.mp4 (0.47 s of 14)."""
+
+    def __init__(self, encode: Callable):
+        self.encode = encode
+        self.features: np.ndarray | None = None
+        self.output = None  # (a ctranslate2.StorageView)
+
+    def __call__(self, features: np.ndarray):  # noqa: ANN204 (a ctranslate2.StorageView)
+        if self.features is None or not np.array_equal(features, self.features):
+            self.output = self.encode(features)
+            self.features = np.array(features, copy=True)
+        return self.output
 
 
 class _FasterWhisper(_Backend):
@@ -364,6 +392,7 @@ class _FasterWhisper(_Backend):
             self.model = WhisperModel(ref, device=device, compute_type=self.compute_type,
                                       cpu_threads=_cpu_threads(o.cpu_threads))
             self.model.feature_extractor = BlockFeatures(**self.model.feat_kwargs)  # the same features, less memory
+            self.model.encode = _LastEncoding(self.model.encode)
             if device == "cuda":
                 # CTranslate2 sees a GPU through the driver alone and opens cuBLAS and cuDNN at the
                 # first computation: a machine with another CUDA (13) fails there, mid-index,
@@ -378,26 +407,28 @@ class _FasterWhisper(_Backend):
                              f"on {device}: {msg}") from exc
 
     def _transcribe(self, audio: np.ndarray, total: float, progress: Progress | None,
-                    language: str | None) -> tuple[str | None, list[Segment]]:
+                    language: str | None, out: _Cleaned) -> str | None:
         o = self.options
         if o.batch_size:
-            return self._transcribe_batched(audio, total, progress, language)
+            return self._transcribe_batched(audio, total, progress, language, out)
         if not o.vad:
             raw, info = self.model.transcribe(audio, vad_filter=False, **self._decoding(language))
-            return info.language, self._collect(raw, total, progress)
+            for segment in self._collect(raw, total, progress):
+                out.add(info.language, segment)
+            return info.language
         # What faster-whisper's vad_filter does (the same Silero options; the speech chunks,
         # joined, decoded, and the times mapped back), piece by piece: see _PIECE_S.
         from faster_whisper.transcribe import restore_speech_timestamps
 
-        segments = []
         for group, speech in _speech_pieces(audio, _PIECE_S, total, progress):  # (a longer stretch is cut at a pause)
             raw, info = self.model.transcribe(speech, vad_filter=False, **self._decoding(language))
             language = language or info.language  # detected on the first speech, then kept
-            segments += self._collect(restore_speech_timestamps(raw, group, SAMPLE_RATE), total, progress)
-        return language, segments
+            for segment in self._collect(restore_speech_timestamps(raw, group, SAMPLE_RATE), total, progress):
+                out.add(language, segment)
+        return language
 
     def _transcribe_batched(self, audio: np.ndarray, total: float, progress: Progress | None,
-                            language: str | None) -> tuple[str | None, list[Segment]]:
+                            language: str | None, out: _Cleaned) -> str | None:
         """The speech (the same VAD regions and pieces as sequential decoding) cut into clips of up
         to one 30-s window, decoded batch_size clips at a time (BatchedInferencePipeline): one
         encoder pass and one search over the whole batch. The temperature fallback has no batched
@@ -418,7 +449,6 @@ class _FasterWhisper(_Backend):
         o = self.options
         if self._batched is None:
             self._batched = BatchedInferencePipeline(self.model)
-        segments = []
         for group, speech in _speech_pieces(audio, _WINDOW_S, total, progress):
             clips = [{"start": offset / SAMPLE_RATE,
                       "end": (offset + sum(c["end"] - c["start"] for c in clip)) / SAMPLE_RATE}
@@ -427,10 +457,11 @@ class _FasterWhisper(_Backend):
                                                  without_timestamps=True, batch_size=o.batch_size,
                                                  **self._decoding(language))
             language = language or info.language  # detected on the first speech, then kept
-            for segment in _keep_in_chunks(self._collect(restore_speech_timestamps(raw, group, SAMPLE_RATE),
-                                                         total, progress), group):
-                segments += _sentences(segment)
-        return language, segments
+            for segment in _keep_in_chunks(list(self._collect(restore_speech_timestamps(raw, group, SAMPLE_RATE),
+                                                              total, progress)), group):
+                for sentence in _sentences(segment):
+                    out.add(language, sentence)
+        return language
 
     def _decoding(self, language: str | None) -> dict:
         o = self.options
@@ -438,14 +469,11 @@ class _FasterWhisper(_Backend):
                     temperature=list(o.temperature), condition_on_previous_text=False, word_timestamps=True)
 
     @staticmethod
-    def _collect(raw, total: float, progress: Progress | None) -> list[Segment]:  # noqa: ANN001 (faster-whisper segments)
-        segments: list[Segment] = []
+    def _collect(raw, total: float, progress: Progress | None) -> Iterator[Segment]:  # noqa: ANN001 (faster-whisper segments)
         for s in raw:  # a generator: decoding happens while iterating
             words = [Word(w.start, w.end, w.word, w.probability) for w in (s.words or [])]
-            segments.append(Segment(s.start, s.end, s.text, words, s.avg_logprob,
-                                    s.no_speech_prob))
+            yield Segment(s.start, s.end, s.text, words, s.avg_logprob, s.no_speech_prob)
             _report(progress, s.end, total)
-        return segments
 
 
 class _OpenAIWhisper(_Backend):
@@ -481,9 +509,8 @@ class _OpenAIWhisper(_Backend):
         )
 
     def _transcribe(self, audio: np.ndarray, total: float, progress: Progress | None,
-                    language: str | None) -> tuple[str | None, list[Segment]]:
+                    language: str | None, out: _Cleaned) -> str | None:
         o = self.options
-        segments: list[Segment] = []
         if o.vad:
             from faster_whisper.vad import SpeechTimestampsMap
 
@@ -517,10 +544,9 @@ class _OpenAIWhisper(_Backend):
                 if ts_map is not None:
                     start = ts_map.get_original_time(start)
                     end = ts_map.get_original_time(end, is_end=True)
-                segments.append(Segment(start, end, s["text"], words, s["avg_logprob"],
-                                        s["no_speech_prob"]))
+                out.add(language, Segment(start, end, s["text"], words, s["avg_logprob"], s["no_speech_prob"]))
             _report(progress, group[-1]["end"] / SAMPLE_RATE, total)
-        return language, segments
+        return language
 
 
 def normalize_text(text: str) -> str:
