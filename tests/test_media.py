@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 from factory import make_video
-from vmr.errors import MediaError
+from vmr.errors import MediaError, Stopped
 from vmr.ingest.media import SAMPLE_RATE, clip_grid, load_audio, scan_video
 from vmr.timecode import TimeSpan, format_clock
 
@@ -72,6 +74,19 @@ def test_audio_fills_one_buffer_whatever_length_the_file_claims(tmp_path, monkey
 def test_video_without_audio_has_no_audio(tmp_path):
     path = make_video(tmp_path / "silent.mp4", [i * 0.1 for i in range(10)])
     assert load_audio(path) is None
+
+
+def test_a_scan_told_to_stop_stops_at_the_next_frame(tmp_path):
+    path = make_video(tmp_path / "talk.mp4", [i * 0.1 for i in range(30)])
+    stop, seen = threading.Event(), []
+
+    def on_picture(index, frame):
+        seen.append(index)
+        stop.set()  # (another part of the analysis failed)
+
+    with pytest.raises(Stopped):
+        scan_video(path, 2.0, on_picture, stop)
+    assert seen == [0]
 
 
 def test_text_file_is_not_a_video(tmp_path):

@@ -18,6 +18,11 @@ class MediaError(VmrError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class Stopped(Exception):
+    """Raised inside a part of an analysis told to stop because another part failed or was
+    interrupted; the other part's error is the one that reaches the user."""
+
+
 class ModelError(VmrError):
     """Model weights that are missing, corrupt or cannot be loaded."""
 

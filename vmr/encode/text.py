@@ -96,6 +96,15 @@ def _blas_controller():  # noqa: ANN202 (a threadpoolctl.ThreadpoolController)
     return ThreadpoolController()
 
 
+def on_one_core():  # noqa: ANN201 (a threadpoolctl limit, used as a context)
+    """Within it, this thread's encoding runs on one core (numpy's BLAS, an engine's OpenMP):
+    beside Whisper, which a second thread would only slow down. It applies to the libraries
+    loaded when it is entered."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 _SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
                       "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
 
