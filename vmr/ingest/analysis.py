@@ -403,8 +403,10 @@ class Analyser:
         clock = StageClock()
         self.progress(name, "audio", 0, 1)
         with ThreadPoolExecutor(max_workers=1) as loader:
-            # Whisper, not loaded yet, loads while the audio is decoded: each keeps one core busy
-            # (lecture.mp4: 0.4-0.6 s and 0.2-0.3 s). A file without audio then loaded it for the next.
+            # Whisper, not loaded yet, loads while the audio is decoded (each keeps one core busy),
+            # and in another thread than this one: CTranslate2 transcribing in the thread that
+            # loaded it took lecture.mp4 in 12.8-14.3 s against 8.2-9.8 (the same words; cause
+            # unknown; README, "Indexing the sample"). A file without audio loads it for the next.
             loading = loader.submit(lambda: self.transcriber)
             audio = load_audio(path)
             clock.lap("audio")
