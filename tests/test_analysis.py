@@ -13,6 +13,7 @@ import pytest
 
 from vmr.ingest.analysis import (AHEAD_CLIPS, BESIDE_NICENESS, Analyser, IndexOptions, StageClock,
                                  _yield_to_whisper, speech_texts)
+from vmr.errors import Stopped
 from vmr.ingest.asr import Segment
 from vmr.timecode import TimeSpan
 
@@ -49,7 +50,7 @@ def encode_ahead(clips, said, slides, pause: float | None):
     speaking.start()
     if pause is None:
         speaking.join()
-    model, encoded = analyser._encode_ahead(heard, clips, slides, StageClock())
+    model, encoded = analyser._encode_ahead(heard, clips, slides, threading.Event(), StageClock())
     speaking.join()
     return batches, model, encoded
 
@@ -75,6 +76,17 @@ def test_clips_are_encoded_while_whisper_decodes_in_the_same_batches_whatever_th
     again, _, vectors = encode_ahead(clips, said, slides, pause=0.005)
     assert again == batches
     assert all(np.array_equal(vectors[text], encoded[text]) for text in encoded)
+
+
+def test_encoding_ahead_ends_when_the_analysis_stops():
+    clips, said, slides = lecture()
+    heard: queue.SimpleQueue = queue.SimpleQueue()
+    for segment in said:
+        heard.put(("en", segment))
+    stop = threading.Event()
+    stop.set()  # (Ctrl-C, or the other half failed): what is queued is not encoded
+    with pytest.raises(Stopped):
+        Analyser(IndexOptions())._encode_ahead(heard, clips, slides, stop, StageClock())
 
 
 def test_no_speech_encodes_nothing_ahead():

@@ -323,16 +323,16 @@ class Analyser:
         clock.charge("frames", -clock.seconds.get("slides", 0.0) - clock.seconds.get("load_ocr", 0.0))
         slides = slide_texts([(shot.start, shot.end, screens.get(shot.picture, ScreenText())) for shot in scan.shots])
         slide_clips = clip_slide_texts(slides, scan)
-        return scan, slides, slide_clips, *self._encode_ahead(heard, scan.clips, slide_clips, clock)
+        return scan, slides, slide_clips, *self._encode_ahead(heard, scan.clips, slide_clips, stop, clock)
 
     def _encode_ahead(self, heard: queue.SimpleQueue, clips: list[TimeSpan], slides: list[str],
-                      clock: StageClock) -> tuple[str | None, dict[str, np.ndarray]]:
+                      stop: threading.Event, clock: StageClock) -> tuple[str | None, dict[str, np.ndarray]]:
         """While Whisper decodes (until `heard` gives None), on one core, texts that
         `text_channels` will want: the slides' once the speech's language (and so the text model)
         is known, then the clips' sentences, AHEAD_CLIPS clips at a time once a sentence starting
         after them is heard. Whisper keeps under two cores busy (lecture.mp4: 1.5 of 2), and
         encoding there on one core left its time as it was, where two threads slowed it.
-        (the text model, vectors by text)."""
+        Ends with Stopped once `stop` is set. (the text model, vectors by text)."""
         model: str | None = None
         encoded: dict[str, np.ndarray] = {}
         said: list[Segment] = []
@@ -340,6 +340,8 @@ class Analyser:
         done = 0  # clips encoded
         with contextlib.ExitStack() as one_core:
             while (item := heard.get()) is not None:
+                if stop.is_set():
+                    raise Stopped
                 language, segment = item
                 if model is None:
                     model = self.options.text_model_for(language)
