@@ -444,13 +444,12 @@ class Analyser:
         (one long sentence, one slide): each distinct text is encoded once, and not at all where
         `encoded` (vectors by text, from `model`) has it; each vector made is added to it."""
         encoded = {} if encoded is None else encoded
-        new = sorted({t for t in texts if t} - encoded.keys())
+        new = {t for t in texts if t} - encoded.keys()
         self.progress(name, "encode", 0, len(new))
         if new:
             encoder = self.encoder(model)
             clock.lap("load_encoder")
-            encoded.update(zip(new, encoder.encode(new)))
-            clock.lap("encode")
+            self._encode_new(encoder, texts, encoded, clock)
         return {i: encoded[t] for i, t in enumerate(texts) if t}
 
     def visual_channel(self, path: Path, keyframe_times: list[float], clock: StageClock) -> ChannelVectors:
