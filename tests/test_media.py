@@ -78,15 +78,20 @@ def test_video_without_audio_has_no_audio(tmp_path):
 
 def test_a_scan_told_to_stop_stops_at_the_next_frame(tmp_path):
     path = make_video(tmp_path / "talk.mp4", [i * 0.1 for i in range(30)])
-    stop, seen = threading.Event(), []
+    stop, seen, frames = threading.Event(), [], []
 
     def on_picture(index, frame):
         seen.append(index)
         stop.set()  # (another part of the analysis failed)
 
+    def each_frame():
+        frames.append(len(frames))
+        if stop.is_set():
+            raise Stopped
+
     with pytest.raises(Stopped):
-        scan_video(path, 2.0, on_picture, stop)
-    assert seen == [0]
+        scan_video(path, 2.0, on_picture, each_frame)
+    assert seen == [0] and frames == [0, 1]
 
 
 def test_text_file_is_not_a_video(tmp_path):

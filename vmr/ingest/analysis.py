@@ -4,16 +4,14 @@ writer (`vmr.catalogue.writer`)."""
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import itertools
 import os
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +33,8 @@ AUTO = "auto"
 # While Whisper decodes, the clip texts already heard are encoded this many clips at a time: a
 # batch whatever the timing, so that an index run's vectors do not depend on it.
 AHEAD_CLIPS = 16
+# Frames that may wait for the OCR thread (each a whole picture: 2.7 MB at 720p).
+READ_AHEAD = 2
 MULTILINGUAL_MODEL = "multilingual-e5-small"  # vmr.encode.e5.E5_MODEL, the one multilingual offline
 
 
@@ -190,21 +190,33 @@ class _HeapTrim:
             self.last = now
 
 
-# How much lower than Whisper's the priority (nice) of the thread reading the frames and the
-# slides is. Beside Whisper on two cores it took lecture.mp4 from 18.1 to 17.0 s (medians of eight
-# interleaved runs each; README, "Indexing the sample").
-BESIDE_NICENESS = 10
+class Turns:
+    """Whisper's turn on the cores: while it decodes, the rest of the analysis (the frames,
+    the slides, the encoding) waits at its next step. Whisper keeps every core busy in short
+    parallel steps, and a step of any other thread on one of them stalls it on all: beside a
+    thread at nice +10 the long lecture's speech took 160 s, alone 126 (README, "Indexing the
+    sample"). Nothing waits on a file without speech, before Whisper starts, or after."""
 
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self._free = threading.Event()
+        self._free.set()
 
-def _yield_to_whisper() -> None:
-    """This thread at a lower priority than the rest of the process (Linux gives each thread
-    its own niceness; elsewhere nothing changes)."""
-    if sys.platform.startswith("linux"):
-        me = threading.get_native_id()
+    @contextlib.contextmanager
+    def whisper(self):  # noqa: ANN201 (a context)
+        self._free.clear()
         try:
-            os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + BESIDE_NICENESS))
-        except OSError:  # (not allowed: the same priority, as before)
-            pass
+            yield
+        finally:
+            self._free.set()
+
+    def wait(self) -> None:
+        """Returns once Whisper is not decoding; raises Stopped once the analysis is told to stop."""
+        while True:
+            if self.stop.is_set():
+                raise Stopped
+            if self._free.wait(0.1):
+                return
 
 
 class Analyser:
@@ -253,10 +265,11 @@ class Analyser:
 
     def analyse(self, path: Path, stat: os.stat_result | None = None, digest: str | None = None,
                 clock: StageClock | None = None) -> VideoAnalysis:
-        """Two halves at once: what is said (`_listen`: the audio decoded and transcribed) and,
-        in a thread that yields to it, what is seen (`_look`: the frames decoded, the OCR of
-        each new picture, then the encoding of what Whisper has said so far). Whisper keeps
-        under two cores busy and goes as fast as it can: the rest fills the cores it leaves."""
+        """Three threads: what is said (`_listen`: the audio decoded and transcribed), what is
+        seen (`_look`: the frames decoded and the OCR of each new picture) and the encoding of
+        what Whisper has said (`_encode_ahead`). While Whisper decodes, it has the cores to
+        itself (`Turns`); the rest goes before (the first picture proves the file a video) and
+        after it, the frames, the slides and the encoding each in a thread."""
         name = str(path)
         clock = clock or StageClock()
         if self.options.visual_model:  # a model that cannot load fails now, before any Whisper work
@@ -268,20 +281,22 @@ class Analyser:
         seen, stop = threading.Event(), threading.Event()
         heard: queue.SimpleQueue[tuple[str | None, Segment] | None] = queue.SimpleQueue()
         trim = _HeapTrim()
-        # Both threads are made here: a thread starts at the priority of the one that makes it.
-        with ThreadPoolExecutor(max_workers=1) as speech, \
-                ThreadPoolExecutor(max_workers=1, initializer=_yield_to_whisper) as beside:
-            listening = speech.submit(self._listen, name, path, seen, stop, trim, lambda *said: heard.put(said))
+        ahead_clock, turns = StageClock(), Turns(stop)
+        with ThreadPoolExecutor(max_workers=3) as threads:
+            listening = threads.submit(self._listen, name, path, seen, turns, trim, lambda *said: heard.put(said))
             listening.add_done_callback(lambda _: heard.put(None))
-            looking = beside.submit(self._look, name, path, seen, stop, trim, heard, clock)
+            looking = threads.submit(self._look, name, path, seen, turns, trim, clock)
+            ahead = threads.submit(self._encode_ahead, heard, self.options.clip_seconds, turns, ahead_clock)
             try:
-                scan, slides, slide_clips, ahead_model, encoded = looking.result()
+                scan, slides, slide_clips = looking.result()
                 has_audio, transcript, seconds = listening.result()
-            except BaseException:  # a damaged file, Ctrl-C: each half stops at its next step
+                ahead_model, encoded = ahead.result()
+            except BaseException:  # a damaged file, Ctrl-C: each thread stops at its next step
                 stop.set()
                 seen.set()
                 raise
-        clock.seconds.update(seconds)
+        for stage, spent in itertools.chain(seconds.items(), ahead_clock.seconds.items()):
+            clock.charge(stage, spent)
         clock.skip()
         model = self.options.text_model_for(transcript.language if transcript and transcript.segments else None)
         if model != ahead_model:
@@ -296,52 +311,67 @@ class Analyser:
         return VideoAnalysis(name, stat.st_size, stat.st_mtime, digest, scan, has_audio,
                              transcript, slides, channels, clock.seconds, chapters)
 
-    def _look(self, name: str, path: Path, seen: threading.Event, stop: threading.Event,
-              trim: Callable[[], None], heard: queue.SimpleQueue,
-              clock: StageClock) -> tuple[VideoScan, list[SlideSpan], list[str], str | None, dict[str, np.ndarray]]:
-        """The seen half of `analyse`: the scan, with the OCR of each new picture, and the slide
-        text, then `_encode_ahead`. `seen` is set at the first picture: the file is a video,
-        worth transcribing. (the scan, the slides, the slide text at each clip, and what
-        `_encode_ahead` gives)."""
-        screens: dict[int, ScreenText] = {}
+    def _look(self, name: str, path: Path, seen: threading.Event, turns: Turns,
+              trim: Callable[[], None], clock: StageClock) -> tuple[VideoScan, list[SlideSpan], list[str]]:
+        """What is seen: the scan, the OCR of each new picture in a thread of its own (once
+        Whisper is done, the frames and the slides each have a core), and the slide text. `seen` is set at the first picture: the file is a video, worth transcribing.
+        (the scan, the slides, the slide text at each clip)."""
+        reading: dict[int, Future[ScreenText]] = {}
+        room = threading.Semaphore(READ_AHEAD)
+        waited = 0.0  # by the scan, for its turn or the OCR: not the frames' time
 
-        def on_picture(index: int, frame: np.ndarray) -> None:
-            seen.set()
-            if self.options.ocr:
+        def wait(ready: Callable[[], bool] = lambda: True) -> None:
+            nonlocal waited
+            started = time.perf_counter()
+            turns.wait()
+            while not ready():
+                turns.wait()
+            waited += time.perf_counter() - started
+
+        def read(frame: np.ndarray) -> ScreenText:
+            try:
+                turns.wait()
                 started = time.perf_counter()
                 reader = self.reader  # (loaded at the first picture, while the audio is decoded)
                 loaded = time.perf_counter()
-                screens[index] = reader.read(frame)
+                shown = reader.read(frame)
                 clock.charge("load_ocr", loaded - started)
                 clock.charge("slides", time.perf_counter() - loaded)
-            trim()
+                trim()
+                return shown
+            finally:
+                room.release()
 
-        self.progress(name, "frames", 0, 1)
-        clock.skip()
-        scan = scan_video(path, self.options.clip_seconds, on_picture, stop)
-        clock.lap("frames")
-        clock.charge("frames", -clock.seconds.get("slides", 0.0) - clock.seconds.get("load_ocr", 0.0))
+        with ThreadPoolExecutor(max_workers=1) as ocr:
+            def on_picture(index: int, frame: np.ndarray) -> None:
+                seen.set()
+                if self.options.ocr:
+                    wait(lambda: room.acquire(timeout=0.1))  # at most READ_AHEAD frames wait for the OCR
+                    reading[index] = ocr.submit(read, frame)
+                trim()
+
+            self.progress(name, "frames", 0, 1)
+            started = time.perf_counter()
+            scan = scan_video(path, self.options.clip_seconds, on_picture, wait)
+            clock.charge("frames", time.perf_counter() - started - waited)
+            screens = {index: shown.result() for index, shown in reading.items()}
         slides = slide_texts([(shot.start, shot.end, screens.get(shot.picture, ScreenText())) for shot in scan.shots])
-        slide_clips = clip_slide_texts(slides, scan)
-        return scan, slides, slide_clips, *self._encode_ahead(heard, scan.clips, slide_clips, stop, clock)
+        return scan, slides, clip_slide_texts(slides, scan)
 
-    def _encode_ahead(self, heard: queue.SimpleQueue, clips: list[TimeSpan], slides: list[str],
-                      stop: threading.Event, clock: StageClock) -> tuple[str | None, dict[str, np.ndarray]]:
-        """While Whisper decodes (until `heard` gives None), on one core, texts that
-        `text_channels` will want: the slides' once the speech's language (and so the text model)
-        is known, then the clips' sentences, AHEAD_CLIPS clips at a time once a sentence starting
-        after them is heard. Whisper keeps under two cores busy (lecture.mp4: 1.5 of 2), and
-        encoding there on one core left its time as it was, where two threads slowed it.
-        Ends with Stopped once `stop` is set. (the text model, vectors by text)."""
+    def _encode_ahead(self, heard: queue.SimpleQueue, clip_seconds: float, turns: Turns,
+                      clock: StageClock) -> tuple[str | None, dict[str, np.ndarray]]:
+        """As Whisper's sentences come (until `heard` gives None), on one core, the clips' texts
+        that `text_channels` will want, AHEAD_CLIPS clips of `clip_seconds` at a time once a
+        sentence starting after them is heard (the grid's last clip, which may be longer, is
+        encoded again after the speech if its text differs), each batch in its turn (`Turns`):
+        beside the frames and the slides once Whisper is done. Ends with Stopped once the
+        analysis is told to stop. (the text model, vectors by text)."""
         model: str | None = None
         encoded: dict[str, np.ndarray] = {}
         said: list[Segment] = []
-        ends = [clip.end for clip in clips]
         done = 0  # clips encoded
         with contextlib.ExitStack() as one_core:
             while (item := heard.get()) is not None:
-                if stop.is_set():
-                    raise Stopped
                 language, segment = item
                 if model is None:
                     model = self.options.text_model_for(language)
@@ -349,10 +379,11 @@ class Analyser:
                     encoder = self.encoder(model)
                     clock.lap("load_encoder")
                     one_core.enter_context(on_one_core())  # (entered once the encoder's libraries are loaded)
-                    self._encode_new(encoder, slides, encoded, clock)
                 said.append(segment)
-                while (ready := done + AHEAD_CLIPS) <= bisect.bisect_right(ends, segment.start):
-                    self._encode_new(encoder, speech_texts(said, clips[done:ready]), encoded, clock)
+                while (ready := done + AHEAD_CLIPS) * clip_seconds <= segment.start:
+                    clips = [TimeSpan(i * clip_seconds, (i + 1) * clip_seconds) for i in range(done, ready)]
+                    turns.wait()
+                    self._encode_new(encoder, speech_texts(said, clips), encoded, clock)
                     done = ready
         return model, encoded
 
@@ -395,12 +426,12 @@ class Analyser:
                                              (Channel.CHAPTER, found.chapter_vectors)) if vectors}
         return found.chapters, channels
 
-    def _listen(self, name: str, path: Path, seen: threading.Event, stop: threading.Event,
+    def _listen(self, name: str, path: Path, seen: threading.Event, turns: Turns,
                 trim: Callable[[], None], heard: Heard) -> tuple[bool, Transcript | None, dict]:
-        """(has audio, transcript or None, seconds per stage): the speech half of `analyse`,
-        from the first picture seen; each segment also to `heard` as soon as it is decoded."""
+        """(has audio, transcript or None, seconds per stage): what is said, from the first
+        picture seen; each segment also to `heard` as soon as it is decoded."""
         seen.wait()
-        if stop.is_set():
+        if turns.stop.is_set():
             raise Stopped
         clock = StageClock()
         self.progress(name, "audio", 0, 1)
@@ -419,17 +450,18 @@ class Analyser:
 
         def progress(stage: str) -> Callable[[float, float], None]:
             def report(done: float, total: float) -> None:
-                if stop.is_set():
+                if turns.stop.is_set():
                     raise Stopped
                 self.progress(name, stage, done, total)
                 trim()
             return report
 
-        transcript = transcriber.transcribe(audio, progress=progress("speech"), heard=heard)
-        clock.lap("speech")
-        if transcript.segments and self.options.translates(transcript.language):
-            transcript.translation = transcriber.translate(audio, progress=progress("translate"))
-            clock.lap("translate")
+        with turns.whisper():
+            transcript = transcriber.transcribe(audio, progress=progress("speech"), heard=heard)
+            clock.lap("speech")
+            if transcript.segments and self.options.translates(transcript.language):
+                transcript.translation = transcriber.translate(audio, progress=progress("translate"))
+                clock.lap("translate")
         return True, transcript, clock.seconds
 
     def _speech_texts(self, scan: VideoScan, transcript: Transcript | None) -> list[str]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from vmr.errors import MediaError, Stopped
+from vmr.errors import MediaError
 from vmr.timecode import TimeSpan
 
 SAMPLE_RATE = 16_000  # what Whisper and every speech model here expect
@@ -204,11 +203,11 @@ def _scan_decoder_params() -> list[int]:
 
 
 def scan_video(path: str | Path, clip_seconds: float = 2.0, on_picture: OnPicture | None = None,
-               stop: threading.Event | None = None) -> VideoScan:
+               each_frame: Callable[[], None] | None = None) -> VideoScan:
     """Read every frame's timestamp from the stream (variable frame rate safe), pick a
     keyframe per clip and find where the picture changes (`on_picture` sees each distinct
-    picture once). Raises MediaError for what is not a decodable video, and Stopped at the next
-    frame once `stop` is set."""
+    picture once). Raises MediaError for what is not a decodable video. `each_frame` is called
+    at each frame: it may wait (while Whisper has the cores) or end the scan (Stopped)."""
     import cv2
 
     capture = cv2.VideoCapture(str(path), cv2.CAP_ANY, _scan_decoder_params())
@@ -223,8 +222,8 @@ def scan_video(path: str | Path, clip_seconds: float = 2.0, on_picture: OnPictur
     changes = PictureChanges(on_picture)
     try:
         for t in _frame_times(capture):
-            if stop is not None and stop.is_set():
-                raise Stopped
+            if each_frame is not None:
+                each_frame()
             times.append(t)
             clip = int(t // clip_seconds)
             middle = (clip + 0.5) * clip_seconds
