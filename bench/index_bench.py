@@ -118,7 +118,7 @@ def main() -> int:
         for r in results[name]:
             for stage, seconds in r["seconds"].items():
                 stages.setdefault(stage, []).append(seconds)
-        lines += ["", f"### {name}: seconds per stage (medians; speech runs beside frames and slides)", "",
+        lines += ["", f"### {name}: seconds per stage (medians; the stages overlap: frames, slides and encode run before and after speech)", "",
                   "| stage | seconds | s per minute of video |", "|---|---:|---:|"]
         lines += [f"| {stage} | {med(v):.2f} | {med(v) / minutes:.2f} |" for stage, v in stages.items()]
     return write_report(lines, args.out)

@@ -64,7 +64,7 @@ def main() -> int:
     for r in results["vmr"]:
         for stage, seconds in r["seconds"].items():
             stages.setdefault(stage, []).append(seconds)
-    lines += ["", "vmr's stages (speech runs beside frames and slides):", "",
+    lines += ["", "vmr's stages (they overlap: frames, slides and encode run before and after speech):", "",
               "| stage | seconds | s per minute of video |", "|---|---:|---:|"]
     lines += [f"| {stage} | {med(v):.1f} | {med(v) / minutes:.2f} |" for stage, v in stages.items()]
     return write_report(lines, args.out)

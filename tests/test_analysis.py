@@ -114,3 +114,37 @@ def test_while_whisper_decodes_the_rest_waits_for_its_turn():
         stop.set()  # (Ctrl-C): the waiting ends
         with pytest.raises(Stopped):
             turns.wait()
+
+
+def test_the_frames_wait_while_whisper_decodes_and_go_on_after(tmp_path, monkeypatch):
+    from factory import make_video
+
+    from vmr.ingest import analysis
+    from vmr.ingest.asr import Transcript
+
+    video = make_video(tmp_path / "talk.mp4", [i * 0.02 for i in range(3000)], audio_seconds=60.0)
+    frames: list[float] = []  # when each frame was scanned
+    scan_video = analysis.scan_video
+
+    def slow_scan(path, clip_seconds, on_picture, each_frame):
+        def frame() -> None:
+            each_frame()
+            frames.append(time.monotonic())
+            time.sleep(0.001)  # (a frame of a long lecture takes about as long)
+        return scan_video(path, clip_seconds, on_picture, frame)
+
+    class Whisper:
+        note = None
+
+        def transcribe(self, audio, progress=None, heard=None):
+            self.decoded = (time.monotonic(), time.sleep(1.0), time.monotonic())[::2]
+            return Transcript(None, [], "faster-whisper", "base")
+
+    monkeypatch.setattr(analysis, "scan_video", slow_scan)
+    analyser = Analyser(IndexOptions(ocr=False, chapters=False))
+    analyser._transcriber = whisper = Whisper()
+    scanned = analyser.analyse(video).scan
+    start, end = whisper.decoded
+    assert scanned.frame_count == len(frames) == 3000
+    assert frames[0] < start and frames[-1] > end  # the scan began before and ended after
+    assert not [t for t in frames if start + 0.05 < t < end]  # (a frame begun may end)
