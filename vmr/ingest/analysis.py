@@ -194,8 +194,8 @@ class Turns:
     """Whisper's turn on the cores: while it decodes, the rest of the analysis (the frames,
     the slides, the encoding) waits at its next step. Whisper keeps every core busy in short
     parallel steps, and a step of any other thread on one of them stalls it on all: beside a
-    thread at nice +10 the long lecture's speech took 160 s, alone 126 (README, "Indexing the
-    sample"). Nothing waits on a file without speech, before Whisper starts, or after."""
+    thread at nice +10 the long lecture's speech took 145-160 s, with the rest waiting 128-140
+    (README, "Indexing the sample"). Nothing waits before Whisper starts, or after."""
 
     def __init__(self, stop: threading.Event):
         self.stop = stop
@@ -314,8 +314,9 @@ class Analyser:
     def _look(self, name: str, path: Path, seen: threading.Event, turns: Turns,
               trim: Callable[[], None], clock: StageClock) -> tuple[VideoScan, list[SlideSpan], list[str]]:
         """What is seen: the scan, the OCR of each new picture in a thread of its own (once
-        Whisper is done, the frames and the slides each have a core), and the slide text. `seen` is set at the first picture: the file is a video, worth transcribing.
-        (the scan, the slides, the slide text at each clip)."""
+        Whisper is done, the frames and the slides each have a core), and the slide text.
+        `seen` is set at the first picture: the file is a video, worth transcribing. (the scan,
+        the slides, the slide text at each clip)."""
         reading: dict[int, Future[ScreenText]] = {}
         room = threading.Semaphore(READ_AHEAD)
         waited = 0.0  # by the scan, for its turn or the OCR: not the frames' time
