@@ -137,7 +137,9 @@ def test_the_frames_wait_while_whisper_decodes_and_go_on_after(tmp_path, monkeyp
         note = None
 
         def transcribe(self, audio, progress=None, heard=None):
-            self.decoded = (time.monotonic(), time.sleep(1.0), time.monotonic())[::2]
+            started = time.monotonic()
+            time.sleep(1.0)
+            self.decoded = (started, time.monotonic())
             return Transcript(None, [], "faster-whisper", "base")
 
     monkeypatch.setattr(analysis, "scan_video", slow_scan)

@@ -98,8 +98,8 @@ def _blas_controller():  # noqa: ANN202 (a threadpoolctl.ThreadpoolController)
 
 def on_one_core():  # noqa: ANN201 (a threadpoolctl limit, used as a context)
     """Within it, this thread's encoding runs on one core (numpy's BLAS, an engine's OpenMP):
-    beside Whisper, which a second thread would only slow down. It applies to the libraries
-    loaded when it is entered."""
+    beside the frames' decoding and the OCR, each in a thread of its own, where a second thread
+    would only compete for the cores. It applies to the libraries loaded when it is entered."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1)

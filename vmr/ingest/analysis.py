@@ -30,8 +30,8 @@ from vmr.timecode import TimeSpan
 
 
 AUTO = "auto"
-# While Whisper decodes, the clip texts already heard are encoded this many clips at a time: a
-# batch whatever the timing, so that an index run's vectors do not depend on it.
+# The clip texts Whisper has decoded are encoded this many clips at a time, in their turn (once
+# Whisper is done): a batch whatever the timing, so that an index run's vectors do not depend on it.
 AHEAD_CLIPS = 16
 # Frames that may wait for the OCR thread (each a whole picture: 2.7 MB at 720p).
 READ_AHEAD = 2

@@ -37,7 +37,8 @@ __all__ = [
 
 Progress = Callable[[float, float], None]  # (seconds_done, seconds_total)
 # (language, segment): each segment of the transcript as soon as it is decoded and cleaned, so
-# that the caller can work on the first sentences while Whisper decodes the next.
+# that the caller has the first sentences before the last is decoded (an index run picks its
+# text model by the first one's language, and groups the clips' texts as they come).
 Heard = Callable[[str | None, "Segment"], None]
 
 MIN_AUDIO_SECONDS = 0.2  # shorter input is returned as an empty transcript

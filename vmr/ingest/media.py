@@ -191,10 +191,11 @@ def _frame_times(capture) -> Iterator[float]:  # noqa: ANN001 (a cv2.VideoCaptur
 
 
 def _scan_decoder_params() -> list[int]:
-    """FFmpeg's decoding threads for the scan. It runs beside Whisper, which takes every core: on
-    two cores FFmpeg's own threads only compete with it, and one thread decoded lecture.mp4 with
-    1.5-2.6 s of CPU against 2.8-3.2 s, in about the same wall time. With more cores, FFmpeg's
-    default (a thread per core)."""
+    """FFmpeg's decoding threads for the scan. It shares the cores with the OCR and the encoding
+    (and with Whisper's loading before it decodes): on two cores FFmpeg's own threads only
+    compete with them, and one thread decoded lecture.mp4 with 1.5-2.6 s of CPU against 2.8-3.2
+    s, in about the same wall time (measured beside Whisper). With more cores, FFmpeg's default
+    (a thread per core)."""
     import cv2
 
     from vmr.models.devices import usable_cores

@@ -118,7 +118,8 @@ class SlideReader:
         self.recogniser = recogniser
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         # Slides are upright: the angle classifier is loaded (RapidOCR insists) but never run.
-        # One ONNX thread by default, because OCR runs beside Whisper, which has the other cores.
+        # One ONNX thread by default: after Whisper, OCR shares the cores with the frames'
+        # decoding and the encoding, each in a thread of its own.
         # Lines are read one at a time: in RapidOCR's batches of 6 each line is padded to the
         # widest, and recognition took 1.5x as long (lecture.mp4: 4.6-6.0 s against 3.0-3.4 s
         # in fresh processes, the same text).
