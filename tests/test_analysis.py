@@ -11,29 +11,43 @@ import numpy as np
 import pytest
 
 from vmr.ingest.analysis import AHEAD_CLIPS, Analyser, IndexOptions, StageClock, Turns, speech_texts
+from vmr.channels import Channel
 from vmr.errors import Stopped
-from vmr.ingest.asr import Segment
+from vmr.ingest.asr import Segment, Word
+from vmr.ingest.structure import sentences_of, whole_passage_vectors
 from vmr.timecode import TimeSpan
 
 TOPICS = ["volcanoes erupt when magma rises", "the printing press spread books",
           "sleep clears the brain of waste", "inflation erodes what money buys"]
 
 
-def lecture(seconds: float = 100.0) -> tuple[list[TimeSpan], list[Segment]]:
-    """A 2-s clip grid, a sentence every 3.1 s (so most clips hold two)."""
+def lecture(seconds: float = 100.0, timed_words: bool = False) -> tuple[list[TimeSpan], list[Segment]]:
+    """A 2-s clip grid, a sentence every 3.1 s (so most clips hold two); its words timed evenly
+    across it with `timed_words`."""
     clips = [TimeSpan(t, t + 2.0) for t in np.arange(0.0, seconds, 2.0)]
-    said = [Segment(t, t + 2.9, f"Sentence {i}: {TOPICS[i % 4]}.") for i, t in enumerate(np.arange(0.5, seconds - 3, 3.1))]
+    said = []
+    for i, t in enumerate(np.arange(0.5, seconds - 3, 3.1)):
+        text = f"Sentence {i}: {TOPICS[i % 4]}."
+        step = 2.9 / len(text.split())
+        words = [Word(t + k * step, t + (k + 1) * step, word, 1.0) for k, word in enumerate(text.split())]
+        said.append(Segment(t, t + 2.9, text, words if timed_words else []))
     return clips, said
+
+
+def spy(encoder) -> list[list[str]]:  # noqa: ANN001 (a TextEncoder)
+    """The batches `encoder` is given from now on, in order."""
+    batches: list[list[str]] = []
+    encode = encoder.encode
+    encoder.encode = lambda texts: batches.append(list(texts)) or encode(texts)
+    return batches
 
 
 def encode_ahead(said, pause: float | None):
     """`_encode_ahead` fed by a thread that hears a sentence every `pause` seconds (None: all
-    heard before it starts): (the batches encoded, in order; the model; the vectors by text)."""
+    heard before it starts): (the batches encoded, in order; the model; the vectors by text;
+    the whole passages' vectors)."""
     analyser = Analyser(IndexOptions())
-    encoder = analyser.encoder("all-MiniLM-L6-v2")
-    batches: list[list[str]] = []
-    encode = encoder.encode
-    encoder.encode = lambda texts: batches.append(list(texts)) or encode(texts)
+    batches = spy(analyser.encoder("all-MiniLM-L6-v2"))
     heard: queue.SimpleQueue = queue.SimpleQueue()
 
     def whisper() -> None:
@@ -47,14 +61,14 @@ def encode_ahead(said, pause: float | None):
     speaking.start()
     if pause is None:
         speaking.join()
-    model, encoded = analyser._encode_ahead(heard, 2.0, Turns(threading.Event()), StageClock())
+    model, encoded, whole = analyser._encode_ahead(heard, 2.0, Turns(threading.Event()), StageClock())
     speaking.join()
-    return batches, model, encoded
+    return batches, model, encoded, whole
 
 
 def test_clips_are_encoded_while_whisper_decodes_in_the_same_batches_whatever_the_timing():
     clips, said = lecture()
-    batches, model, encoded = encode_ahead(said, pause=None)
+    batches, model, encoded, _ = encode_ahead(said, pause=None)
     assert model == "all-MiniLM-L6-v2"  # (the language says which model)
     # whole blocks of clips whose sentences are all heard (a block ends before the last
     # sentence starts)
@@ -69,9 +83,29 @@ def test_clips_are_encoded_while_whisper_decodes_in_the_same_batches_whatever_th
     # the clips after the last block are left to the encoding after the speech
     assert set(speech_texts(said, clips[blocks * AHEAD_CLIPS:])) - seen
     # Whisper far ahead or sentence by sentence: the same batches, the same vectors to the bit
-    again, _, vectors = encode_ahead(said, pause=0.005)
+    again, _, vectors, _ = encode_ahead(said, pause=0.005)
     assert again == batches
     assert all(np.array_equal(vectors[text], encoded[text]) for text in encoded)
+
+
+def test_the_whole_passages_are_encoded_once_whisper_is_done():
+    """Once Whisper is done, the encoding thread (on one core, beside the frames and the slides)
+    makes the passages' first call, as if no chapter cut them: the vectors are the ones the main
+    thread makes, to the bit, and the structure given them is the one made without them."""
+    clips, said = lecture(timed_words=True)
+    batches, model, encoded, whole = encode_ahead(said, pause=None)
+    words = [(w.start, w.end, w.text) for s in said for w in s.words]
+    alone = whole_passage_vectors(words, Analyser(IndexOptions()).encoder(model).encode)
+    assert len(whole) == len(sentences_of(words)) == len(said) and np.array_equal(whole, alone)
+    analyser = Analyser(IndexOptions())
+    made = spy(analyser.encoder(model))
+    chapters, channels = analyser.structure("l", words, [], clips, 100.0, StageClock(), model, dict(encoded), whole)
+    assert made and batches[-1] not in made  # (the whole passages are not encoded again)
+    again, plain = Analyser(IndexOptions()).structure("l", words, [], clips, 100.0, StageClock(), model)
+    assert chapters == again and channels.keys() == plain.keys() == {Channel.PASSAGE, Channel.CHAPTER}
+    for channel, found in channels.items():
+        assert found.vectors.keys() == plain[channel].vectors.keys()
+        assert all(np.array_equal(vector, plain[channel].vectors[i]) for i, vector in found.vectors.items())
 
 
 def test_encoding_ahead_ends_when_the_analysis_stops():
@@ -86,8 +120,8 @@ def test_encoding_ahead_ends_when_the_analysis_stops():
 
 
 def test_no_speech_encodes_nothing_ahead():
-    batches, model, encoded = encode_ahead([], pause=None)
-    assert (batches, model, encoded) == ([], None, {})
+    batches, model, encoded, whole = encode_ahead([], pause=None)
+    assert (batches, model, encoded, whole) == ([], None, {}, None)
 
 
 def test_while_whisper_decodes_the_rest_waits_for_its_turn():

@@ -27,6 +27,7 @@ GAP = (80.0, 96.0)
 EDGE = 0.6  # VAD keeps 0.4 s of padding around speech; word edges may reach into it
 
 GREEDY = dict(beam_size=1, temperature=(0.0,))
+SEQUENTIAL = dict(batch_size=0)  # one 30-s window after another (the default decodes two clips at a time)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -134,7 +135,7 @@ def test_converted_openai_whisper_equals_faster_whisper(lecture):
     faster-whisper default on CPU is int8, which is a different model numerically)."""
     ours = transcribe(lecture, INTRO, backend="openai-whisper", model="tiny.en", **GREEDY)
     theirs = transcribe(lecture, INTRO, backend="faster-whisper", model="tiny.en",
-                        compute_type="float32", **GREEDY)
+                        compute_type="float32", **GREEDY, **SEQUENTIAL)
     assert normalize_text(ours.text) == normalize_text(theirs.text)
     # the same words get nearly the same times (DTW over the same cross-attention)
     for a, b in zip(ours.words, theirs.words):
@@ -156,11 +157,12 @@ def test_no_words_inside_the_sample_silence(lecture, backend):
         assert w.end <= start + EDGE or w.start >= end - EDGE, (w, start, end)
 
 
-def test_long_speech_is_decoded_in_pieces_on_the_recording_s_timeline(lecture, monkeypatch):
+@pytest.mark.parametrize("decoding", [SEQUENTIAL, {}], ids=["sequential", "batched"])
+def test_long_speech_is_decoded_in_pieces_on_the_recording_s_timeline(lecture, monkeypatch, decoding):
     """faster-whisper gets the speech in pieces (its features of 40 minutes would take over a
     gigabyte): the words of every piece land at their times in the whole recording."""
     monkeypatch.setattr(asr, "_PIECE_S", 8.0)  # the intro's ~25 s of speech in 3-4 pieces
-    t = transcriber(model="tiny.en", **GREEDY).transcribe(cut(lecture[0], INTRO))
+    t = transcriber(model="tiny.en", **GREEDY, **decoding).transcribe(cut(lecture[0], INTRO))
     check_intro(lecture, t, max_wer=0.3)
     starts = [s["start"] for s in lecture[1]["sentences"] if s["end"] <= INTRO[1]]
     for sentence_start in starts:  # every sentence begins with a word near its start
@@ -168,12 +170,13 @@ def test_long_speech_is_decoded_in_pieces_on_the_recording_s_timeline(lecture, m
 
 
 def test_detecting_the_language_costs_no_second_encoder_pass(lecture):
-    """faster-whisper encodes the first window to detect the language, then again to transcribe
-    it; the second pass is the first's output, and the words are the same."""
+    """Sequential decoding: faster-whisper encodes the first window to detect the language, then
+    again to transcribe it; the second pass is the first's output, and the words are the same.
+    (Batched decoding encodes its clips two at a time, so it pays the one pass per video.)"""
     audio = cut(lecture[0], (0.0, 70.0))  # over 30 s of speech: the first window is full
     runs = {}
     for language in (None, "en"):
-        t = transcriber(language=language, **GREEDY)
+        t = transcriber(language=language, **GREEDY, **SEQUENTIAL)
         passes = []
         encode = t.model.encode.encode
         t.model.encode.encode = lambda features: passes.append(features.shape) or encode(features)
@@ -244,7 +247,7 @@ def test_batched_decoding_hears_every_sentence_of_the_lecture(lecture):
     audio, truth = lecture
     full = (0.0, audio.size / SAMPLE_RATE)
     batched = transcribe(lecture, full, model="tiny.en", batch_size=4, **GREEDY)
-    sequential = transcribe(lecture, full, model="tiny.en", **GREEDY)
+    sequential = transcribe(lecture, full, model="tiny.en", **GREEDY, **SEQUENTIAL)
     check_timestamps(batched, full[1])
     ref = reference(truth, full)
     assert wer(ref, batched.text) <= wer(ref, sequential.text) + 0.02, batched.text

@@ -101,6 +101,39 @@ def test_known_chapters_give_the_index_runs_clip_vectors(spoken):
     assert len(found.passage_vectors) > len(clips) // 2 if spoken else not found.passage_vectors
 
 
+def test_passages_encoded_before_the_chapters_are_known_are_the_same_bit_for_bit():
+    """An index run encodes the passages as if no chapter cut them while the slides are still
+    being read (the words alone say what they are); the structure then encodes only those a
+    chapter's edge cuts. The vectors are the ones made in one go, and the ones `vmr check` makes
+    again, to the bit, with an encoder whose results depend on the call they came in (as a
+    real encoder's float noise depends on its batch)."""
+    def encoder(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return bag_encoder(texts) + np.float32(1e-4 * len(texts))  # (the batch's size, in each vector)
+
+    slides = [SlideSpan(0, 20, "Volcanoes\nMagma", 0.9), SlideSpan(40, 80, "The Printing Press\nGutenberg", 0.9)]
+    words, duration = lecture(["volcano", "printing", "sleep"])
+    clips = [TimeSpan(t, min(t + 2, duration)) for t in np.arange(0, duration, 2.0)]
+    made = {}
+    for way in ("ahead", "in one go", "again"):
+        calls: list[list[str]] = []
+        if way == "ahead":
+            whole = structure.whole_passage_vectors(words, encoder)
+            found = structure.lecture_structure(words, slides, clips, duration, encoder, whole=whole)
+            assert len(found.chapters) == 3 and all(call != calls[0] for call in calls[1:])
+            stored = [Chapter(c.start, c.end, c.title) for c in found.chapters]
+            made[way] = found.passage_vectors, found.chapter_vectors
+        elif way == "in one go":
+            found = structure.lecture_structure(words, slides, clips, duration, encoder)
+            assert found.chapters == stored
+            made[way] = found.passage_vectors, found.chapter_vectors
+        else:
+            made[way] = structure.known_chapter_vectors(words, slides, stored, clips, encoder)
+    for passages, chapters in made.values():
+        for ours, theirs in ((passages, made["ahead"][0]), (chapters, made["ahead"][1])):
+            assert ours.keys() == theirs.keys() and all(np.array_equal(ours[i], theirs[i]) for i in ours)
+
+
 def test_sentences_already_encoded_are_not_encoded_again():
     """The index run hands over the speech channel's vectors by text: a sentence among them is
     not encoded again, and the structure is the one made without them."""

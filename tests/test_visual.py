@@ -251,8 +251,10 @@ def test_a_spoken_question_is_transcribed_and_searched(indexed, offline):
     assert normalize_text(answer["query"]) == "what is overfitting in machine learning"
     typed = json.loads(run_vmr("search", "what is overfitting in machine learning", "-k", "3", "--json",
                                home=home).stdout)
-    best = TimeSpan(answer["moments"][0]["start"], answer["moments"][0]["end"])
-    assert best == TimeSpan(typed[0]["start"], typed[0]["end"]) and best.iou(TimeSpan(60.7, 71.0)) >= 0.5
+    found = [TimeSpan(m["start"], m["end"]) for m in answer["moments"]]
+    assert found == [TimeSpan(m["start"], m["end"]) for m in typed]  # the same moments as typed
+    # the definition among them (the summary's "regularization keeps overfitting in check" may come first)
+    assert any(moment.iou(TimeSpan(60.7, 71.0)) >= 0.5 for moment in found)
 
 
 def test_siglip_replaces_the_frames_of_unchanged_videos(indexed, models, offline, tmp_path):

@@ -25,7 +25,7 @@ from vmr.ingest.asr import AsrOptions, Heard, Segment, Transcriber, Transcript
 from vmr.ingest.files import content_hash, file_stat
 from vmr.ingest.media import VideoScan, load_audio, read_frames, scan_video
 from vmr.ingest.ocr import ScreenText, SlideReader, SlideSpan, slide_texts
-from vmr.ingest.structure import Chapter, lecture_structure
+from vmr.ingest.structure import Chapter, lecture_structure, whole_passage_vectors
 from vmr.timecode import TimeSpan
 
 
@@ -290,7 +290,7 @@ class Analyser:
             try:
                 scan, slides, slide_clips = looking.result()
                 has_audio, transcript, seconds = listening.result()
-                ahead_model, encoded = ahead.result()
+                ahead_model, encoded, whole = ahead.result()
             except BaseException:  # a damaged file, Ctrl-C: each thread stops at its next step
                 stop.set()
                 seen.set()
@@ -300,11 +300,11 @@ class Analyser:
         clock.skip()
         model = self.options.text_model_for(transcript.language if transcript and transcript.segments else None)
         if model != ahead_model:
-            encoded = {}
+            encoded, whole = {}, None
         channels = self.text_channels(name, self._speech_texts(scan, transcript), slide_clips, model, clock, encoded)
         words = [(w.start, w.end, w.text) for w in transcript.words] if transcript else []
         chapters, structure_channels = self.structure(name, words, slides, scan.clips, scan.duration, clock, model,
-                                                      encoded)
+                                                      encoded, whole)
         channels |= structure_channels
         if self.options.visual_model:
             channels[Channel.VISUAL] = self.visual_channel(path, scan.keyframe_times, clock)
@@ -360,13 +360,15 @@ class Analyser:
         return scan, slides, clip_slide_texts(slides, scan)
 
     def _encode_ahead(self, heard: queue.SimpleQueue, clip_seconds: float, turns: Turns,
-                      clock: StageClock) -> tuple[str | None, dict[str, np.ndarray]]:
+                      clock: StageClock) -> tuple[str | None, dict[str, np.ndarray], np.ndarray | None]:
         """As Whisper's sentences come (until `heard` gives None), on one core, the clips' texts
         that `text_channels` will want, AHEAD_CLIPS clips of `clip_seconds` at a time once a
         sentence starting after them is heard (the grid's last clip, which may be longer, is
         encoded again after the speech if its text differs), each batch in its turn (`Turns`):
-        beside the frames and the slides once Whisper is done. Ends with Stopped once the
-        analysis is told to stop. (the text model, vectors by text)."""
+        beside the frames and the slides once Whisper is done; then the passages' first call
+        (`whole_passage_vectors`), which the structure would otherwise make after the slides.
+        Ends with Stopped once the analysis is told to stop. (the text model, vectors by text,
+        the whole passages' vectors or None)."""
         model: str | None = None
         encoded: dict[str, np.ndarray] = {}
         said: list[Segment] = []
@@ -386,7 +388,15 @@ class Analyser:
                     turns.wait()
                     self._encode_new(encoder, speech_texts(said, clips), encoded, clock)
                     done = ready
-        return model, encoded
+            whole = None
+            if model is not None and self.options.chapters:
+                # (the long lecture's structure took 11 s after everything, half of it this call; one
+                # call, as `vmr check` makes it, so Ctrl-C waits for it: 6-7 s of one core there)
+                turns.wait()
+                clock.skip()
+                whole = whole_passage_vectors([(w.start, w.end, w.text) for s in said for w in s.words], encoder.encode)
+                clock.lap("structure")
+        return model, encoded, whole
 
     @staticmethod
     def _encode_new(encoder: TextEncoder, texts: list[str], encoded: dict[str, np.ndarray],
@@ -411,16 +421,18 @@ class Analyser:
 
     def structure(self, name: str, words: list[tuple[float, float, str]], slides: list[SlideSpan],
                   clips: list[TimeSpan], duration: float, clock: StageClock, model: str,
-                  encoded: dict[str, np.ndarray] | None = None) -> tuple[list[Chapter], dict[str, ChannelVectors]]:
+                  encoded: dict[str, np.ndarray] | None = None,
+                  whole: np.ndarray | None = None) -> tuple[list[Chapter], dict[str, ChannelVectors]]:
         """The lecture's chapters, and its passage and chapter channels (`vmr.ingest.structure`):
         from the analysis of a new video, or from the stored rows of one indexed before them.
-        `encoded`: vectors by text that `text_channels` made (the sentences said within a clip)."""
+        `encoded`: vectors by text that `text_channels` made (the sentences said within a clip);
+        `whole`: the whole passages' vectors of these words (`whole_passage_vectors`)."""
         if not self.options.chapters or (not words and not any(s.text for s in slides)):
             return [], {}
         self.progress(name, "structure", 0, 1)
         encoder = self.encoder(model)
         clock.lap("load_encoder")
-        found = lecture_structure(words, slides, clips, duration, encoder.encode, encoded)
+        found = lecture_structure(words, slides, clips, duration, encoder.encode, encoded, whole)
         clock.lap("structure")
         channels = {channel: ChannelVectors(model, vectors)
                     for channel, vectors in ((Channel.PASSAGE, found.passage_vectors),

@@ -235,8 +235,9 @@ def _title(slides: Sequence[TimeSpan], span: TimeSpan, texts: Sequence[str], ind
 
 
 def encode_long(encode: Encode, pieces: Sequence[Sequence[str]]) -> np.ndarray:
-    """One unit vector per text given as its sentences: a text longer than PIECE_WORDS is
-    encoded in pieces of whole sentences, and the pieces' vectors averaged by length."""
+    """One unit vector per text given as its sentences (in one call of `encode`): a text longer
+    than PIECE_WORDS is encoded in pieces of whole sentences, and the pieces' vectors averaged
+    by length."""
     chunks, owner, weight = [], [], []
     for t, sentences in enumerate(pieces):
         current: list[str] = []
@@ -261,13 +262,15 @@ def encode_long(encode: Encode, pieces: Sequence[Sequence[str]]) -> np.ndarray:
 
 def lecture_structure(words: Sequence[tuple[float, float, str]], slides: Sequence[TimeSpan],
                       clips: Sequence[TimeSpan], duration: float, encode: Encode,
-                      known: Mapping[str, np.ndarray] | None = None) -> Structure:
+                      known: Mapping[str, np.ndarray] | None = None,
+                      whole: np.ndarray | None = None) -> Structure:
     """Sentences, chapters and the clips' passage and chapter vectors of one video, from its
     timed words, its slides (SlideSpan: start, end, text) and its clip grid. `known`: vectors
     already made by `encode` for some texts (the speech channel's clip texts, which are mostly
-    whole sentences: lecture.mp4's 24 of 30), taken for the sentences that cut the chapters.
-    Passages and chapters are encoded here as `known_chapter_vectors` encodes them, so that a
-    lost vector file is made again alike."""
+    whole sentences: lecture.mp4's 24 of 30), taken for the sentences that cut the chapters;
+    `whole`: `whole_passage_vectors` of these words, made before. Passages and chapters are
+    encoded here as `known_chapter_vectors` encodes them, so that a lost vector file is made
+    again alike, bit for bit."""
     sentences, shown = _said_and_shown(words, slides)
     if not sentences:
         if not shown:
@@ -286,7 +289,7 @@ def lecture_structure(words: Sequence[tuple[float, float, str]], slides: Sequenc
     spoken = [" ".join(s.text for s in sentences[a:b]) for a, b in bounds]
     chapters = [Chapter(times[i], times[i + 1], _title(shown, TimeSpan(times[i], times[i + 1]), spoken, i))
                 for i in range(len(bounds))]
-    return Structure(sentences, chapters, *clip_vectors(sentences, starts, chapters, shown, clips, encode))
+    return Structure(sentences, chapters, *clip_vectors(sentences, starts, chapters, shown, clips, encode, whole))
 
 
 def known_chapter_vectors(words: Sequence[tuple[float, float, str]], slides: Sequence[TimeSpan],
@@ -315,13 +318,46 @@ def first_sentences(sentences: Sequence[Sentence], chapters: Sequence[TimeSpan])
     return [0] + [int(np.searchsorted(begins, chapter.start)) for chapter in chapters[1:]]
 
 
+def passages(sentences: Sequence[Sentence], bounds: Sequence[tuple[int, int]]) -> list[list[str]]:
+    """Each sentence's passage: it and PASSAGE_REACH neighbours on each side, all within
+    `bounds[i]` (the sentences [a, b) of sentence i's chapter)."""
+    return [[s.text for s in sentences[max(a, i - PASSAGE_REACH):min(b, i + PASSAGE_REACH + 1)]]
+            for i, (a, b) in enumerate(bounds)]
+
+
+def _whole_passages(sentences: Sequence[Sentence]) -> list[list[str]]:
+    return passages(sentences, [(0, len(sentences))] * len(sentences))
+
+
+def whole_passage_vectors(words: Sequence[tuple[float, float, str]], encode: Encode) -> np.ndarray:
+    """The vectors of each sentence's passage as if no chapter cut it: the first of the two calls
+    of `encode` that make the passage vectors (`passage_vectors`). It needs the words alone, so
+    an index run makes it while the slides are still being read."""
+    return encode_long(encode, _whole_passages(sentences_of(words)))
+
+
+def passage_vectors(sentences: Sequence[Sentence], bounds: Sequence[tuple[int, int]], encode: Encode,
+                    whole: np.ndarray | None = None) -> np.ndarray:
+    """Each sentence's passage vector, the passage within its chapter (`bounds[i]`): the
+    passages as if no chapter cut them in one call (`whole`, where that call was made before),
+    then the few that a chapter's edge cuts in a second."""
+    uncut = _whole_passages(sentences)
+    vectors = encode_long(encode, uncut) if whole is None else whole.copy()
+    cut = passages(sentences, bounds)
+    edges = [i for i, (a, b) in enumerate(zip(cut, uncut)) if a != b]
+    if edges:
+        vectors[edges] = encode_long(encode, [cut[i] for i in edges])
+    return vectors
+
+
 def clip_vectors(sentences: Sequence[Sentence], starts: Sequence[int], chapters: Sequence[Chapter],
-                 shown: Sequence[TimeSpan], clips: Sequence[TimeSpan],
-                 encode: Encode) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+                 shown: Sequence[TimeSpan], clips: Sequence[TimeSpan], encode: Encode,
+                 whole: np.ndarray | None = None) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """Per clip index, the vector of the passage around its sentence, and of its chapter, of
     a lecture cut into `chapters` (chapter i starting with sentence `starts[i]`), with the
     slides that have text (`shown`, by start). One function for an index run and for
-    `vmr check`, which makes them again from the catalogue: the same texts, encoded alike."""
+    `vmr check`, which makes them again from the catalogue: the same texts, encoded alike.
+    `whole`: `whole_passage_vectors` of the same sentences, made before."""
     if not sentences:  # slides alone: one chapter, of all they show
         vectors = encode_long(encode, [[s.text.replace("\n", ". ") for s in shown]])
         return {}, {i: vectors[0] for i in range(len(clips))} if vectors.shape[1] else {}
@@ -334,11 +370,7 @@ def clip_vectors(sentences: Sequence[Sentence], starts: Sequence[int], chapters:
         chapter_texts.append(on_screen + [s.text for s in sentences[a:b]])
     chapter_vectors = encode_long(encode, chapter_texts)
     chapter_of = np.repeat(np.arange(len(bounds)), [b - a for a, b in bounds])
-    passages = []
-    for i in range(len(sentences)):
-        a, b = bounds[chapter_of[i]]
-        passages.append([s.text for s in sentences[max(a, i - PASSAGE_REACH):min(b, i + PASSAGE_REACH + 1)]])
-    passage_vectors = encode_long(encode, passages)
+    by_sentence = passage_vectors(sentences, [bounds[c] for c in chapter_of], encode, whole)
     # Each clip: the sentence said at its middle (or the nearest one), and its chapter.
     starts_s = np.array([s.start for s in sentences])
     ends_s = np.array([s.end for s in sentences])
@@ -348,7 +380,7 @@ def clip_vectors(sentences: Sequence[Sentence], starts: Sequence[int], chapters:
         middle = (clip.start + clip.end) / 2
         overlap = np.minimum(ends_s, clip.end) - np.maximum(starts_s, clip.start)
         if overlap.max() > 0:
-            passage_by_clip[i] = passage_vectors[int(np.argmax(overlap))]
+            passage_by_clip[i] = by_sentence[int(np.argmax(overlap))]
         c = max(0, int(np.searchsorted(chapter_times, middle, side="right")) - 1)
         if chapter_vectors.shape[1] and not np.isnan(chapter_vectors[c]).any():
             chapter_by_clip[i] = chapter_vectors[c]
