@@ -391,7 +391,7 @@ class Analyser:
             whole = None
             if model is not None and self.options.chapters:
                 # (the long lecture's structure took 11 s after everything, half of it this call; one
-                # call, as `vmr check` makes it, so Ctrl-C waits for it: 6-7 s of one core there)
+                # call, as `vmr check` makes it, so Ctrl-C waits for it: about 13 s of one core there)
                 turns.wait()
                 clock.skip()
                 whole = whole_passage_vectors([(w.start, w.end, w.text) for s in said for w in s.words], encoder.encode)
